@@ -1,0 +1,1 @@
+"""Wiring of the stages into runnable pipelines (replay of files, live feeds)."""
