@@ -12,6 +12,7 @@ groups when they are older than ``timeout_s`` in *event* time or when more than
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Generic, TypeVar
@@ -82,8 +83,14 @@ class FragmentAssembler(Generic[T]):
             evicted.extend((reason, f) for f in oldest.parts.values())
         return evicted
 
+    def min_fragment(self, key: Callable[[T], int]) -> int | None:
+        """The smallest ``key(fragment)`` over waiting fragments (e.g. their line numbers)."""
+        return min((key(f) for p in self._pending.values() for f in p.parts.values()), default=None)
+
     def drain(self) -> list[tuple[str, T]]:
         """End of input: every fragment still waiting is incomplete."""
-        evicted = [("fragment_timeout", f) for p in self._pending.values() for f in p.parts.values()]
+        evicted = [
+            ("fragment_timeout", f) for p in self._pending.values() for f in p.parts.values()
+        ]
         self._pending.clear()
         return evicted

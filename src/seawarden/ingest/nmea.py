@@ -175,6 +175,10 @@ class NmeaDecoder:
             out.extend(self._decode(result.complete))
         return out
 
+    def pending_min_line(self) -> int | None:
+        """The earliest line still needed to complete a waiting multi-part message."""
+        return self._assembler.min_fragment(lambda f: f.line_no)
+
     def flush(self) -> list[Rejection]:
         """End of stream: fragments still waiting for their other parts are rejected."""
         return [self._reject_line(r, f.line_no, f.sentence.raw) for r, f in self._assembler.drain()]
@@ -255,7 +259,8 @@ class NmeaDecoder:
             return [self._reject_message(reason, last, str(exc)[:80])]
         except (ValueError, IndexError, TypeError, KeyError, OverflowError) as exc:
             return [self._reject_message("decode_error", last, type(exc).__name__)]
-        return self._to_records(msg, first.time, first.station or self.source, last)
+        # Records name the first fragment's line: that is where a re-read must start.
+        return self._to_records(msg, first.time, first.station or self.source, first)
 
     def _to_records(
         self, msg: Any, time: datetime, station: str, frag: _Fragment

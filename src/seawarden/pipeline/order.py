@@ -83,7 +83,11 @@ class EventTimeOrderer:
 
     def __init__(self, config: OrderConfig | None = None) -> None:
         self.config = config or OrderConfig()
-        self._heap: list[tuple[SortKey, Record]] = []
+        # (key, record, origin): origin is opaque to the orderer (the runner stores where the
+        # record was read, to know how far back to re-read on resume).
+        # ``seq`` only breaks exact-key ties (the same report read twice), which dedup drops.
+        self._heap: list[tuple[SortKey, int, Record, Any]] = []
+        self._seq = 0
         self._max_time: float = float("-inf")
         self.last_key: SortKey | None = None
         self._seen: dict[tuple[Any, ...], float] = {}
@@ -92,17 +96,24 @@ class EventTimeOrderer:
     def __len__(self) -> int:
         return len(self._heap)
 
-    def buffered(self) -> list[Record]:
-        return [rec for _, rec in self._heap]
+    def buffered(self) -> list[Any]:
+        """Origins of the records still held back."""
+        return [origin for _, _, _, origin in self._heap]
 
-    def push(self, rec: Record) -> list[Record | Rejection]:
+    def push(self, rec: Record, origin: Any = None) -> list[Record | Rejection]:
         key = sort_key(rec)
         if self.last_key is not None and key <= self.last_key:
             return [_reject(rec, "too_late", f"{rec.time.isoformat()} after release point")]
-        heapq.heappush(self._heap, (key, rec))
+        self._seq += 1
+        heapq.heappush(self._heap, (key, self._seq, rec, origin))
         if key[0] > self._max_time:
             self._max_time = key[0]
         return self._release(self._max_time - self.config.lateness_s)
+
+    def release_until(self, time: float) -> list[Record | Rejection]:
+        """Release what is older than ``time - lateness_s`` even if no newer record came
+        (a live feed that falls quiet must not hold its last reports forever)."""
+        return self._release(time - self.config.lateness_s)
 
     def flush(self) -> list[Record | Rejection]:
         return self._release(float("inf"))
@@ -112,7 +123,7 @@ class EventTimeOrderer:
         heap = self._heap
         # Strictly below the watermark: a record exactly ``lateness_s`` behind may still come.
         while heap and heap[0][0][0] < watermark:
-            key, rec = heapq.heappop(heap)
+            key, _, rec, _ = heapq.heappop(heap)
             self.last_key = key
             out.append(self._dedup(rec, key[0]))
         return out
@@ -143,7 +154,7 @@ class EventTimeOrderer:
 
     def restore(self, snap: dict[str, Any]) -> None:
         lk = snap.get("last_key")
-        self.last_key = tuple(lk) if lk else None  # type: ignore[assignment]
+        self.last_key = tuple(lk) if lk else None
         mt = snap.get("max_time")
         self._max_time = float("-inf") if mt is None else float(mt)
         self._seen = {tuple(k): float(v) for k, v in snap.get("seen", [])}

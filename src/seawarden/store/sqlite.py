@@ -55,7 +55,9 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE INDEX IF NOT EXISTS events_mmsi ON events(mmsi, time);
 CREATE INDEX IF NOT EXISTS events_kind ON events(kind, time);
-CREATE TABLE IF NOT EXISTS checkpoints (key TEXT PRIMARY KEY, saved TEXT NOT NULL, state BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS checkpoints (
+    key TEXT PRIMARY KEY, saved TEXT NOT NULL, state BLOB NOT NULL
+);
 """
 
 
@@ -94,8 +96,8 @@ class SQLiteStore:
     # -- writes ---------------------------------------------------------------------------
     def begin_run(self, info: RunInfo) -> None:
         self._db.execute(
-            "INSERT OR REPLACE INTO runs(run_id, started, command, inputs, config, versions, status)"
-            " VALUES (?, ?, ?, ?, ?, ?, 'running')",
+            "INSERT OR REPLACE INTO runs(run_id, started, command, inputs, config, versions,"
+            " status) VALUES (?, ?, ?, ?, ?, ?, 'running')",
             (
                 info.run_id,
                 _t(info.started),
@@ -136,8 +138,9 @@ class SQLiteStore:
 
     def upsert_vessels(self, rows: Sequence[VesselRow]) -> None:
         self._db.executemany(
-            "INSERT INTO vessels VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(mmsi) DO UPDATE SET"
-            " last_seen=excluded.last_seen, lat=excluded.lat, lon=excluded.lon,"
+            "INSERT INTO vessels VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+            " ON CONFLICT(mmsi) DO UPDATE SET last_seen=excluded.last_seen,"
+            " lat=excluded.lat, lon=excluded.lon,"
             " speed_kn=excluded.speed_kn, course_deg=excluded.course_deg, imo=excluded.imo,"
             " name=excluded.name, callsign=excluded.callsign, ship_type=excluded.ship_type,"
             " flag=excluded.flag, mmsi_class=excluded.mmsi_class, watchlist=excluded.watchlist",
@@ -249,7 +252,7 @@ class SQLiteStore:
         ]
 
     def events(self, *, mmsi: int | None = None, kind: str | None = None) -> list[Event]:
-        sql, args = "SELECT * FROM events WHERE 1=1", []
+        sql, args = "SELECT * FROM events WHERE 1=1", list[Any]()
         if mmsi is not None:
             sql, args = sql + " AND mmsi=?", [*args, mmsi]
         if kind is not None:

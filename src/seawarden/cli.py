@@ -1,0 +1,353 @@
+"""The ``seawarden`` command: replay history, watch a live feed, run the demo.
+
+Only this module prints; everything else logs. Exit codes: 0 success, 1 a seawarden error
+(bad config, unreadable input, ``--strict`` rejection), 2 usage errors (from typer).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from seawarden import __version__
+from seawarden.errors import SeawardenError
+from seawarden.ingest.nmea import NmeaConfig
+from seawarden.pipeline.core import CoreConfig
+from seawarden.pipeline.order import OrderConfig
+from seawarden.pipeline.replay import Replay, ReplayStats
+from seawarden.pipeline.settings import RunConfig, env_settings
+from seawarden.pipeline.sinks import EventSink, JsonlEventSink, LogEventSink
+from seawarden.store.sqlite import SQLiteStore
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="seawarden: watch vessels near undersea cables and pipelines.",
+)
+console = Console(stderr=True)
+log = logging.getLogger("seawarden")
+
+DEFAULT_AREAS = Path("config/areas.geojson")
+DEFAULT_WATCHLIST = Path("config/watchlist.csv")
+
+
+class InputFormat(StrEnum):
+    nmea = "nmea"
+    dma = "dma"
+    noaa = "noaa"
+    simple = "simple"
+
+
+class PositionsMode(StrEnum):
+    full = "full"
+    sampled = "sampled"
+    none = "none"
+
+
+def _setup_logging(level: str, quiet: bool) -> None:
+    logging.basicConfig(
+        level=logging.WARNING if quiet else getattr(logging, level.upper(), logging.INFO),
+        format="%(message)s",
+        handlers=[RichHandler(console=console, show_path=False, rich_tracebacks=False)],
+        force=True,
+    )
+
+
+def _bundled(name: str) -> Path:
+    """A file shipped inside the package (demo data, default config)."""
+    return Path(__file__).parent / "data" / name
+
+
+def _default_areas() -> Path | None:
+    if DEFAULT_AREAS.is_file():
+        return DEFAULT_AREAS
+    bundled = _bundled("areas.geojson")
+    return bundled if bundled.is_file() else None
+
+
+def _config(
+    *,
+    areas: Path | None,
+    watchlists: list[Path],
+    fmt: InputFormat | None,
+    lateness_s: float,
+    dedup_window_s: float,
+    positions: PositionsMode,
+    assume_time: str | None,
+) -> RunConfig:
+    extra: dict[str, Any] = {}
+    if assume_time:
+        try:
+            parsed = datetime.fromisoformat(assume_time.replace("Z", "+00:00"))
+        except ValueError as exc:
+            raise typer.BadParameter(f"--assume-time: {exc}") from exc
+        if parsed.tzinfo is None:
+            raise typer.BadParameter("--assume-time needs a UTC offset, e.g. 2024-12-25T00:00Z")
+        extra["assume_time"] = parsed
+    return RunConfig(
+        areas=areas,
+        watchlists=tuple(watchlists),
+        nmea=NmeaConfig(),
+        order=OrderConfig(lateness_s=lateness_s, dedup_window_s=dedup_window_s),
+        core=CoreConfig(positions=positions.value),
+        input_format=fmt.value if fmt else None,
+        **extra,
+    )
+
+
+def _summary(stats: ReplayStats, title: str) -> None:
+    table = Table(title=title, show_header=False, title_justify="left")
+    d = stats.as_dict()
+    table.add_row("lines read", f"{d['lines']:,}")
+    table.add_row(
+        "records (positions / static)", f"{d['records']:,} ({d['positions']:,} / {d['statics']:,})"
+    )
+    for name, dec in sorted(d["decode"].items()):
+        table.add_row(
+            f"  {name}",
+            f"{dec['messages']:,} messages from {dec['fragments_used']:,} sentences; "
+            f"{dec['blank_or_comment']:,} blank/comment",
+        )
+    table.add_row("rejected", f"{d['rejected']:,}")
+    for reason, n in d["rejections"].items():
+        table.add_row(f"  {reason}", f"{n:,}")
+    table.add_row("vessels", f"{d['vessels']:,}")
+    table.add_row("events", f"{sum(d['events'].values()):,}")
+    for kind, n in d["events"].items():
+        table.add_row(f"  {kind}", f"{n:,}")
+    rate = d["lines_per_s"]
+    table.add_row("elapsed", f"{d['elapsed_s']:.2f} s" + (f" ({rate:,} lines/s)" if rate else ""))
+    if d["resumed_from"]:
+        table.add_row("resumed after", f"input {d['resumed_from'][0]} line {d['resumed_from'][1]}")
+    console.print(table)
+
+
+@app.command()
+def replay(
+    inputs: Annotated[list[Path], typer.Argument(help="NMEA logs (.nm4/.txt/.gz) or CSV files")],
+    areas: Annotated[Path | None, typer.Option(help="areas of interest (GeoJSON)")] = None,
+    watchlist: Annotated[list[Path] | None, typer.Option(help="watchlist CSV (repeatable)")] = None,
+    events_out: Annotated[Path | None, typer.Option(help="write events as JSON Lines")] = None,
+    rejects_out: Annotated[Path | None, typer.Option(help="write rejections as JSON Lines")] = None,
+    store: Annotated[
+        Path | None, typer.Option(help="SQLite store (state kept in memory if omitted)")
+    ] = None,
+    resume: Annotated[bool, typer.Option(help="continue from the store's checkpoint")] = False,
+    strict: Annotated[bool, typer.Option(help="stop at the first rejected input")] = False,
+    fmt: Annotated[
+        InputFormat | None, typer.Option("--format", help="override format detection")
+    ] = None,
+    lateness_s: Annotated[float, typer.Option(help="out-of-order tolerance (event time)")] = 60.0,
+    dedup_window_s: Annotated[float, typer.Option(help="multi-receiver dedup window")] = 3.0,
+    positions: Annotated[
+        PositionsMode, typer.Option(help="positions kept in the store")
+    ] = PositionsMode.sampled,
+    assume_time: Annotated[
+        str | None, typer.Option(help="event time for untimed NMEA (ISO 8601)")
+    ] = None,
+    checkpoint_every: Annotated[int, typer.Option(help="lines between checkpoints")] = 200_000,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress or summary")] = False,
+) -> None:
+    """Replay recorded AIS through the pipeline and summarise what it found."""
+    env = env_settings()
+    _setup_logging(env.log_level, quiet)
+    if resume and store is None:
+        raise typer.BadParameter("--resume needs --store (the checkpoint lives there)")
+    cfg = _config(
+        areas=areas or env.areas,
+        watchlists=list(watchlist or env.watchlist),
+        fmt=fmt,
+        lateness_s=lateness_s,
+        dedup_window_s=dedup_window_s,
+        positions=positions,
+        assume_time=assume_time,
+    )
+    db = SQLiteStore(store) if store is not None else None
+    try:
+        with Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            TextColumn("{task.fields[records]:,} records"),
+            TimeElapsedColumn(),
+            console=console,
+            disable=quiet,
+            transient=True,
+        ) as progress:
+            task = progress.add_task("replay", total=None, records=0)
+
+            def on_progress(index: int, line_no: int, records: int) -> None:
+                progress.update(
+                    task, description=f"{inputs[index].name} line {line_no:,}", records=records
+                )
+
+            run = Replay(
+                inputs,
+                cfg,
+                store=db,
+                events_out=events_out,
+                rejects_out=rejects_out,
+                strict=strict,
+                resume=resume,
+                checkpoint_every=checkpoint_every,
+                progress=on_progress,
+            )
+            stats = run.run()
+    finally:
+        if db is not None:
+            db.close()
+    if not quiet:
+        _summary(stats, "seawarden replay")
+
+
+@app.command()
+def live(
+    tcp: Annotated[str | None, typer.Option(help="HOST:PORT of an NMEA TCP server")] = None,
+    udp: Annotated[
+        str | None, typer.Option(help="[HOST]:PORT to listen on for NMEA over UDP")
+    ] = None,
+    areas: Annotated[Path | None, typer.Option(help="areas of interest (GeoJSON)")] = None,
+    watchlist: Annotated[list[Path] | None, typer.Option(help="watchlist CSV (repeatable)")] = None,
+    events_out: Annotated[Path | None, typer.Option(help="append events as JSON Lines")] = None,
+    store: Annotated[Path | None, typer.Option(help="SQLite store")] = None,
+    lateness_s: Annotated[float, typer.Option(help="out-of-order tolerance")] = 10.0,
+) -> None:
+    """Watch a live NMEA feed (AIS-catcher, gpsd, AISHub style) until Ctrl-C."""
+    from seawarden.pipeline.live import LiveRunner
+
+    env = env_settings()
+    _setup_logging(env.log_level, False)
+    if (tcp is None) == (udp is None):
+        raise typer.BadParameter("give exactly one of --tcp HOST:PORT or --udp [HOST]:PORT")
+    endpoint = tcp or udp or ""
+    host, _, port_text = endpoint.rpartition(":")
+    if not port_text.isdigit():
+        raise typer.BadParameter(f"{endpoint!r}: expected HOST:PORT")
+    cfg = _config(
+        areas=areas or env.areas or _default_areas(),
+        watchlists=list(watchlist or env.watchlist),
+        fmt=None,
+        lateness_s=lateness_s,
+        dedup_window_s=env.dedup_window_s,
+        positions=PositionsMode.sampled,
+        assume_time=None,
+    )
+    store_path = store or env.store
+    db = SQLiteStore(store_path) if store_path is not None else None
+    sinks: list[EventSink] = [LogEventSink()]
+    if events_out is not None:
+        sinks.append(JsonlEventSink(events_out, append=True))
+    runner = LiveRunner(cfg, store=db, sinks=sinks)
+    stop = asyncio.Event()
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, stop.set)
+        if tcp:
+            await runner.run_tcp(host, int(port_text), stop)
+        else:
+            await runner.run_udp(host, int(port_text), stop)
+
+    try:
+        asyncio.run(main())
+    finally:
+        if db is not None:
+            db.close()
+    console.print(
+        f"live: {runner.lines:,} lines, {runner.records:,} records, "
+        f"{sum(runner.events.values()):,} events, rejected {dict(runner.rejections)}"
+    )
+
+
+@app.command()
+def run(
+    demo: Annotated[bool, typer.Option(help="replay bundled real traffic as a live feed")] = False,
+    speed: Annotated[float, typer.Option(help="demo speed-up over real time")] = 60.0,
+    duration_s: Annotated[
+        float | None, typer.Option(help="stop the demo after this many seconds")
+    ] = None,
+    store: Annotated[Path, typer.Option(help="SQLite store")] = Path("seawarden-demo.db"),
+    events_out: Annotated[Path | None, typer.Option(help="write events as JSON Lines")] = None,
+) -> None:
+    """The main job on the embedded default. ``--demo`` needs no feed and no servers."""
+    from seawarden.pipeline.live import LiveRunner
+
+    env = env_settings()
+    _setup_logging(env.log_level, False)
+    if not demo:
+        console.print(
+            "Nothing to run: use `seawarden run --demo`, or `seawarden live --tcp HOST:PORT`."
+        )
+        raise typer.Exit(2)
+    if speed <= 0:
+        raise typer.BadParameter("--speed must be > 0")
+    demo_dir = _bundled("demo")
+    files = sorted(demo_dir.glob("*.csv.gz"))
+    if not files:
+        raise SeawardenError(f"demo data missing from {demo_dir}; reinstall seawarden")
+    watchlists = [_bundled("demo-watchlist.csv")]
+    cfg = _config(
+        areas=_default_areas(),
+        watchlists=[w for w in watchlists if w.is_file()],
+        fmt=None,
+        lateness_s=60.0,
+        dedup_window_s=3.0,
+        positions=PositionsMode.sampled,
+        assume_time=None,
+    )
+    db = SQLiteStore(store)
+    sinks: list[EventSink] = [LogEventSink()]
+    if events_out is not None:
+        sinks.append(JsonlEventSink(events_out))
+    runner = LiveRunner(cfg, store=db, sinks=sinks)
+    console.print(
+        f"[bold]seawarden demo[/]: replaying {', '.join(f.name for f in files)} at {speed:g}x "
+        f"over {len(runner.core.index or [])} areas of interest; store {store}. Ctrl-C stops."
+    )
+    stop = asyncio.Event()
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, stop.set)
+        if duration_s is not None:
+            loop.call_later(duration_s, stop.set)
+        await runner.run_paced(files, speed, stop)
+
+    try:
+        asyncio.run(main())
+    finally:
+        db.close()
+    console.print(
+        f"demo: {runner.records:,} records, {len(runner.core.fleet):,} vessels, "
+        f"events {dict(sorted(runner.events.items()))}, rejected {dict(runner.rejections)}"
+    )
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    typer.echo(__version__)
+
+
+def main() -> None:
+    try:
+        app()
+    except SeawardenError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        sys.exit(1)

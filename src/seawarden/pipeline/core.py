@@ -1,0 +1,275 @@
+"""The pipeline core: one ordered record in, the events it causes out.
+
+This is the part that is the same for a file replay, a live feed or a partitioned worker:
+it owns the per-vessel stages (fleet, area tracker) and turns their findings into
+:class:`~seawarden.model.Event`s. It never reads input or knows about sockets; runners
+(``pipeline.replay``, ``pipeline.live``) feed it records already in event-time order.
+Store writes are buffered and flushed in batches by the runner, because one SQLite
+transaction per report would cap throughput at disk speed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from seawarden.areas.index import AreaIndex
+from seawarden.areas.tracker import AreaTracker
+from seawarden.clock import ReplayClock
+from seawarden.fleet.fleet import Fleet
+from seawarden.fleet.vessel import IdentityChange, VesselState
+from seawarden.fleet.watchlist import WatchlistMatch
+from seawarden.model import Event, PositionReport, Record, StaticReport, event_id
+from seawarden.store.base import IdentityRow, Store, VesselRow
+
+PIPELINE_VERSION = "1"
+
+PositionsMode = Literal["full", "sampled", "none"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CoreConfig:
+    """``positions``: which positions go to the store — every one (``full``), one per
+    vessel per ``position_sample_s`` (``sampled``, the default: enough to draw tracks at a
+    fraction of the size), or ``none``. ``expire_every_s``: how often (event time) vessels
+    unheard for their TTL are dropped from memory."""
+
+    positions: PositionsMode = "sampled"
+    position_sample_s: float = 60.0
+    expire_every_s: float = 600.0
+
+    def __post_init__(self) -> None:
+        if self.positions not in ("full", "sampled", "none"):
+            raise ValueError("positions must be full, sampled or none")
+        if self.position_sample_s <= 0 or self.expire_every_s <= 0:
+            raise ValueError("position_sample_s and expire_every_s must be > 0")
+
+
+def match_to_dict(match: WatchlistMatch | None) -> dict[str, Any] | None:
+    if match is None:
+        return None
+    e = match.entry
+    return {
+        "key": match.key,
+        "score": round(match.score, 3),
+        "detail": match.detail,
+        "entry": {
+            "imo": e.imo,
+            "mmsis": list(e.mmsis),
+            "name": e.name,
+            "flag": e.flag,
+            "lists": list(e.lists),
+            "reason": e.reason,
+            "source": e.source,
+        },
+    }
+
+
+class PipelineCore:
+    """Fleet → areas → events, with buffered store writes."""
+
+    def __init__(
+        self,
+        *,
+        fleet: Fleet,
+        tracker: AreaTracker | None,
+        store: Store | None = None,
+        config: CoreConfig | None = None,
+        clock: ReplayClock | None = None,
+    ) -> None:
+        self.fleet = fleet
+        self.tracker = tracker
+        self.store = store
+        self.config = config or CoreConfig()
+        self.clock = clock or ReplayClock()
+        self._sample = timedelta(seconds=self.config.position_sample_s)
+        self._last_stored: dict[int, datetime] = {}
+        self._next_expire: datetime | None = None
+        self._positions: list[PositionReport] = []
+        self._dirty: set[int] = set()
+        self._identity: list[IdentityRow] = []
+        self._events: list[Event] = []
+        self.counts: dict[str, int] = {"positions": 0, "statics": 0, "events": 0}
+
+    @property
+    def index(self) -> AreaIndex | None:
+        return self.tracker.index if self.tracker is not None else None
+
+    def process(self, rec: Record) -> list[Event]:
+        self.clock.advance(rec.time)
+        is_position = isinstance(rec, PositionReport)
+        events = self._position(rec) if is_position else self._static(rec)  # type: ignore[arg-type]
+        events.extend(self._maybe_expire(rec.time))
+        if events:
+            self.counts["events"] += len(events)
+            if self.store is not None:
+                self._events.extend(events)
+        return events
+
+    def _position(self, rep: PositionReport) -> list[Event]:
+        self.counts["positions"] += 1
+        vessel = self.fleet.on_position(rep)
+        events: list[Event] = []
+        if self.tracker is not None:
+            events.extend(self.tracker.step(rep))
+        # A vessel first heard through a position and matched on its MMSI alone; matches
+        # made from static data are announced in ``_static``.
+        if vessel.watch is not None and vessel.n_positions == 1 and vessel.n_statics == 0:
+            events.append(_watch_event(vessel, vessel.watch, rep.time, rep.lat, rep.lon))
+        if self.store is not None:
+            self._dirty.add(rep.mmsi)
+            self._store_position(rep)
+        return events
+
+    def _static(self, rep: StaticReport) -> list[Event]:
+        self.counts["statics"] += 1
+        vessel_before = self.fleet.get(rep.mmsi)
+        watch_before = vessel_before.watch if vessel_before is not None else None
+        changes = self.fleet.on_static(rep)
+        vessel = self.fleet.get(rep.mmsi)
+        events: list[Event] = []
+        if vessel is None:  # pragma: no cover - on_static always creates the vessel
+            return events
+        last = vessel.last
+        lat, lon = (last.lat, last.lon) if last is not None else (0.0, 0.0)
+        for ch in changes:
+            events.append(_identity_event(ch, lat, lon))
+        watch = vessel.watch
+        if watch is not None and (
+            watch_before is None or watch_before.entry.key != watch.entry.key
+        ):
+            events.append(_watch_event(vessel, watch, rep.time, lat, lon))
+        if self.store is not None:
+            self._dirty.add(rep.mmsi)
+            self._identity.extend(
+                IdentityRow(
+                    mmsi=c.mmsi,
+                    time=c.time,
+                    field=c.field,
+                    old=None if c.old is None else str(c.old),
+                    new=None if c.new is None else str(c.new),
+                    source=c.source,
+                )
+                for c in changes
+            )
+        return events
+
+    def _store_position(self, rep: PositionReport) -> None:
+        mode = self.config.positions
+        if mode == "none":
+            return
+        if mode == "sampled":
+            last = self._last_stored.get(rep.mmsi)
+            if last is not None and rep.time - last < self._sample:
+                return
+            self._last_stored[rep.mmsi] = rep.time
+        self._positions.append(rep)
+
+    def _maybe_expire(self, now: datetime) -> list[Event]:
+        if self._next_expire is None:
+            self._next_expire = now + timedelta(seconds=self.config.expire_every_s)
+            return []
+        if now < self._next_expire:
+            return []
+        self._next_expire = now + timedelta(seconds=self.config.expire_every_s)
+        events = self.tracker.expire(now) if self.tracker is not None else []
+        self.fleet.expire(now)
+        live = self.fleet
+        self._last_stored = {m: t for m, t in self._last_stored.items() if m in live}
+        return events
+
+    # -- store ----------------------------------------------------------------------------
+    def flush(self) -> None:
+        """Write buffered positions, vessels, identity changes and events to the store."""
+        store = self.store
+        if store is None:
+            return
+        if self._positions:
+            store.write_positions(self._positions)
+            self._positions = []
+        if self._dirty:
+            rows = [
+                vessel_row(v) for m in sorted(self._dirty) if (v := self.fleet.get(m)) is not None
+            ]
+            store.upsert_vessels(rows)
+            self._dirty = set()
+        if self._identity:
+            store.write_identity(self._identity)
+            self._identity = []
+        if self._events:
+            store.write_events(self._events)
+            self._events = []
+
+    # -- checkpointing ----------------------------------------------------------------------
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "fleet": self.fleet.snapshot(),
+            "tracker": self.tracker.snapshot() if self.tracker is not None else None,
+            "last_stored": {str(m): t.isoformat() for m, t in self._last_stored.items()},
+            "next_expire": self._next_expire.isoformat() if self._next_expire else None,
+            "clock": self.clock.now().isoformat(),
+            "counts": dict(self.counts),
+        }
+
+    def restore(self, snap: dict[str, Any]) -> None:
+        self.fleet.restore(snap["fleet"])
+        if self.tracker is not None and snap.get("tracker") is not None:
+            self.tracker.restore(snap["tracker"])
+        self._last_stored = {
+            int(m): datetime.fromisoformat(t) for m, t in snap.get("last_stored", {}).items()
+        }
+        ne = snap.get("next_expire")
+        self._next_expire = datetime.fromisoformat(ne) if ne else None
+        self.clock.advance(datetime.fromisoformat(snap["clock"]))
+        self.counts.update(snap.get("counts", {}))
+
+
+def vessel_row(v: VesselState) -> VesselRow:
+    last = v.last
+    return VesselRow(
+        mmsi=v.mmsi,
+        first_seen=v.first_seen,
+        last_seen=v.last_seen,
+        lat=last.lat if last else None,
+        lon=last.lon if last else None,
+        speed_kn=last.speed_kn if last else None,
+        course_deg=last.course_deg if last else None,
+        imo=v.imo,
+        name=v.name,
+        callsign=v.callsign,
+        ship_type=v.ship_type,
+        flag=v.flag,
+        mmsi_class=str(v.identity.kind),
+        watchlist=match_to_dict(v.watch),
+    )
+
+
+def _identity_event(ch: IdentityChange, lat: float, lon: float) -> Event:
+    return Event(
+        id=event_id("identity.change", ch.mmsi, ch.time, ch.field),
+        kind="identity.change",
+        phase="instant",
+        mmsi=ch.mmsi,
+        time=ch.time,
+        lat=lat,
+        lon=lon,
+        producer_version=PIPELINE_VERSION,
+        attrs={"field": ch.field, "old": ch.old, "new": ch.new, "source": ch.source},
+    )
+
+
+def _watch_event(
+    vessel: VesselState, match: WatchlistMatch, time: datetime, lat: float, lon: float
+) -> Event:
+    return Event(
+        id=event_id("watchlist.match", vessel.mmsi, time, match.entry.key),
+        kind="watchlist.match",
+        phase="instant",
+        mmsi=vessel.mmsi,
+        time=time,
+        lat=lat,
+        lon=lon,
+        producer_version=PIPELINE_VERSION,
+        attrs={"match": match_to_dict(match)},
+    )

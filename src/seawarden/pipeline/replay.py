@@ -1,0 +1,377 @@
+"""Replay recorded traffic through the pipeline, deterministically and resumably.
+
+An analyst replays a day of history to see what the system would have said; an operator
+reprocesses after a config change. Both need the same answer every time, a count of
+everything thrown away, and — for long inputs — the ability to stop and continue.
+
+Resume works without replaying from scratch: every ``checkpoint_every`` lines the runner
+commits the store together with the pipeline state, the orderer's release point and the
+earliest input line any not-yet-released record came from. On ``--resume`` it re-reads from
+that line, drops whatever it had already released (by the orderer's canonical key), and
+carries on; the output is the same as an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from time import perf_counter
+from typing import Any
+
+import orjson
+
+from seawarden.areas.index import AreaIndex
+from seawarden.areas.load import load_areas
+from seawarden.areas.tracker import AreaTracker
+from seawarden.errors import RejectedInput
+from seawarden.fleet.fleet import Fleet
+from seawarden.fleet.watchlist import Watchlist
+from seawarden.ingest.files import NmeaFileSource, open_source
+from seawarden.ingest.nmea import DecodeStats
+from seawarden.model import Event, PositionReport, Record, Rejection
+from seawarden.pipeline.core import PipelineCore
+from seawarden.pipeline.order import EventTimeOrderer, sort_key
+from seawarden.pipeline.settings import RunConfig, versions
+from seawarden.pipeline.sinks import EventSink, JsonlEventSink
+from seawarden.store.base import RunInfo, Store
+
+log = logging.getLogger(__name__)
+
+Position = tuple[int, int]  # (input index, line number)
+
+
+@dataclass(slots=True)
+class ReplayStats:
+    """What a replay did; printed by the CLI and stored with the run."""
+
+    lines: int = 0
+    records: int = 0
+    positions: int = 0
+    statics: int = 0
+    rejections: Counter[str] = field(default_factory=Counter)
+    events: Counter[str] = field(default_factory=Counter)
+    vessels: int = 0
+    decode: dict[str, dict[str, Any]] = field(default_factory=dict)
+    elapsed_s: float = 0.0
+    resumed_from: Position | None = None
+
+    @property
+    def rejected(self) -> int:
+        return sum(self.rejections.values())
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "lines": self.lines,
+            "records": self.records,
+            "positions": self.positions,
+            "statics": self.statics,
+            "rejected": self.rejected,
+            "rejections": dict(sorted(self.rejections.items())),
+            "events": dict(sorted(self.events.items())),
+            "vessels": self.vessels,
+            "decode": self.decode,
+            "elapsed_s": round(self.elapsed_s, 3),
+            "lines_per_s": round(self.lines / self.elapsed_s) if self.elapsed_s > 0 else None,
+            "resumed_from": list(self.resumed_from) if self.resumed_from else None,
+        }
+
+
+def build_core(config: RunConfig, store: Store | None) -> PipelineCore:
+    """The pipeline stages for a config: watchlist → fleet, areas → tracker."""
+    watchlist: Watchlist | None = None
+    for path in config.watchlists:
+        loaded = Watchlist.load(path)
+        watchlist = loaded if watchlist is None else watchlist.merge(loaded)
+    fleet = Fleet(config.fleet, watchlist)
+    tracker = None
+    if config.areas is not None:
+        tracker = AreaTracker(AreaIndex(load_areas(config.areas)), config.area_tracker)
+    return PipelineCore(fleet=fleet, tracker=tracker, store=store, config=config.core)
+
+
+class Replay:
+    """One replay of a list of input files. Use :meth:`run`."""
+
+    def __init__(
+        self,
+        inputs: Sequence[str | Path],
+        config: RunConfig,
+        *,
+        store: Store | None = None,
+        sinks: Sequence[EventSink] = (),
+        events_out: Path | None = None,
+        rejects_out: Path | None = None,
+        strict: bool = False,
+        resume: bool = False,
+        checkpoint_every: int = 200_000,
+        stop_after_lines: int | None = None,
+        progress: Callable[[int, int, int], None] | None = None,
+    ) -> None:
+        self.inputs = [Path(p) for p in inputs]
+        self.config = config
+        self.store = store
+        self.strict = strict
+        self.resume = resume
+        self.checkpoint_every = checkpoint_every
+        self.stop_after_lines = stop_after_lines
+        self.progress = progress
+        self.events_out = events_out
+        self.rejects_out = rejects_out
+        self.sinks: list[EventSink] = list(sinks)
+        self.core = build_core(config, store)
+        self.orderer = EventTimeOrderer(config.order)
+        self.stats = ReplayStats()
+        self._events_file: JsonlEventSink | None = None
+        self._rejects_fh: Any = None
+        self.run_id = uuid.uuid4().hex[:12]
+        self.completed = False
+
+    # -- key and checkpoint ------------------------------------------------------------------
+    def resume_key(self) -> str:
+        files = ",".join(f"{p.resolve()}:{p.stat().st_size}" for p in self.inputs)
+        return f"replay:{self.config.digest()}:{files}"
+
+    def _checkpoint(
+        self,
+        at: Position,
+        pending_min: Callable[[], int | None] | None,
+        decode: DecodeStats | None,
+    ) -> None:
+        """Commit the store with everything needed to continue after line ``at``."""
+        if self.store is None:
+            return
+        self.core.flush()
+        needed: list[Position] = [*self.orderer.buffered(), at]
+        first_pending = pending_min() if pending_min is not None else None
+        if first_pending is not None:
+            needed.append((at[0], first_pending))
+        if self._events_file is not None:
+            self._events_file.flush()
+        state = {
+            "at": list(at),
+            "restart": list(min(needed)),
+            "orderer": self.orderer.snapshot(),
+            "core": self.core.snapshot(),
+            "stats": self.stats.as_dict(),
+            "decode": decode.as_dict() if decode else None,
+            "events_bytes": self.events_out.stat().st_size if self.events_out else 0,
+            "complete": False,
+        }
+        self.store.save_checkpoint(self.resume_key(), state)
+        self.store.commit()
+
+    # -- run -----------------------------------------------------------------------------------
+    def run(self) -> ReplayStats:
+        started = perf_counter()
+        saved = self._load_resume()
+        resume_at: Position | None = _pos(saved["at"]) if saved else None
+        restart: Position = _pos(saved["restart"]) if saved else (0, 0)
+        if saved:
+            self._restore(saved)
+        self._open_outputs(saved)
+        if self.store is not None:
+            self.store.begin_run(
+                RunInfo(
+                    run_id=self.run_id,
+                    started=datetime.now(UTC),
+                    command="replay",
+                    inputs=[str(p) for p in self.inputs],
+                    config=self.config.to_dict(),
+                    versions=versions(),
+                )
+            )
+        status = "failed"
+        try:
+            self._run_inputs(restart, resume_at)
+            if not self._stopped:
+                self._emit(self.orderer.flush())
+                self.completed = True
+            status = "complete" if self.completed else "stopped"
+        finally:
+            self.stats.vessels = len(self.core.fleet)
+            self.stats.elapsed_s += perf_counter() - started
+            self.core.flush()
+            if self.store is not None:
+                if self.completed:
+                    self.store.save_checkpoint(self.resume_key(), {"complete": True})
+                self.store.end_run(self.run_id, self.stats.as_dict(), status)
+            self._close_outputs()
+        return self.stats
+
+    _stopped = False
+    _saved_decode: dict[str, Any] | None = None
+
+    def _run_inputs(self, restart: Position, resume_at: Position | None) -> None:
+        since_ckpt = 0
+        for index, path in enumerate(self.inputs):
+            if index < restart[0]:
+                continue
+            start_line = restart[1] if index == restart[0] else 0
+            source = open_source(
+                path,
+                self.config.input_format,  # type: ignore[arg-type]
+                nmea_config=self.config.nmea,
+                assume_time=self.config.assume_time,
+                start_line=start_line,
+            )
+            nmea = source if isinstance(source, NmeaFileSource) else None
+            pending_min = nmea.decoder.pending_min_line if nmea else None
+            saved_decode = self._saved_decode if resume_at and index == resume_at[0] else None
+            last_line = max(start_line - 1, 0)
+            for line_no, item in source:
+                if line_no != last_line:
+                    # Line ``last_line`` is fully ingested: a safe point to checkpoint/stop.
+                    prev = (index, last_line)
+                    if resume_at is None or prev > resume_at:
+                        if saved_decode is not None and nmea is not None:
+                            _restore_decode(nmea.stats, saved_decode)
+                            saved_decode = None
+                        since_ckpt += line_no - last_line
+                        self.stats.lines += line_no - last_line
+                        if since_ckpt >= self.checkpoint_every:
+                            self._checkpoint(prev, pending_min, nmea.stats if nmea else None)
+                            since_ckpt = 0
+                        stop = self.stop_after_lines
+                        if stop is not None and self.stats.lines >= stop:
+                            self._checkpoint(prev, pending_min, nmea.stats if nmea else None)
+                            self._stopped = True
+                            return
+                    last_line = line_no
+                    if self.progress is not None and line_no % 10_000 == 0:
+                        self.progress(index, line_no, self.stats.records)
+                self._ingest(item, index, resume_at)
+            if nmea is not None:
+                self.stats.decode[path.name] = nmea.stats.as_dict()
+
+    def _ingest(self, item: Record | Rejection, index: int, resume_at: Position | None) -> None:
+        origin = (index, item.line_no)
+        if resume_at is not None and origin <= resume_at:
+            # Re-read to rebuild state; already counted or released before the checkpoint.
+            if isinstance(item, Rejection):
+                return
+            last = self.orderer.last_key
+            if last is not None and sort_key(item) <= last:
+                return
+        if isinstance(item, Rejection):
+            self._reject(item)
+            return
+        self._emit(self.orderer.push(item, origin))
+
+    def _emit(self, released: list[Record | Rejection]) -> None:
+        for rec in released:
+            if isinstance(rec, Rejection):
+                self._reject(rec)
+                continue
+            self.stats.records += 1
+            if isinstance(rec, PositionReport):
+                self.stats.positions += 1
+            else:
+                self.stats.statics += 1
+            events = self.core.process(rec)
+            if events:
+                self._deliver(events)
+
+    def _deliver(self, events: list[Event]) -> None:
+        for ev in events:
+            self.stats.events[ev.kind] += 1
+        if self._events_file is not None:
+            self._events_file.write(events)
+        for sink in self.sinks:
+            sink.write(events)
+
+    def _reject(self, rej: Rejection) -> None:
+        self.stats.rejections[rej.reason] += 1
+        if self.strict:
+            raise RejectedInput(rej)
+        if self.stats.rejections[rej.reason] <= 3:
+            log.warning("rejected %s at %s:%d %s", rej.reason, rej.source, rej.line_no, rej.detail)
+        if self._rejects_fh is not None:
+            self._rejects_fh.write(
+                orjson.dumps(
+                    {
+                        "reason": rej.reason,
+                        "source": rej.source,
+                        "line_no": rej.line_no,
+                        "detail": rej.detail,
+                        "raw": rej.raw,
+                    },
+                    option=orjson.OPT_SORT_KEYS,
+                )
+                + b"\n"
+            )
+
+    # -- resume helpers ------------------------------------------------------------------------
+    def _load_resume(self) -> dict[str, Any] | None:
+        if not self.resume or self.store is None:
+            return None
+        saved = self.store.load_checkpoint(self.resume_key())
+        if saved is None:
+            log.info("no checkpoint for these inputs and config: starting from the beginning")
+            return None
+        if saved.get("complete"):
+            log.info("this replay already completed in the store; nothing to resume")
+            self._stopped = True
+            return None
+        return saved
+
+    def _restore(self, saved: dict[str, Any]) -> None:
+        self.orderer.restore(saved["orderer"])
+        self.core.restore(saved["core"])
+        st = saved["stats"]
+        self.stats.lines = st["lines"]
+        self.stats.records = st["records"]
+        self.stats.positions = st["positions"]
+        self.stats.statics = st["statics"]
+        self.stats.rejections.update(st["rejections"])
+        self.stats.events.update(st["events"])
+        self.stats.decode = dict(st["decode"])
+        self.stats.elapsed_s = float(st["elapsed_s"])
+        self.stats.resumed_from = _pos(saved["at"])
+        self._saved_decode = saved.get("decode")
+
+    def _open_outputs(self, saved: dict[str, Any] | None) -> None:
+        if self.events_out is not None:
+            if saved is not None and self.events_out.exists():
+                with self.events_out.open("r+b") as fh:
+                    fh.truncate(int(saved["events_bytes"]))
+                self._events_file = JsonlEventSink(self.events_out, append=True)
+            elif not self._stopped:
+                self._events_file = JsonlEventSink(self.events_out)
+        if self.rejects_out is not None:
+            self._rejects_fh = self.rejects_out.open("ab" if saved else "wb")
+
+    def _close_outputs(self) -> None:
+        if self._events_file is not None:
+            self._events_file.close()
+        if self._rejects_fh is not None:
+            self._rejects_fh.close()
+        for sink in self.sinks:
+            sink.close()
+
+
+def _restore_decode(stats: DecodeStats, saved: dict[str, Any]) -> None:
+    """Put back the decoder's counters as they were at the checkpoint."""
+    for name in (
+        "lines",
+        "blank_or_comment",
+        "wrappers",
+        "fragments_used",
+        "rejected_lines",
+        "messages",
+        "positions",
+        "statics",
+        "rejected_messages",
+        "assumed_time",
+    ):
+        setattr(stats, name, int(saved[name]))
+    stats.skipped_types = Counter({int(k): v for k, v in saved["skipped_types"].items()})
+    stats.rejections = Counter(saved["rejections"])
+
+
+def _pos(value: list[int]) -> Position:
+    return int(value[0]), int(value[1])
