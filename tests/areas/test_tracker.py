@@ -9,12 +9,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from seawarden.areas import AreaIndex, AreaTracker, AreaTrackerConfig
+from seawarden.areas import AreaIndex, AreaTracker, AreaTrackerConfig, parse_areas
 from seawarden.areas.geodesic import GEOD
 from seawarden.errors import ConfigError, StoreError
 from seawarden.model import Event, PositionReport
 
-from .conftest import T0, corridor, make_report
+from .conftest import T0, collection, corridor, feature, make_report
 
 # A 1 km half-width cable drawn eastwards along 55°N: north is "left", south "right".
 LINE = [(10.0, 55.0), (10.2, 55.0)]
@@ -32,7 +32,9 @@ def at(distance_north_m: float, lon: float = 10.1) -> tuple[float, float]:
     return x, y
 
 
-def transit(start_m: float, end_m: float, speed_ms: float, every_s: float, mmsi: int = 1):
+def transit(
+    start_m: float, end_m: float, speed_ms: float, every_s: float, mmsi: int = 1
+) -> list[PositionReport]:
     """Reports of a ship steaming straight north (or south) across the cable."""
     t, pos = 0.0, start_m
     step = speed_ms * every_s * (1 if end_m > start_m else -1)
@@ -250,3 +252,35 @@ def test_config_defaults() -> None:
     config = AreaTrackerConfig()
     assert (config.exit_grace_s, config.exit_margin_m) == (180.0, 250.0)
     assert (config.dwell_interval_s, config.state_ttl_s) == (600.0, 3600.0)
+
+
+def test_zone_exit_margin_is_metres_beyond_the_polygon() -> None:
+    zone = parse_areas(
+        collection(
+            feature(
+                "Polygon",
+                [[[10.0, 55.0], [10.2, 55.0], [10.2, 55.2], [10.0, 55.2], [10.0, 55.0]]],
+                id="zone",
+                name="Zone",
+                kind="zone",
+            )
+        )
+    )[0]
+    tracker = AreaTracker(AreaIndex([zone]), AreaTrackerConfig(exit_grace_s=3000.0))
+    inside = make_report(0, 10.1, 55.1)
+    east_150 = make_report(10, GEOD.fwd(10.2, 55.1, 90.0, 150.0)[0], 55.1)
+    east_350 = make_report(20, GEOD.fwd(10.2, 55.1, 90.0, 350.0)[0], 55.1)
+    assert kinds(tracker.step(inside)) == ["area.enter"]
+    assert tracker.step(east_150) == []  # outside, within the 250 m margin
+    (leave,) = tracker.step(east_350)
+    assert (leave.kind, leave.time, leave.attrs["dwell_s"]) == ("area.exit", east_150.time, 10.0)
+
+
+def test_long_gap_inside_gives_one_dwell_with_the_latest_count(index: AreaIndex) -> None:
+    tracker = AreaTracker(index, AreaTrackerConfig(dwell_interval_s=60.0))
+    tracker.step(make_report(0, *at(0)))
+    (dwell,) = tracker.step(make_report(250, *at(10)))
+    assert dwell.attrs["dwell_s"] == 250.0
+    assert tracker.step(make_report(260, *at(20))) == []
+    (nxt,) = tracker.step(make_report(300, *at(30)))
+    assert nxt.id != dwell.id

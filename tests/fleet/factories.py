@@ -6,16 +6,19 @@ sanctions-by-IMO table are used in place (tests only, no licence to ship them).
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from seawarden.model import PositionReport, StaticReport
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
+REPO = Path(__file__).resolve().parents[2]
+# Same convention as tests/conftest.py: SEAWARDEN_SHARED_DATA overrides ../shared/data.
+SHARED = Path(os.environ.get("SEAWARDEN_SHARED_DATA", REPO.parent / "shared" / "data"))
 GUR = SHARED / "watchlists" / "gur_vessels_master.csv"
 SANCTIONS = SHARED / "watchlists" / "sanctions_by_imo.csv"
-EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "watchlist.csv"
+EXAMPLE = REPO / "config" / "watchlist.csv"
 T0 = datetime(2024, 12, 25, 10, 0, tzinfo=UTC)
 
 

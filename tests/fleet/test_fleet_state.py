@@ -87,6 +87,17 @@ def test_imo_on_new_mmsi_records_mmsi_and_flag_change() -> None:
     assert fleet.on_static(make_static(4000, mmsi=636019999, imo=EAGLE_IMO)) == []
 
 
+def test_late_report_does_not_swap_imo_back() -> None:
+    fleet = Fleet()
+    fleet.on_static(make_static(0, mmsi=518998865, imo=EAGLE_IMO))
+    assert len(fleet.on_static(make_static(3600, mmsi=636019999, imo=EAGLE_IMO))) == 2
+    assert fleet.on_static(make_static(1800, mmsi=518998865, imo=EAGLE_IMO)) == []
+    assert [c.field for c in fleet.on_static(make_static(4000, mmsi=518998865, imo=EAGLE_IMO))] == [
+        "mmsi",
+        "flag",
+    ]
+
+
 def test_imo_link_forgotten_after_identity_ttl() -> None:
     fleet = Fleet(FleetConfig(identity_ttl_s=3600))
     fleet.on_static(make_static(0, mmsi=518998865, imo=EAGLE_IMO))
@@ -95,11 +106,13 @@ def test_imo_link_forgotten_after_identity_ttl() -> None:
 
 def test_watchlist_match_survives_mmsi_name_and_flag_change() -> None:
     fleet = Fleet(watchlist=Watchlist.load(EXAMPLE))
-    first = fleet.on_position(make_position(0, mmsi=518998865))
-    assert first.watch is not None
-    assert first.watch.key == "mmsi"
+    first = fleet.on_position(make_position(0, mmsi=518998865)).watch
+    assert first is not None
+    assert first.key == "mmsi"
     fleet.on_static(make_static(10, mmsi=518998865, imo=EAGLE_IMO, name="EAGLE S"))
-    assert first.watch.key == "imo"
+    upgraded = fleet.on_position(make_position(20, mmsi=518998865)).watch
+    assert upgraded is not None
+    assert upgraded.key == "imo"
     # Renamed, reflagged to Liberia, new MMSI: the IMO still gives it away.
     fleet.on_static(make_static(7200, mmsi=636019999, imo=EAGLE_IMO, name="ORION STAR"))
     moved = fleet.get(636019999)

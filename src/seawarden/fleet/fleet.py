@@ -39,7 +39,7 @@ class FleetConfig:
 
     * ``track_window_s`` / ``track_window_n``: a vessel's track keeps positions no older
       than this many seconds before its newest one, and at most this many (default 30 min,
-      60 positions: about 15 KB per moving vessel).
+      32 positions). A vessel costs about 1.2 KB plus 0.3 KB per kept position.
     * ``state_ttl_s``: a vessel unheard this long (event time) is dropped by :meth:`Fleet.expire`
       (default 12 h, long enough to bridge an AIS gap while crossing a sea area).
     * ``identity_ttl_s``: how long an IMO remembers the MMSI it was last heard on, to notice
@@ -48,7 +48,7 @@ class FleetConfig:
     """
 
     track_window_s: float = 1800.0
-    track_window_n: int = 60
+    track_window_n: int = 32
     state_ttl_s: float = 12 * 3600.0
     identity_ttl_s: float = 7 * 86400.0
     history_n: int = 8
@@ -138,6 +138,8 @@ class Fleet:
         self, vessel: VesselState, imo: int, report: StaticReport
     ) -> list[IdentityChange]:
         previous = self._imo_index.get(imo)
+        if previous is not None and report.time < previous[1]:
+            return []  # a late report must not swap the IMO back to where it was
         self._imo_index[imo] = (vessel.mmsi, report.time)
         if previous is None or previous[0] == vessel.mmsi:
             return []

@@ -7,7 +7,8 @@ MID is not allocated, a factory default such as ``123456789`` or ``636000000``, 
 number whose check digit is wrong, a watchlist that spells the flag "St Vincent &
 Grenadines" while the MID table says ``VC``. This module turns those raw claims into facts:
 
->>> classify_mmsi(230123456).kind, classify_mmsi(230123456).flag
+>>> verdict = classify_mmsi(230123456)
+>>> str(verdict.kind), verdict.flag
 ('ship', 'FI')
 >>> imo_valid(9329760), flag_code("Russian Federation")
 (True, 'RU')

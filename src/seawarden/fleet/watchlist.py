@@ -117,7 +117,9 @@ def normalise_name(name: str) -> str:
 
 
 _DIGITS = re.compile(r"\d+")
-_ROMAN = frozenset(["I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X", "XI", "XII", "XIII", "XIV", "XV"])
+_ROMAN = frozenset(
+    ["I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X", "XI", "XII", "XIII", "XIV"]
+)
 
 
 def _hull_numbers(norm: str) -> tuple[str, ...]:

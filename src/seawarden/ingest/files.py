@@ -10,7 +10,6 @@ care where reports came from.
 from __future__ import annotations
 
 import gzip
-import io
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -119,12 +118,13 @@ class CsvFileSource:
     def __iter__(self) -> Iterator[tuple[int, Record | Rejection]]:
         from seawarden.ingest.csv_detect import read_csv_records
 
-        with open_binary(self.path) as fb:
-            text = io.TextIOWrapper(fb, encoding="utf-8", errors="replace", newline="")
-            for item in read_csv_records(text, self.fmt):
-                if item.line_no < self.start_line:
-                    continue
-                yield item.line_no, item
+        if not self.path.is_file():
+            raise InputError("no such file (check the path)", source=str(self.path))
+        # The CSV reader opens the path itself: it detects gzip by content and strips a BOM.
+        for item in read_csv_records(self.path, self.fmt):
+            if item.line_no < self.start_line:
+                continue
+            yield item.line_no, item
 
 
 def open_source(

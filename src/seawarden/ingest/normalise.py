@@ -84,7 +84,7 @@ def imo(value: int | str | None) -> int | None:
         return None
     if isinstance(value, str):
         digits = value.strip().upper().removeprefix("IMO").strip()
-        if not digits.isdigit():
+        if not (digits.isascii() and digits.isdigit()):
             return None
         value = int(digits)
     return value if 0 < value <= 9_999_999 else None
@@ -96,7 +96,7 @@ def mmsi(value: int | str | None) -> int | None:
         return None
     if isinstance(value, str):
         value = value.strip()
-        if not value.isdigit():
+        if not (value.isascii() and value.isdigit()):
             return None
         value = int(value)
     return value if 0 < value <= 999_999_999 else None
