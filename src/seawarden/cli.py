@@ -158,6 +158,9 @@ def replay(
     assume_time: Annotated[
         str | None, typer.Option(help="event time for untimed NMEA (ISO 8601)")
     ] = None,
+    sort: Annotated[
+        bool, typer.Option(help="sort input by time first (files ordered by vessel)")
+    ] = False,
     checkpoint_every: Annotated[int, typer.Option(help="lines between checkpoints")] = 200_000,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress or summary")] = False,
 ) -> None:
@@ -202,6 +205,7 @@ def replay(
                 strict=strict,
                 resume=resume,
                 checkpoint_every=checkpoint_every,
+                sort=sort,
                 progress=on_progress,
             )
             stats = run.run()
@@ -210,6 +214,12 @@ def replay(
             db.close()
     if not quiet:
         _summary(stats, "seawarden replay")
+    late = stats.rejections.get("too_late", 0)
+    if late > 0.05 * max(stats.records + late, 1):
+        console.print(
+            f"[yellow]{late:,} records arrived more than {lateness_s:g} s out of time order: "
+            "the input is probably sorted by vessel. Re-run with --sort, or raise --lateness-s.[/]"
+        )
 
 
 @app.command()

@@ -28,7 +28,7 @@ import orjson
 from seawarden.areas.index import AreaIndex
 from seawarden.areas.load import load_areas
 from seawarden.areas.tracker import AreaTracker
-from seawarden.errors import RejectedInput
+from seawarden.errors import ConfigError, RejectedInput
 from seawarden.fleet.fleet import Fleet
 from seawarden.fleet.watchlist import Watchlist
 from seawarden.ingest.files import NmeaFileSource, open_source
@@ -110,6 +110,7 @@ class Replay:
         resume: bool = False,
         checkpoint_every: int = 200_000,
         stop_after_lines: int | None = None,
+        sort: bool = False,
         progress: Callable[[int, int, int], None] | None = None,
     ) -> None:
         self.inputs = [Path(p) for p in inputs]
@@ -119,6 +120,9 @@ class Replay:
         self.resume = resume
         self.checkpoint_every = checkpoint_every
         self.stop_after_lines = stop_after_lines
+        self.sort = sort
+        if sort and resume:
+            raise ConfigError("--sort reads all input before processing; it cannot --resume")
         self.progress = progress
         self.events_out = events_out
         self.rejects_out = rejects_out
@@ -187,7 +191,10 @@ class Replay:
             )
         status = "failed"
         try:
-            self._run_inputs(restart, resume_at)
+            if self.sort:
+                self._run_sorted()
+            else:
+                self._run_inputs(restart, resume_at)
             if not self._stopped:
                 self._emit(self.orderer.flush())
                 self.completed = True
@@ -247,6 +254,33 @@ class Replay:
                 self._ingest(item, index, resume_at)
             if nmea is not None:
                 self.stats.decode[path.name] = nmea.stats.as_dict()
+
+    def _run_sorted(self) -> None:
+        """Read everything, sort by the canonical key, then process: for history files that
+        are ordered by vessel rather than by time (common in published archives)."""
+        records: list[Record] = []
+        for index, path in enumerate(self.inputs):
+            source = open_source(
+                path,
+                self.config.input_format,  # type: ignore[arg-type]
+                nmea_config=self.config.nmea,
+                assume_time=self.config.assume_time,
+            )
+            last_line = 0
+            for line_no, item in source:
+                self.stats.lines += max(line_no - last_line, 0)
+                last_line = max(last_line, line_no)
+                if isinstance(item, Rejection):
+                    self._reject(item)
+                else:
+                    records.append(item)
+                if self.progress is not None and line_no % 10_000 == 0:
+                    self.progress(index, line_no, len(records))
+            if isinstance(source, NmeaFileSource):
+                self.stats.decode[path.name] = source.stats.as_dict()
+        records.sort(key=sort_key)
+        for rec in records:
+            self._emit(self.orderer.push(rec))
 
     def _ingest(self, item: Record | Rejection, index: int, resume_at: Position | None) -> None:
         origin = (index, item.line_no)
