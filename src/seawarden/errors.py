@@ -5,7 +5,7 @@
     SeawardenError
     ├── ConfigError            bad settings, area GeoJSON, watchlist or detector config
     ├── InputError             an input could not be read or parsed (carries source, line)
-    │   └── RejectedInput      a record refused under --strict (carries the Rejection)
+    │   └── RejectedInputError      a record refused under --strict (carries the Rejection)
     ├── SourceError            a live source (TCP/UDP) failed beyond retry
     └── StoreError             the store is unreadable, locked, or from another schema
 
@@ -38,7 +38,7 @@ class InputError(SeawardenError):
         self.line_no = line_no
 
 
-class RejectedInput(InputError):
+class RejectedInputError(InputError):
     """Raised instead of counting a rejection when ``--strict`` is on."""
 
     def __init__(self, rejection: Rejection) -> None:

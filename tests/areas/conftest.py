@@ -19,9 +19,10 @@ from shapely.geometry import shape
 from seawarden.areas import parse_areas
 from seawarden.model import PositionReport
 from seawarden.model.area import Area
+from tests.conftest import SHARED_DATA
 
 REPO = Path(__file__).resolve().parents[2]
-SHARED = Path("/work/shared/data")
+SHARED = SHARED_DATA
 SOLENT_CSV = SHARED / "tracks/solent/SolentAIS_20160112_130211.csv"
 LAND_GEOJSON = SHARED / "geo/natural-earth/ne_10m_land_clip_NEurope.geojson"
 CABLES_GEOJSON = SHARED / "geo/cables/cable-geo_NEurope_subset.geojson"

@@ -11,8 +11,9 @@ import pytest
 from seawarden.errors import InputError
 from seawarden.ingest.csv_detect import CSV_FORMATS, detect_csv_format, read_csv_records
 from seawarden.model import PositionReport, StaticReport
+from tests.conftest import SHARED_DATA
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "tracks"
+SHARED = SHARED_DATA / "tracks"
 DMA = Path(__file__).resolve().parents[1] / "data" / "dma_aisdk_sample.csv"
 NOAA = SHARED / "noaa" / "noaa_20230111_sample.csv"
 SOLENT = SHARED / "solent" / "SolentAIS_20160112_130211.csv"

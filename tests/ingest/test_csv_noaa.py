@@ -6,15 +6,15 @@ import csv
 import io
 from collections import Counter
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
 from seawarden.errors import InputError
 from seawarden.ingest.csv_noaa import read_noaa_csv
 from seawarden.model import PositionReport, Rejection, StaticReport
+from tests.conftest import SHARED_DATA
 
-NOAA = Path(__file__).resolve().parents[3] / "shared" / "data" / "tracks" / "noaa"
+NOAA = SHARED_DATA / "tracks" / "noaa"
 SAMPLE = NOAA / "noaa_20230111_sample.csv"
 HEADER = (
     "MMSI,BaseDateTime,LAT,LON,SOG,COG,Heading,VesselName,IMO,CallSign,VesselType,Status,"

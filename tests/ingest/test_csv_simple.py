@@ -14,8 +14,9 @@ import pytest
 from seawarden.errors import InputError
 from seawarden.ingest.csv_simple import read_simple_csv
 from seawarden.model import PositionReport, Rejection
+from tests.conftest import SHARED_DATA
 
-TRACKS = Path(__file__).resolve().parents[3] / "shared" / "data" / "tracks"
+TRACKS = SHARED_DATA / "tracks"
 SOLENT = TRACKS / "solent" / "SolentAIS_20160112_130211.csv"
 BALTIC = TRACKS / "baltic-cargo-2020" / "baltic_cargo_20201101.csv"
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from seawarden.errors import ConfigError, RejectedInput
+from seawarden.errors import ConfigError, RejectedInputError
 from seawarden.pipeline.replay import Replay
 from seawarden.pipeline.settings import RunConfig
 from seawarden.store.sqlite import SQLiteStore
@@ -91,7 +91,7 @@ def test_strict_stops_at_first_rejection_with_line(tmp_path: Path) -> None:
     bad = tmp_path / "bad.nmea"
     good = "!AIVDM,1,1,,A,15MrVH0000KH<:V:NtBLoqFP2H9:,0*2F"
     bad.write_text(f"{good}\n{good[:-2]}00\n")
-    with pytest.raises(RejectedInput, match=r"bad.nmea:2: rejected: checksum"):
+    with pytest.raises(RejectedInputError, match=r"bad.nmea:2: rejected: checksum"):
         Replay([bad], config(), strict=True).run()
     # lenient: counted, not raised
     stats = Replay([bad], config()).run()

@@ -28,7 +28,7 @@ import orjson
 from seawarden.areas.index import AreaIndex
 from seawarden.areas.load import load_areas
 from seawarden.areas.tracker import AreaTracker
-from seawarden.errors import ConfigError, RejectedInput
+from seawarden.errors import ConfigError, RejectedInputError
 from seawarden.fleet.fleet import Fleet
 from seawarden.fleet.watchlist import Watchlist
 from seawarden.ingest.files import NmeaFileSource, open_source
@@ -321,7 +321,7 @@ class Replay:
     def _reject(self, rej: Rejection) -> None:
         self.stats.rejections[rej.reason] += 1
         if self.strict:
-            raise RejectedInput(rej)
+            raise RejectedInputError(rej)
         if self.stats.rejections[rej.reason] <= 3:
             log.warning("rejected %s at %s:%d %s", rej.reason, rej.source, rej.line_no, rej.detail)
         if self._rejects_fh is not None:
