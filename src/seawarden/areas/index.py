@@ -14,6 +14,7 @@ a test pins that. A point exactly on a boundary counts as inside (areas are clos
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 
 import numpy as np
@@ -34,7 +35,22 @@ class AreaIndex:
     ('balticconnector',)
     """
 
-    __slots__ = ("_area_of_part", "_areas", "_bounds", "_by_id", "_parts", "_tree")
+    __slots__ = (
+        "_area_of_part",
+        "_areas",
+        "_bounds",
+        "_by_id",
+        "_cells",
+        "_part_bounds",
+        "_parts",
+        "_tree",
+    )
+
+    # Single-point lookups first consult a grid of 0.05° cells (about 5.5 x 3 km at 55°N)
+    # remembering which parts' bounding boxes touch the cell: most vessels are nowhere near
+    # an area, and for them a dict lookup replaces a tree query.
+    CELLS_PER_DEGREE = 20
+    MAX_CACHED_CELLS = 500_000
 
     def __init__(self, areas: Iterable[Area]) -> None:
         self._areas: tuple[Area, ...] = tuple(sorted(areas, key=lambda a: a.id))
@@ -56,6 +72,10 @@ class AreaIndex:
         self._bounds = (
             tuple(shapely.total_bounds(self._parts).tolist()) if parts else (1.0, 1.0, 0.0, 0.0)
         )
+        self._part_bounds: list[tuple[float, float, float, float]] = [
+            tuple(b) for b in shapely.bounds(self._parts).tolist()
+        ]
+        self._cells: dict[tuple[int, int], tuple[int, ...]] = {}
 
     @property
     def areas(self) -> tuple[Area, ...]:
@@ -74,12 +94,39 @@ class AreaIndex:
         x0, y0, x1, y1 = self._bounds
         if not (x0 <= lon <= x1 and y0 <= lat <= y1):
             return ()
-        candidates = self._tree.query(shapely.Point(lon, lat))
-        if candidates.size == 0:
+        n = self.CELLS_PER_DEGREE
+        key = (math.floor(lon * n), math.floor(lat * n))
+        candidates = self._cells.get(key)
+        if candidates is None:
+            candidates = self._cell_candidates(key)
+        if not candidates:
             return ()
-        hit = shapely.intersects_xy(self._parts[candidates], lon, lat)
-        owners = self._area_of_part[candidates[hit]]
-        return tuple(sorted({self._areas[i].id for i in owners.tolist()}))
+        ids = {
+            self._areas[self._area_of_part[i]].id
+            for i in candidates
+            if shapely.intersects_xy(self._parts[i], lon, lat)
+        }
+        return tuple(sorted(ids))
+
+    def _cell_candidates(self, key: tuple[int, int]) -> tuple[int, ...]:
+        n = self.CELLS_PER_DEGREE
+        cx0, cy0 = key[0] / n, key[1] / n
+        cx1, cy1 = (key[0] + 1) / n, (key[1] + 1) / n
+        near = [
+            i
+            for i, (bx0, by0, bx1, by1) in enumerate(self._part_bounds)
+            if bx0 <= cx1 and bx1 >= cx0 and by0 <= cy1 and by1 >= cy0
+        ]
+        # A long corridor's bounding box covers much open sea: keep only parts whose shape
+        # really touches the cell (one exact test per cell, then cached).
+        if near:
+            cell = shapely.box(cx0, cy0, cx1, cy1)
+            near = [i for i in near if shapely.intersects(self._parts[i], cell)]
+        found = tuple(near)
+        if len(self._cells) >= self.MAX_CACHED_CELLS:
+            self._cells.clear()
+        self._cells[key] = found
+        return found
 
     def containing_many(self, lons: ArrayLike, lats: ArrayLike) -> list[tuple[str, ...]]:
         """:meth:`containing` for arrays of positions, vectorised (no per-point queries)."""
