@@ -52,10 +52,24 @@ def _strip_tag(line: bytes) -> str:
 def _track_corpus() -> list[tuple[float, list[str]]]:
     out: list[tuple[float, list[str]]] = []
     files = [
-        (SHARED / "tracks/solent/SolentAIS_20160112_130211.csv", "Time", "Latitude_degrees",
-         "Longitude_degrees", "SOG_knots", "COG_degrees", "MMSI"),
-        (SHARED / "tracks/baltic-cargo-2020/baltic_cargo_20201101.csv", "time", "lat", "long",
-         "sog", "cog", "mmsi"),
+        (
+            SHARED / "tracks/solent/SolentAIS_20160112_130211.csv",
+            "Time",
+            "Latitude_degrees",
+            "Longitude_degrees",
+            "SOG_knots",
+            "COG_degrees",
+            "MMSI",
+        ),
+        (
+            SHARED / "tracks/baltic-cargo-2020/baltic_cargo_20201101.csv",
+            "time",
+            "lat",
+            "long",
+            "sog",
+            "cog",
+            "mmsi",
+        ),
     ]
     for path, t, lat, lon, sog, cog, mmsi in files:
         with path.open(newline="") as fh:

@@ -27,10 +27,9 @@ import pyais
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from corpus import REPO, build  # noqa: E402
-
-from seawarden.pipeline.replay import Replay  # noqa: E402
-from seawarden.pipeline.settings import RunConfig  # noqa: E402
+from corpus import REPO, build
+from seawarden.pipeline.replay import Replay
+from seawarden.pipeline.settings import RunConfig
 
 
 def rss_bytes() -> int:
