@@ -120,7 +120,7 @@ class LiveRunner:
     ) -> None:
         """Read NMEA lines from a TCP server, reconnecting with backoff until ``stop``."""
         ticker = asyncio.create_task(self._ticker(stop))
-        backoff = 1.0
+        backoff = min(1.0, max_backoff_s)
         source = f"tcp:{host}:{port}"
         try:
             while not stop.is_set():
@@ -135,7 +135,7 @@ class LiveRunner:
                     backoff = min(backoff * 2, max_backoff_s)
                     continue
                 log.info("connected to %s", source)
-                backoff = 1.0
+                got_data = False
                 try:
                     while not stop.is_set():
                         read = asyncio.create_task(reader.readline())
@@ -151,6 +151,7 @@ class LiveRunner:
                         if not line:
                             log.warning("%s closed the connection", source)
                             break
+                        got_data = True
                         self.feed_line(line, source)
                 except (OSError, asyncio.LimitOverrunError, ValueError) as exc:
                     log.warning("connection to %s failed: %s", source, exc)
@@ -158,6 +159,11 @@ class LiveRunner:
                     writer.close()
                     with contextlib.suppress(OSError):
                         await writer.wait_closed()
+                # A server that accepts and hangs up at once must not be hammered.
+                backoff = min(1.0, max_backoff_s) if got_data else min(backoff * 2, max_backoff_s)
+                if not stop.is_set():
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), timeout=min(backoff, max_backoff_s))
         finally:
             stop.set()
             await ticker
