@@ -1,0 +1,103 @@
+"""Who is near whom: the latest position of every vessel in a grid, for proximity queries.
+
+Ship-to-ship meetings, a tug alongside, many vessels jumping together under GNSS jamming —
+all need "which other vessels are within r metres now?". A hash grid of ~0.01° latitude
+cells keyed by integer cell coordinates answers that in time proportional to the local
+density, not the fleet size, and stays correct across the antimeridian.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta
+
+from seawarden.detectors.base import Neighbour
+from seawarden.model import PositionReport
+
+EARTH_RADIUS_M = 6_371_008.8
+CELL_DEG = 0.01  # ~1.1 km of latitude
+
+
+def haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp = p2 - p1
+    dl = math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
+
+
+class NeighbourIndex:
+    """Latest position per vessel, bucketed by grid cell; positions older than
+    ``max_age_s`` (event time) are not neighbours any more."""
+
+    def __init__(self, *, max_age_s: float = 600.0) -> None:
+        self.max_age = timedelta(seconds=max_age_s)
+        self._latest: dict[int, PositionReport] = {}
+        self._cell_of: dict[int, tuple[int, int]] = {}
+        self._cells: dict[tuple[int, int], set[int]] = {}
+
+    def __len__(self) -> int:
+        return len(self._latest)
+
+    @staticmethod
+    def _cell(lat: float, lon: float) -> tuple[int, int]:
+        return math.floor(lat / CELL_DEG), math.floor(lon / CELL_DEG)
+
+    def update(self, report: PositionReport) -> None:
+        mmsi = report.mmsi
+        cell = self._cell(report.lat, report.lon)
+        old = self._cell_of.get(mmsi)
+        if old != cell:
+            if old is not None:
+                members = self._cells.get(old)
+                if members is not None:
+                    members.discard(mmsi)
+                    if not members:
+                        del self._cells[old]
+            self._cells.setdefault(cell, set()).add(mmsi)
+            self._cell_of[mmsi] = cell
+        self._latest[mmsi] = report
+
+    def remove(self, mmsi: int) -> None:
+        cell = self._cell_of.pop(mmsi, None)
+        self._latest.pop(mmsi, None)
+        if cell is not None and cell in self._cells:
+            self._cells[cell].discard(mmsi)
+            if not self._cells[cell]:
+                del self._cells[cell]
+
+    def expire(self, now: datetime) -> None:
+        stale = [m for m, r in self._latest.items() if now - r.time > self.max_age]
+        for mmsi in stale:
+            self.remove(mmsi)
+
+    def near(
+        self, lat: float, lon: float, radius_m: float, now: datetime, exclude: int | None = None
+    ) -> list[Neighbour]:
+        """Vessels within ``radius_m`` whose last report is at most ``max_age_s`` old,
+        nearest first."""
+        dlat = radius_m / 111_320.0
+        coslat = max(math.cos(math.radians(lat)), 1e-6)
+        dlon = min(radius_m / (111_320.0 * coslat), 180.0)
+        c_lat0, c_lon0 = self._cell(lat - dlat, lon - dlon)
+        c_lat1, c_lon1 = self._cell(lat + dlat, lon + dlon)
+        n_lon_cells = round(360 / CELL_DEG)
+        out: list[Neighbour] = []
+        lon_range = range(c_lon0, c_lon1 + 1)
+        if len(lon_range) > n_lon_cells:
+            lon_range = range(0, n_lon_cells)
+        for ci in range(c_lat0, c_lat1 + 1):
+            for cj in lon_range:
+                # wrap longitude cells across the antimeridian
+                wrapped = (cj + n_lon_cells // 2) % n_lon_cells - n_lon_cells // 2
+                for mmsi in self._cells.get((ci, wrapped), ()):
+                    if mmsi == exclude:
+                        continue
+                    rep = self._latest[mmsi]
+                    if abs((now - rep.time).total_seconds()) > self.max_age.total_seconds():
+                        continue
+                    d = haversine_m(lat, lon, rep.lat, rep.lon)
+                    if d <= radius_m:
+                        out.append(Neighbour(mmsi=mmsi, report=rep, distance_m=d))
+        out.sort(key=lambda n: (n.distance_m, n.mmsi))
+        return out

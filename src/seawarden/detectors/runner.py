@@ -1,0 +1,191 @@
+"""Run every enabled detector over every vessel, owning their state.
+
+The runner is the framework half of the detector contract: it keeps each vessel's state for
+each detector, builds the :class:`~seawarden.detectors.base.Context` (areas containing the
+report, neighbours, coverage, normalcy, land), calls ``step`` / ``on_static`` and, every
+``tick_every_s`` of event time, ``on_tick`` (how a vessel that has gone silent is noticed),
+and drops the state of vessels the fleet has forgotten. Everything it holds can be
+snapshotted to JSON for ``--resume``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from seawarden.areas.index import AreaIndex
+from seawarden.detectors.base import Context, Detector, LandMask, Neighbour, Normalcy
+from seawarden.detectors.coverage import CellCoverage
+from seawarden.detectors.neighbours import NeighbourIndex
+from seawarden.fleet.vessel import VesselState
+from seawarden.model import Event, PositionReport, StaticReport
+
+
+class DetectorRunner:
+    def __init__(
+        self,
+        detectors: Sequence[Detector[Any, Any]],
+        *,
+        areas: AreaIndex | None = None,
+        normalcy: Normalcy | None = None,
+        land: LandMask | None = None,
+        tick_every_s: float = 60.0,
+        neighbour_max_age_s: float = 600.0,
+    ) -> None:
+        self.detectors = list(detectors)
+        self.areas = areas
+        self.normalcy = normalcy
+        self.land = land
+        self.neighbours = NeighbourIndex(max_age_s=neighbour_max_age_s)
+        self.coverage = CellCoverage()
+        self.monitored: set[int] = set()
+        self._tick = timedelta(seconds=tick_every_s)
+        self._next_tick: datetime | None = None
+        self._states: dict[int, list[Any]] = {}
+        self._ticking = [
+            i for i, d in enumerate(self.detectors) if type(d).on_tick is not Detector.on_tick
+        ]
+        self._static_aware = [
+            i for i, d in enumerate(self.detectors) if type(d).on_static is not Detector.on_static
+        ]
+
+    def versions(self) -> dict[str, str]:
+        return {d.name: d.version for d in self.detectors}
+
+    def _context(self, vessel: VesselState, now: datetime, inside: tuple[str, ...]) -> Context:
+        index = self.neighbours
+        mmsi = vessel.mmsi
+
+        def near(lat: float, lon: float, radius_m: float) -> list[Neighbour]:
+            return index.near(lat, lon, radius_m, now, exclude=mmsi)
+
+        return Context(
+            now=now,
+            vessel=vessel,
+            inside=inside,
+            areas=self.areas,
+            neighbours=near,
+            normalcy=self.normalcy,
+            land=self.land,
+            coverage=self.coverage,
+            monitored=mmsi in self.monitored,
+        )
+
+    def _states_of(self, mmsi: int) -> list[Any]:
+        states = self._states.get(mmsi)
+        if states is None:
+            states = self._states[mmsi] = [d.initial_state(mmsi) for d in self.detectors]
+        return states
+
+    def on_position(
+        self, vessel: VesselState, report: PositionReport, inside: tuple[str, ...]
+    ) -> list[Event]:
+        self.neighbours.update(report)
+        self.coverage.observe(report)
+        if not self.detectors:
+            return []
+        ctx = self._context(vessel, report.time, inside)
+        states = self._states_of(report.mmsi)
+        events: list[Event] = []
+        for i, det in enumerate(self.detectors):
+            states[i], out = det.step(states[i], report, ctx)
+            events.extend(out)
+        return events
+
+    def on_static(self, vessel: VesselState, report: StaticReport) -> list[Event]:
+        if not self._static_aware:
+            return []
+        last = vessel.last
+        inside = self.areas.containing(last.lon, last.lat) if (self.areas and last) else ()
+        ctx = self._context(vessel, report.time, inside)
+        states = self._states_of(report.mmsi)
+        events: list[Event] = []
+        for i in self._static_aware:
+            states[i], out = self.detectors[i].on_static(states[i], report, ctx)
+            events.extend(out)
+        return events
+
+    def maybe_tick(self, now: datetime, fleet: Iterable[VesselState]) -> list[Event]:
+        """Run ``on_tick`` for every vessel when ``tick_every_s`` of event time has passed."""
+        if self._next_tick is None:
+            self._next_tick = now + self._tick
+            return []
+        if now < self._next_tick or not self._ticking:
+            return []
+        self._next_tick = now + self._tick
+        events: list[Event] = []
+        for vessel in fleet:
+            states = self._states.get(vessel.mmsi)
+            if states is None:
+                continue
+            ctx: Context | None = None
+            for i in self._ticking:
+                if ctx is None:
+                    last = vessel.last
+                    inside = (
+                        self.areas.containing(last.lon, last.lat) if (self.areas and last) else ()
+                    )
+                    ctx = self._context(vessel, now, inside)
+                states[i], out = self.detectors[i].on_tick(states[i], now, ctx)
+                events.extend(out)
+        return events
+
+    def expire(self, now: datetime, alive: Iterable[int]) -> None:
+        keep = set(alive)
+        for mmsi in [m for m in self._states if m not in keep]:
+            del self._states[mmsi]
+            self.neighbours.remove(mmsi)
+        self.neighbours.expire(now)
+        self.coverage.expire(now)
+        self.monitored &= keep
+
+    # -- checkpointing ------------------------------------------------------------------------
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "versions": self.versions(),
+            "next_tick": self._next_tick.isoformat() if self._next_tick else None,
+            "monitored": sorted(self.monitored),
+            "coverage": self.coverage.snapshot(),
+            "neighbours": [_report_json(r) for r in self.neighbours._latest.values()],
+            "states": {
+                str(m): [d.encode_state(s) for d, s in zip(self.detectors, st, strict=True)]
+                for m, st in self._states.items()
+            },
+        }
+
+    def restore(self, snap: dict[str, Any]) -> None:
+        if snap.get("versions") != self.versions():
+            raise ValueError(
+                "checkpoint was made with other detectors or versions; start a new run"
+            )
+        nt = snap.get("next_tick")
+        self._next_tick = datetime.fromisoformat(nt) if nt else None
+        self.monitored = set(snap.get("monitored", []))
+        self.coverage.restore(snap.get("coverage", {}))
+        for row in snap.get("neighbours", []):
+            self.neighbours.update(_report_from_json(row))
+        self._states = {
+            int(m): [d.decode_state(s) for d, s in zip(self.detectors, st, strict=True)]
+            for m, st in snap.get("states", {}).items()
+        }
+
+
+def _report_json(r: PositionReport) -> dict[str, Any]:
+    return {
+        "mmsi": r.mmsi,
+        "time": r.time.isoformat(),
+        "lat": r.lat,
+        "lon": r.lon,
+        "speed_kn": r.speed_kn,
+        "course_deg": r.course_deg,
+        "heading_deg": r.heading_deg,
+        "nav_status": r.nav_status,
+        "msg_type": r.msg_type,
+        "source": r.source,
+        "line_no": r.line_no,
+    }
+
+
+def _report_from_json(d: dict[str, Any]) -> PositionReport:
+    return PositionReport(**{**d, "time": datetime.fromisoformat(d["time"])})
