@@ -23,6 +23,8 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from seawarden import __version__
+from seawarden.alerts.sinks import AlertSink, JsonlAlertSink, LogAlertSink
+from seawarden.detectors.registry import load_detector_settings
 from seawarden.errors import SeawardenError
 from seawarden.ingest.nmea import NmeaConfig
 from seawarden.pipeline.core import CoreConfig
@@ -30,6 +32,7 @@ from seawarden.pipeline.order import OrderConfig
 from seawarden.pipeline.replay import Replay, ReplayStats
 from seawarden.pipeline.settings import RunConfig, env_settings
 from seawarden.pipeline.sinks import EventSink, JsonlEventSink, LogEventSink
+from seawarden.risk.config import load_risk_settings
 from seawarden.store.sqlite import SQLiteStore
 
 app = typer.Typer(
@@ -42,6 +45,8 @@ log = logging.getLogger("seawarden")
 
 DEFAULT_AREAS = Path("config/areas.geojson")
 DEFAULT_WATCHLIST = Path("config/watchlist.csv")
+DEFAULT_DETECTORS = Path("config/detectors.yaml")
+DEFAULT_RISK = Path("config/risk.yaml")
 
 
 class InputFormat(StrEnum):
@@ -87,8 +92,22 @@ def _config(
     dedup_window_s: float,
     positions: PositionsMode,
     assume_time: str | None,
+    detectors: Path | None = None,
+    no_detectors: bool = False,
+    risk: Path | None = None,
+    model: Path | None = None,
 ) -> RunConfig:
     extra: dict[str, Any] = {}
+    if no_detectors:
+        extra["detectors"] = None
+    else:
+        det_path = detectors or (DEFAULT_DETECTORS if DEFAULT_DETECTORS.is_file() else None)
+        extra["detectors"] = load_detector_settings(det_path) if det_path else {}
+    risk_path = risk or (DEFAULT_RISK if DEFAULT_RISK.is_file() else None)
+    if risk_path is not None:
+        extra["risk"] = load_risk_settings(risk_path)
+    if model is not None:
+        extra["model"] = model
     if assume_time:
         try:
             parsed = datetime.fromisoformat(assume_time.replace("Z", "+00:00"))
@@ -128,6 +147,9 @@ def _summary(stats: ReplayStats, title: str) -> None:
     table.add_row("events", f"{sum(d['events'].values()):,}")
     for kind, n in d["events"].items():
         table.add_row(f"  {kind}", f"{n:,}")
+    table.add_row("alert revisions", f"{sum(d['alerts'].values()):,}")
+    for kind, n in d["alerts"].items():
+        table.add_row(f"  {kind}", f"{n:,}")
     rate = d["lines_per_s"]
     table.add_row("elapsed", f"{d['elapsed_s']:.2f} s" + (f" ({rate:,} lines/s)" if rate else ""))
     if d["resumed_from"]:
@@ -141,7 +163,18 @@ def replay(
     areas: Annotated[Path | None, typer.Option(help="areas of interest (GeoJSON)")] = None,
     watchlist: Annotated[list[Path] | None, typer.Option(help="watchlist CSV (repeatable)")] = None,
     events_out: Annotated[Path | None, typer.Option(help="write events as JSON Lines")] = None,
+    alerts_out: Annotated[
+        Path | None, typer.Option(help="write alert revisions as JSON Lines")
+    ] = None,
     rejects_out: Annotated[Path | None, typer.Option(help="write rejections as JSON Lines")] = None,
+    detectors: Annotated[Path | None, typer.Option(help="detector parameters (YAML)")] = None,
+    no_detectors: Annotated[
+        bool, typer.Option(help="areas and identity only: no detectors, risk or alerts")
+    ] = False,
+    risk: Annotated[Path | None, typer.Option(help="risk/monitor/alert policy (YAML)")] = None,
+    model: Annotated[
+        Path | None, typer.Option(help="normalcy model from `seawarden learn`")
+    ] = None,
     store: Annotated[
         Path | None, typer.Option(help="SQLite store (state kept in memory if omitted)")
     ] = None,
@@ -177,6 +210,10 @@ def replay(
         dedup_window_s=dedup_window_s,
         positions=positions,
         assume_time=assume_time,
+        detectors=detectors,
+        no_detectors=no_detectors,
+        risk=risk,
+        model=model,
     )
     db = SQLiteStore(store) if store is not None else None
     try:
@@ -201,6 +238,7 @@ def replay(
                 cfg,
                 store=db,
                 events_out=events_out,
+                alerts_out=alerts_out,
                 rejects_out=rejects_out,
                 strict=strict,
                 resume=resume,
@@ -231,8 +269,16 @@ def live(
     areas: Annotated[Path | None, typer.Option(help="areas of interest (GeoJSON)")] = None,
     watchlist: Annotated[list[Path] | None, typer.Option(help="watchlist CSV (repeatable)")] = None,
     events_out: Annotated[Path | None, typer.Option(help="append events as JSON Lines")] = None,
+    alerts_out: Annotated[
+        Path | None, typer.Option(help="append alert revisions as JSON Lines")
+    ] = None,
     store: Annotated[Path | None, typer.Option(help="SQLite store")] = None,
     lateness_s: Annotated[float, typer.Option(help="out-of-order tolerance")] = 10.0,
+    detectors: Annotated[Path | None, typer.Option(help="detector parameters (YAML)")] = None,
+    risk: Annotated[Path | None, typer.Option(help="risk/monitor/alert policy (YAML)")] = None,
+    model: Annotated[
+        Path | None, typer.Option(help="normalcy model from `seawarden learn`")
+    ] = None,
 ) -> None:
     """Watch a live NMEA feed (AIS-catcher, gpsd, AISHub style) until Ctrl-C."""
     from seawarden.pipeline.live import LiveRunner
@@ -253,13 +299,19 @@ def live(
         dedup_window_s=env.dedup_window_s,
         positions=PositionsMode.sampled,
         assume_time=None,
+        detectors=detectors,
+        risk=risk,
+        model=model,
     )
     store_path = store or env.store
     db = SQLiteStore(store_path) if store_path is not None else None
     sinks: list[EventSink] = [LogEventSink()]
     if events_out is not None:
         sinks.append(JsonlEventSink(events_out, append=True))
-    runner = LiveRunner(cfg, store=db, sinks=sinks)
+    alert_sinks: list[AlertSink] = [LogAlertSink()]
+    if alerts_out is not None:
+        alert_sinks.append(JsonlAlertSink(alerts_out, append=True))
+    runner = LiveRunner(cfg, store=db, sinks=sinks, alert_sinks=alert_sinks)
     stop = asyncio.Event()
 
     async def main() -> None:
@@ -279,7 +331,8 @@ def live(
             db.close()
     console.print(
         f"live: {runner.lines:,} lines, {runner.records:,} records, "
-        f"{sum(runner.events.values()):,} events, rejected {dict(runner.rejections)}"
+        f"{sum(runner.events.values()):,} events, alerts {dict(runner.alerts)}, "
+        f"rejected {dict(runner.rejections)}"
     )
 
 
@@ -292,6 +345,9 @@ def run(
     ] = None,
     store: Annotated[Path, typer.Option(help="SQLite store")] = Path("seawarden-demo.db"),
     events_out: Annotated[Path | None, typer.Option(help="write events as JSON Lines")] = None,
+    alerts_out: Annotated[
+        Path | None, typer.Option(help="write alert revisions as JSON Lines")
+    ] = None,
 ) -> None:
     """The main job on the embedded default. ``--demo`` needs no feed and no servers."""
     from seawarden.pipeline.live import LiveRunner
@@ -323,7 +379,10 @@ def run(
     sinks: list[EventSink] = [LogEventSink()]
     if events_out is not None:
         sinks.append(JsonlEventSink(events_out))
-    runner = LiveRunner(cfg, store=db, sinks=sinks)
+    alert_sinks: list[AlertSink] = [LogAlertSink()]
+    if alerts_out is not None:
+        alert_sinks.append(JsonlAlertSink(alerts_out))
+    runner = LiveRunner(cfg, store=db, sinks=sinks, alert_sinks=alert_sinks)
     console.print(
         f"[bold]seawarden demo[/]: replaying {', '.join(f.name for f in files)} at {speed:g}x "
         f"over {len(runner.core.index or [])} areas of interest; store {store}. Ctrl-C stops."
@@ -345,7 +404,8 @@ def run(
         db.close()
     console.print(
         f"demo: {runner.records:,} records, {len(runner.core.fleet):,} vessels, "
-        f"events {dict(sorted(runner.events.items()))}, rejected {dict(runner.rejections)}"
+        f"events {dict(sorted(runner.events.items()))}, "
+        f"alerts {dict(sorted(runner.alerts.items()))}, rejected {dict(runner.rejections)}"
     )
 
 

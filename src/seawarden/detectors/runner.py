@@ -42,6 +42,7 @@ class DetectorRunner:
         self.monitored: set[int] = set()
         self._tick = timedelta(seconds=tick_every_s)
         self._next_tick: datetime | None = None
+        self.ticked = False  # whether the last maybe_tick call ran a tick
         self._states: dict[int, list[Any]] = {}
         self._ticking = [
             i for i, d in enumerate(self.detectors) if type(d).on_tick is not Detector.on_tick
@@ -108,12 +109,16 @@ class DetectorRunner:
 
     def maybe_tick(self, now: datetime, fleet: Iterable[VesselState]) -> list[Event]:
         """Run ``on_tick`` for every vessel when ``tick_every_s`` of event time has passed."""
+        self.ticked = False
         if self._next_tick is None:
             self._next_tick = now + self._tick
             return []
-        if now < self._next_tick or not self._ticking:
+        if now < self._next_tick:
             return []
         self._next_tick = now + self._tick
+        self.ticked = True
+        if not self._ticking:
+            return []
         events: list[Event] = []
         for vessel in fleet:
             states = self._states.get(vessel.mmsi)

@@ -14,13 +14,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from seawarden.alerts.model import Alert
 from seawarden.areas.index import AreaIndex
 from seawarden.areas.tracker import AreaTracker
 from seawarden.clock import ReplayClock
+from seawarden.detectors.runner import DetectorRunner
 from seawarden.fleet.fleet import Fleet
 from seawarden.fleet.vessel import IdentityChange, VesselState
 from seawarden.fleet.watchlist import WatchlistMatch
 from seawarden.model import Event, PositionReport, Record, StaticReport, event_id
+from seawarden.risk.stage import RiskStage
 from seawarden.store.base import IdentityRow, Store, VesselRow
 
 PIPELINE_VERSION = "1"
@@ -74,12 +77,18 @@ class PipelineCore:
         *,
         fleet: Fleet,
         tracker: AreaTracker | None,
+        detectors: DetectorRunner | None = None,
+        risk: RiskStage | None = None,
         store: Store | None = None,
         config: CoreConfig | None = None,
         clock: ReplayClock | None = None,
     ) -> None:
         self.fleet = fleet
         self.tracker = tracker
+        self.detectors = detectors
+        self.risk = risk
+        self._alerts_out: list[Alert] = []
+        self._alerts_store: list[Alert] = []
         self.store = store
         self.config = config or CoreConfig()
         self.clock = clock or ReplayClock()
@@ -96,10 +105,16 @@ class PipelineCore:
     def index(self) -> AreaIndex | None:
         return self.tracker.index if self.tracker is not None else None
 
+    def drain_alerts(self) -> list[Alert]:
+        """Alert revisions produced since the last call (the runner hands them to sinks)."""
+        out, self._alerts_out = self._alerts_out, []
+        return out
+
     def process(self, rec: Record) -> list[Event]:
         self.clock.advance(rec.time)
         is_position = isinstance(rec, PositionReport)
         events = self._position(rec) if is_position else self._static(rec)  # type: ignore[arg-type]
+        events.extend(self._maybe_tick(rec.time))
         events.extend(self._maybe_expire(rec.time))
         if events:
             self.counts["events"] += len(events)
@@ -111,8 +126,20 @@ class PipelineCore:
         self.counts["positions"] += 1
         vessel = self.fleet.on_position(rep)
         events: list[Event] = []
+        index = self.index
+        inside = index.containing(rep.lon, rep.lat) if index is not None else ()
         if self.tracker is not None:
-            events.extend(self.tracker.step(rep))
+            events.extend(self.tracker.step(rep, inside))
+        findings: list[Event] = []
+        if self.detectors is not None:
+            findings = self.detectors.on_position(vessel, rep, inside)
+        if self.risk is not None:
+            produced, alerts = self.risk.on_report(vessel, rep, inside, findings)
+            findings.extend(produced)
+            self._emit_alerts(alerts)
+            if self.detectors is not None:
+                self.detectors.monitored = set(self.risk.monitor.monitored)
+        events.extend(findings)
         # A vessel first heard through a position and matched on its MMSI alone; matches
         # made from static data are announced in ``_static``.
         if vessel.watch is not None and vessel.n_positions == 1 and vessel.n_statics == 0:
@@ -135,6 +162,11 @@ class PipelineCore:
         lat, lon = (last.lat, last.lon) if last is not None else (0.0, 0.0)
         for ch in changes:
             events.append(_identity_event(ch, lat, lon))
+        if self.detectors is not None:
+            findings = self.detectors.on_static(vessel, rep)
+            if self.risk is not None:
+                self.risk.engine.observe(findings)
+            events.extend(findings)
         watch = vessel.watch
         if watch is not None and (
             watch_before is None or watch_before.entry.key != watch.entry.key
@@ -166,6 +198,27 @@ class PipelineCore:
             self._last_stored[rep.mmsi] = rep.time
         self._positions.append(rep)
 
+    def _emit_alerts(self, alerts: list[Alert]) -> None:
+        if alerts:
+            self._alerts_out.extend(alerts)
+            if self.store is not None:
+                self._alerts_store.extend(alerts)
+
+    def _maybe_tick(self, now: datetime) -> list[Event]:
+        """Periodic work in event time: silent vessels (gaps), risk decay and cancels."""
+        if self.detectors is None:
+            return []
+        events = self.detectors.maybe_tick(now, self.fleet)
+        if self.risk is not None and (events or self.detectors.ticked):
+            self.risk.engine.observe(events)
+            vessels = {m: v for m in self.risk.engine.vessels() if (v := self.fleet.get(m))}
+            for m in self.risk.alerts.open_alerts():
+                if (v := self.fleet.get(m)) is not None:
+                    vessels[m] = v
+            self._emit_alerts(self.risk.tick(vessels, now))
+            self.detectors.monitored = set(self.risk.monitor.monitored)
+        return events
+
     def _maybe_expire(self, now: datetime) -> list[Event]:
         if self._next_expire is None:
             self._next_expire = now + timedelta(seconds=self.config.expire_every_s)
@@ -176,6 +229,11 @@ class PipelineCore:
         events = self.tracker.expire(now) if self.tracker is not None else []
         self.fleet.expire(now)
         live = self.fleet
+        alive = {v.mmsi for v in live}
+        if self.detectors is not None:
+            self.detectors.expire(now, alive)
+        if self.risk is not None:
+            self.risk.forget(alive | set(self.risk.alerts.open_alerts()))
         self._last_stored = {m: t for m, t in self._last_stored.items() if m in live}
         return events
 
@@ -200,12 +258,17 @@ class PipelineCore:
         if self._events:
             store.write_events(self._events)
             self._events = []
+        if self._alerts_store:
+            store.write_alerts(self._alerts_store)
+            self._alerts_store = []
 
     # -- checkpointing ----------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
         return {
             "fleet": self.fleet.snapshot(),
             "tracker": self.tracker.snapshot() if self.tracker is not None else None,
+            "detectors": self.detectors.snapshot() if self.detectors is not None else None,
+            "risk": self.risk.snapshot() if self.risk is not None else None,
             "last_stored": {str(m): t.isoformat() for m, t in self._last_stored.items()},
             "next_expire": self._next_expire.isoformat() if self._next_expire else None,
             "clock": self.clock.now().isoformat(),
@@ -216,6 +279,10 @@ class PipelineCore:
         self.fleet.restore(snap["fleet"])
         if self.tracker is not None and snap.get("tracker") is not None:
             self.tracker.restore(snap["tracker"])
+        if self.detectors is not None and snap.get("detectors") is not None:
+            self.detectors.restore(snap["detectors"])
+        if self.risk is not None and snap.get("risk") is not None:
+            self.risk.restore(snap["risk"])
         self._last_stored = {
             int(m): datetime.fromisoformat(t) for m, t in snap.get("last_stored", {}).items()
         }

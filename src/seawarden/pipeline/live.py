@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from seawarden.alerts.sinks import AlertSink
 from seawarden.clock import Clock, SystemClock
 from seawarden.errors import SourceError
 from seawarden.ingest.files import open_source
@@ -43,11 +44,14 @@ class LiveRunner:
         *,
         store: Store | None = None,
         sinks: Sequence[EventSink] = (),
+        alert_sinks: Sequence[AlertSink] = (),
         clock: Clock | None = None,
     ) -> None:
         self.config = config
         self.store = store
         self.sinks = list(sinks)
+        self.alert_sinks = list(alert_sinks)
+        self.alerts: Counter[str] = Counter()
         self.clock = clock or SystemClock()
         self.core = build_core(config, store)
         self.orderer = EventTimeOrderer(config.order)
@@ -87,6 +91,8 @@ class LiveRunner:
             self.store.commit()
         for sink in self.sinks:
             sink.close()
+        for alert_sink in self.alert_sinks:
+            alert_sink.close()
 
     def _handle(self, released: list[Record | Rejection]) -> None:
         for rec in released:
@@ -97,6 +103,12 @@ class LiveRunner:
             events = self.core.process(rec)
             if events:
                 self._deliver(events)
+            alerts = self.core.drain_alerts()
+            if alerts:
+                for a in alerts:
+                    self.alerts[f"{a.msg_type}:{a.severity}"] += 1
+                for alert_sink in self.alert_sinks:
+                    alert_sink.write(alerts)
 
     def _deliver(self, events: list[Event]) -> None:
         for ev in events:

@@ -25,12 +25,17 @@ from typing import Any
 
 import orjson
 
+from seawarden.alerts.model import Alert
+from seawarden.alerts.sinks import AlertSink, JsonlAlertSink
 from seawarden.areas.index import AreaIndex
 from seawarden.areas.load import load_areas
 from seawarden.areas.tracker import AreaTracker
+from seawarden.detectors.registry import build_detectors
+from seawarden.detectors.runner import DetectorRunner
 from seawarden.errors import ConfigError, RejectedInputError
 from seawarden.fleet.fleet import Fleet
 from seawarden.fleet.watchlist import Watchlist
+from seawarden.geo.land import land_mask
 from seawarden.ingest.files import NmeaFileSource, open_source
 from seawarden.ingest.nmea import DecodeStats
 from seawarden.model import Event, PositionReport, Record, Rejection
@@ -38,6 +43,8 @@ from seawarden.pipeline.core import PipelineCore
 from seawarden.pipeline.order import EventTimeOrderer, sort_key
 from seawarden.pipeline.settings import RunConfig, versions
 from seawarden.pipeline.sinks import EventSink, JsonlEventSink
+from seawarden.risk.normalcy_io import load_model
+from seawarden.risk.stage import RiskStage
 from seawarden.store.base import RunInfo, Store
 
 log = logging.getLogger(__name__)
@@ -55,6 +62,7 @@ class ReplayStats:
     statics: int = 0
     rejections: Counter[str] = field(default_factory=Counter)
     events: Counter[str] = field(default_factory=Counter)
+    alerts: Counter[str] = field(default_factory=Counter)
     vessels: int = 0
     decode: dict[str, dict[str, Any]] = field(default_factory=dict)
     elapsed_s: float = 0.0
@@ -73,6 +81,7 @@ class ReplayStats:
             "rejected": self.rejected,
             "rejections": dict(sorted(self.rejections.items())),
             "events": dict(sorted(self.events.items())),
+            "alerts": dict(sorted(self.alerts.items())),
             "vessels": self.vessels,
             "decode": self.decode,
             "elapsed_s": round(self.elapsed_s, 3),
@@ -82,16 +91,35 @@ class ReplayStats:
 
 
 def build_core(config: RunConfig, store: Store | None) -> PipelineCore:
-    """The pipeline stages for a config: watchlist → fleet, areas → tracker."""
+    """The pipeline stages for a config: watchlist → fleet, areas → tracker, detectors,
+    normalcy model and land mask → detector runner, risk stage."""
     watchlist: Watchlist | None = None
     for path in config.watchlists:
         loaded = Watchlist.load(path)
         watchlist = loaded if watchlist is None else watchlist.merge(loaded)
     fleet = Fleet(config.fleet, watchlist)
     tracker = None
+    index = None
     if config.areas is not None:
-        tracker = AreaTracker(AreaIndex(load_areas(config.areas)), config.area_tracker)
-    return PipelineCore(fleet=fleet, tracker=tracker, store=store, config=config.core)
+        index = AreaIndex(load_areas(config.areas))
+        tracker = AreaTracker(index, config.area_tracker)
+    runner = None
+    risk = None
+    if config.detectors is not None:
+        normalcy = load_model(config.model) if config.model is not None else None
+        land = land_mask() if config.land_mask else None
+        runner = DetectorRunner(
+            build_detectors(config.detectors), areas=index, normalcy=normalcy, land=land
+        )
+        risk = RiskStage(config.risk, index)
+    return PipelineCore(
+        fleet=fleet,
+        tracker=tracker,
+        detectors=runner,
+        risk=risk,
+        store=store,
+        config=config.core,
+    )
 
 
 class Replay:
@@ -105,6 +133,8 @@ class Replay:
         store: Store | None = None,
         sinks: Sequence[EventSink] = (),
         events_out: Path | None = None,
+        alerts_out: Path | None = None,
+        alert_sinks: Sequence[AlertSink] = (),
         rejects_out: Path | None = None,
         strict: bool = False,
         resume: bool = False,
@@ -125,6 +155,9 @@ class Replay:
             raise ConfigError("--sort reads all input before processing; it cannot --resume")
         self.progress = progress
         self.events_out = events_out
+        self.alerts_out = alerts_out
+        self.alert_sinks: list[AlertSink] = list(alert_sinks)
+        self._alerts_file: JsonlAlertSink | None = None
         self.rejects_out = rejects_out
         self.sinks: list[EventSink] = list(sinks)
         self.core = build_core(config, store)
@@ -156,6 +189,8 @@ class Replay:
             needed.append((at[0], first_pending))
         if self._events_file is not None:
             self._events_file.flush()
+        if self._alerts_file is not None:
+            self._alerts_file.flush()
         state = {
             "at": list(at),
             "restart": list(min(needed)),
@@ -164,6 +199,7 @@ class Replay:
             "stats": self.stats.as_dict(),
             "decode": decode.as_dict() if decode else None,
             "events_bytes": self.events_out.stat().st_size if self.events_out else 0,
+            "alerts_bytes": self.alerts_out.stat().st_size if self.alerts_out else 0,
             "complete": False,
         }
         self.store.save_checkpoint(self.resume_key(), state)
@@ -309,6 +345,9 @@ class Replay:
             events = self.core.process(rec)
             if events:
                 self._deliver(events)
+            alerts = self.core.drain_alerts()
+            if alerts:
+                self._deliver_alerts(alerts)
 
     def _deliver(self, events: list[Event]) -> None:
         for ev in events:
@@ -317,6 +356,14 @@ class Replay:
             self._events_file.write(events)
         for sink in self.sinks:
             sink.write(events)
+
+    def _deliver_alerts(self, alerts: list[Alert]) -> None:
+        for a in alerts:
+            self.stats.alerts[f"{a.msg_type}:{a.severity}"] += 1
+        if self._alerts_file is not None:
+            self._alerts_file.write(alerts)
+        for sink in self.alert_sinks:
+            sink.write(alerts)
 
     def _reject(self, rej: Rejection) -> None:
         self.stats.rejections[rej.reason] += 1
@@ -363,6 +410,7 @@ class Replay:
         self.stats.statics = st["statics"]
         self.stats.rejections.update(st["rejections"])
         self.stats.events.update(st["events"])
+        self.stats.alerts.update(st.get("alerts", {}))
         self.stats.decode = dict(st["decode"])
         self.stats.elapsed_s = float(st["elapsed_s"])
         self.stats.resumed_from = _pos(saved["at"])
@@ -376,12 +424,23 @@ class Replay:
                 self._events_file = JsonlEventSink(self.events_out, append=True)
             elif not self._stopped:
                 self._events_file = JsonlEventSink(self.events_out)
+        if self.alerts_out is not None:
+            if saved is not None and self.alerts_out.exists():
+                with self.alerts_out.open("r+b") as fh:
+                    fh.truncate(int(saved.get("alerts_bytes", 0)))
+                self._alerts_file = JsonlAlertSink(self.alerts_out, append=True)
+            elif not self._stopped:
+                self._alerts_file = JsonlAlertSink(self.alerts_out)
         if self.rejects_out is not None:
             self._rejects_fh = self.rejects_out.open("ab" if saved else "wb")
 
     def _close_outputs(self) -> None:
         if self._events_file is not None:
             self._events_file.close()
+        if self._alerts_file is not None:
+            self._alerts_file.close()
+        for alert_sink in self.alert_sinks:
+            alert_sink.close()
         if self._rejects_fh is not None:
             self._rejects_fh.close()
         for sink in self.sinks:

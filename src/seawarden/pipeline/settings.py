@@ -22,6 +22,7 @@ from seawarden.fleet.fleet import FleetConfig
 from seawarden.ingest.nmea import NmeaConfig
 from seawarden.pipeline.core import PIPELINE_VERSION, CoreConfig
 from seawarden.pipeline.order import OrderConfig
+from seawarden.risk.stage import RiskSettings
 
 
 class EnvSettings(BaseSettings):
@@ -53,6 +54,11 @@ class RunConfig:
     core: CoreConfig = field(default_factory=CoreConfig)
     input_format: str | None = None
     assume_time: datetime = EPOCH
+    # detector name -> parameters ({"enabled": false} turns one off); None = no detectors
+    detectors: dict[str, Any] | None = field(default_factory=dict)
+    risk: RiskSettings = field(default_factory=RiskSettings)
+    model: Path | None = None  # learned normalcy model (seawarden learn)
+    land_mask: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -60,8 +66,11 @@ class RunConfig:
             "watchlists": [str(w) for w in self.watchlists],
             "input_format": self.input_format,
             "assume_time": self.assume_time.isoformat(),
+            "detectors": self.detectors,
+            "model": str(self.model) if self.model else None,
+            "land_mask": self.land_mask,
         }
-        for name in ("nmea", "order", "fleet", "area_tracker", "core"):
+        for name in ("nmea", "order", "fleet", "area_tracker", "core", "risk"):
             out[name] = asdict(getattr(self, name))
         return out
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 
+from seawarden.alerts.model import Alert
 from seawarden.errors import StoreError
 from seawarden.model import Event, PositionReport
 from seawarden.store.base import IdentityRow, RunInfo, VesselRow
@@ -55,6 +56,12 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE INDEX IF NOT EXISTS events_mmsi ON events(mmsi, time);
 CREATE INDEX IF NOT EXISTS events_kind ON events(kind, time);
+CREATE TABLE IF NOT EXISTS alerts (
+    id TEXT NOT NULL, revision INTEGER NOT NULL, msg_type TEXT NOT NULL, mmsi INTEGER NOT NULL,
+    time TEXT NOT NULL, severity TEXT NOT NULL, score REAL NOT NULL, body TEXT NOT NULL,
+    PRIMARY KEY (id, revision)
+);
+CREATE INDEX IF NOT EXISTS alerts_time ON alerts(time);
 CREATE TABLE IF NOT EXISTS checkpoints (
     key TEXT PRIMARY KEY, saved TEXT NOT NULL, state BLOB NOT NULL
 );
@@ -190,6 +197,31 @@ class SQLiteStore:
                 for e in events
             ],
         )
+
+    def write_alerts(self, alerts: Sequence[Alert]) -> None:
+        self._db.executemany(
+            "INSERT OR REPLACE INTO alerts VALUES (?,?,?,?,?,?,?,?)",
+            [
+                (
+                    a.id,
+                    a.revision,
+                    a.msg_type,
+                    a.mmsi,
+                    _t(a.event_time),
+                    a.severity,
+                    a.score,
+                    orjson.dumps(a.to_dict(), option=orjson.OPT_SORT_KEYS).decode(),
+                )
+                for a in alerts
+            ],
+        )
+
+    def alerts(self, *, mmsi: int | None = None) -> list[dict[str, Any]]:
+        sql, args = "SELECT body FROM alerts", list[Any]()
+        if mmsi is not None:
+            sql, args = sql + " WHERE mmsi=?", [mmsi]
+        rows = self._db.execute(sql + " ORDER BY time, id, revision", args)
+        return [orjson.loads(r[0]) for r in rows]
 
     def save_checkpoint(self, key: str, state: dict[str, Any]) -> None:
         self._db.execute(

@@ -1,0 +1,1 @@
+"""Alerts: one per ongoing risky situation, revised as it develops, cancelled when it ends."""

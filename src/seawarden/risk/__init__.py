@@ -1,0 +1,1 @@
+"""Risk: learned normalcy of traffic, scoring and explanation."""

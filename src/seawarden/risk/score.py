@@ -1,0 +1,317 @@
+"""Fuse detector events and priors into one explainable risk score per vessel.
+
+A watch officer cannot act on seven detectors' raw output; they need one number, a level and
+the reasons behind it. Each open detector event contributes points (its configured weight ×
+its confidence, specialised per finding type: a GNSS-interference jump weighs far less than a
+cloned MMSI); closed events fade with a half-life, so a vessel that just stopped dragging an
+anchor does not drop to "info" the next minute. Priors add to that: a sanctions listing, and
+— multiplying behaviour — proximity to a cable or pipeline. Points combine like independent
+probabilities (``100 × (1 − Π(1 − pᵢ/100))``), so two medium signals make a high one but
+nothing exceeds 100, and every point in the total is traceable to a listed contribution.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from seawarden.errors import ConfigError
+from seawarden.fleet.vessel import VesselState
+from seawarden.model import Event
+
+Level = Literal["info", "low", "medium", "high", "critical"]
+LEVELS: tuple[Level, ...] = ("info", "low", "medium", "high", "critical")
+
+# Points at confidence 1. Keys are a detector name, or "detector.type" for a finding type
+# (the event's attrs["type"]), which wins over the detector's own weight.
+DEFAULT_WEIGHTS: Mapping[str, float] = {
+    "anchor_drag": 95.0,
+    "loitering": 60.0,
+    "ais_gap": 62.0,
+    "spoofing": 70.0,
+    "spoofing.gnss_interference": 12.0,
+    "identity": 70.0,
+    "identity.watchlist": 35.0,
+    "identity.flag_mismatch": 30.0,
+    "encounter": 55.0,
+    "course_speed": 30.0,
+    "approach": 22.0,
+}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RiskConfig:
+    """Weights and thresholds of the risk score (``config/risk.yaml``).
+
+    * ``weights``: points per detector (or ``detector.type``) at confidence 1.
+    * ``levels``: lower bounds of ``low``, ``medium``, ``high``, ``critical`` (0–100).
+    * ``closed_half_life_s``: a closed event's points halve every this many seconds.
+    * ``corridor_factor`` / ``near_factor`` / ``far_factor``: behaviour points are scaled by
+      where the vessel is — inside a cable/pipeline corridor, within ``near_m`` of one, or
+      elsewhere. Identity and watchlist findings are not scaled: who a ship is does not
+      depend on where it is.
+    * ``sanctions_points``: prior for a watchlist match on an official sanctions list.
+    """
+
+    weights: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
+    levels: tuple[float, float, float, float] = (15.0, 40.0, 60.0, 80.0)
+    closed_half_life_s: float = 1800.0
+    corridor_factor: float = 1.0
+    near_factor: float = 0.8
+    far_factor: float = 0.55
+    near_m: float = 15_000.0
+    sanctions_points: float = 15.0
+    location_independent: tuple[str, ...] = ("identity",)
+
+    def __post_init__(self) -> None:
+        lo, me, hi, cr = self.levels
+        if not 0 < lo < me < hi < cr <= 100:
+            raise ConfigError(f"risk levels must rise within 0..100, got {self.levels}")
+        for key, w in self.weights.items():
+            if not 0 <= w <= 100:
+                raise ConfigError(f"risk weight {key}={w} must be within 0..100")
+        if self.closed_half_life_s <= 0 or self.near_m < 0:
+            raise ConfigError("closed_half_life_s must be > 0 and near_m >= 0")
+        for name in ("corridor_factor", "near_factor", "far_factor"):
+            if not 0 <= getattr(self, name) <= 1.5:
+                raise ConfigError(f"{name} must be within 0..1.5")
+
+    def level(self, score: float) -> Level:
+        lo, me, hi, cr = self.levels
+        if score >= cr:
+            return "critical"
+        if score >= hi:
+            return "high"
+        if score >= me:
+            return "medium"
+        if score >= lo:
+            return "low"
+        return "info"
+
+    def weight(self, kind: str, finding: str | None) -> float:
+        if finding is not None:
+            specific = self.weights.get(f"{kind}.{finding}")
+            if specific is not None:
+                return specific
+        return self.weights.get(kind, 0.0)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Contribution:
+    """One reason in a score: which detector/prior, how many points, and why in words."""
+
+    source: str
+    points: float
+    text: str
+    event_id: str | None = None
+    area_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Assessment:
+    mmsi: int
+    time: datetime
+    score: float
+    level: Level
+    contributions: tuple[Contribution, ...]
+    area_ids: tuple[str, ...]
+
+
+@dataclass(slots=True)
+class _Active:
+    event: Event
+    closed_at: datetime | None = None
+
+
+class RiskEngine:
+    """Keeps each vessel's contributing events and scores it on demand."""
+
+    def __init__(self, config: RiskConfig | None = None) -> None:
+        self.config = config or RiskConfig()
+        self._active: dict[int, dict[str, _Active]] = {}
+
+    def __contains__(self, mmsi: object) -> bool:
+        return mmsi in self._active
+
+    def vessels(self) -> list[int]:
+        return list(self._active)
+
+    def observe(self, events: Iterable[Event]) -> set[int]:
+        """Take detector events; returns the MMSIs whose contributions changed."""
+        touched: set[int] = set()
+        for ev in events:
+            if ev.kind.startswith(("area.", "identity.change", "watchlist.")):
+                continue  # facts, not findings: the identity detector judges them
+            if self.config.weight(ev.kind, _finding(ev)) <= 0:
+                continue
+            per_vessel = self._active.setdefault(ev.mmsi, {})
+            key = f"{ev.kind}:{ev.id}"
+            if ev.phase == "close":
+                entry = per_vessel.get(key)
+                per_vessel[key] = _Active(event=ev if entry is None else _merge(entry.event, ev))
+                per_vessel[key].closed_at = ev.time
+            else:
+                per_vessel[key] = _Active(event=ev)
+            touched.add(ev.mmsi)
+        return touched
+
+    def assess(
+        self, vessel: VesselState, now: datetime, *, corridor_distance_m: float | None
+    ) -> Assessment:
+        cfg = self.config
+        contributions: list[Contribution] = []
+        per_vessel = self._active.get(vessel.mmsi, {})
+        expired: list[str] = []
+        for key, entry in per_vessel.items():
+            ev = entry.event
+            finding = _finding(ev)
+            conf = float(ev.attrs.get("confidence", 1.0))
+            points = cfg.weight(ev.kind, finding) * conf
+            fade = ""
+            if entry.closed_at is not None:
+                age = max((now - entry.closed_at).total_seconds(), 0.0)
+                points *= 0.5 ** (age / cfg.closed_half_life_s)
+                fade = f" (ended {age / 60:.0f} min ago)"
+                if points < 1.0:
+                    expired.append(key)
+                    continue
+            if ev.kind not in cfg.location_independent:
+                factor, where = self._place_factor(corridor_distance_m)
+                points *= factor
+            else:
+                where = ""
+            reasons = ev.attrs.get("reasons") or [ev.kind]
+            text = "; ".join(str(r) for r in reasons) + fade + where
+            contributions.append(
+                Contribution(
+                    source=ev.kind if finding is None else f"{ev.kind}.{finding}",
+                    points=round(points, 1),
+                    text=text,
+                    event_id=ev.id,
+                    area_id=ev.area_id,
+                )
+            )
+        for key in expired:
+            del per_vessel[key]
+        if not per_vessel:
+            self._active.pop(vessel.mmsi, None)
+        contributions.extend(self._priors(vessel))
+        contributions.sort(key=lambda c: (-c.points, c.source, c.event_id or ""))
+        remaining = 1.0
+        for c in contributions:
+            remaining *= 1.0 - min(max(c.points, 0.0), 100.0) / 100.0
+        score = round(100.0 * (1.0 - remaining), 1)
+        areas = tuple(sorted({c.area_id for c in contributions if c.area_id}))
+        return Assessment(
+            mmsi=vessel.mmsi,
+            time=now,
+            score=score,
+            level=cfg.level(score),
+            contributions=tuple(contributions),
+            area_ids=areas,
+        )
+
+    def _place_factor(self, distance_m: float | None) -> tuple[float, str]:
+        cfg = self.config
+        if distance_m is None:
+            return cfg.far_factor, ""
+        if distance_m <= 0:
+            return cfg.corridor_factor, ""
+        if distance_m <= cfg.near_m:
+            return cfg.near_factor, f" ({distance_m / 1000:.1f} km from a corridor)"
+        return cfg.far_factor, ""
+
+    def _priors(self, vessel: VesselState) -> list[Contribution]:
+        out: list[Contribution] = []
+        match = vessel.watch
+        if match is not None:
+            official = sorted({"ofac", "uk", "eu"} & set(match.entry.lists))
+            if official:
+                out.append(
+                    Contribution(
+                        source="prior.sanctions",
+                        points=round(self.config.sanctions_points * match.score, 1),
+                        text=f"on sanctions lists: {', '.join(x.upper() for x in official)}",
+                    )
+                )
+        return out
+
+    def forget(self, alive: Iterable[int]) -> None:
+        keep = set(alive)
+        for mmsi in [m for m in self._active if m not in keep]:
+            del self._active[mmsi]
+
+    # -- checkpointing -------------------------------------------------------------------------
+    def snapshot(self) -> dict[str, Any]:
+        from seawarden.pipeline.sinks import event_to_dict
+
+        return {
+            str(m): [
+                {"event": event_to_dict(a.event), "closed_at": _iso(a.closed_at), "key": k}
+                for k, a in acts.items()
+            ]
+            for m, acts in self._active.items()
+        }
+
+    def restore(self, snap: Mapping[str, Any]) -> None:
+        self._active = {}
+        for m, rows in snap.items():
+            acts: dict[str, _Active] = {}
+            for row in rows:
+                ev = _event_from_dict(row["event"])
+                closed = row["closed_at"]
+                acts[row["key"]] = _Active(
+                    event=ev, closed_at=datetime.fromisoformat(closed) if closed else None
+                )
+            self._active[int(m)] = acts
+
+
+def _finding(ev: Event) -> str | None:
+    value = ev.attrs.get("type")
+    return str(value) if value is not None else None
+
+
+def _merge(opened: Event, closed: Event) -> Event:
+    # a close may carry less detail than the last update; keep the stronger confidence
+    if float(closed.attrs.get("confidence", 0)) >= float(opened.attrs.get("confidence", 0)):
+        return closed
+    return Event(
+        id=closed.id,
+        kind=closed.kind,
+        phase="close",
+        mmsi=closed.mmsi,
+        time=closed.time,
+        lat=closed.lat,
+        lon=closed.lon,
+        area_id=closed.area_id or opened.area_id,
+        producer_version=closed.producer_version,
+        attrs={**opened.attrs, **{k: v for k, v in closed.attrs.items() if k != "confidence"}},
+    )
+
+
+def _iso(dt: datetime | None) -> str | None:
+    return dt.isoformat() if dt else None
+
+
+def _event_from_dict(d: Mapping[str, Any]) -> Event:
+    time = d["time"].replace("Z", "+00:00")
+    return Event(
+        id=d["id"],
+        kind=d["kind"],
+        phase=d["phase"],
+        mmsi=int(d["mmsi"]),
+        time=datetime.fromisoformat(time),
+        lat=float(d["lat"]),
+        lon=float(d["lon"]),
+        area_id=d.get("area_id"),
+        producer_version=d.get("producer_version", "1"),
+        attrs=dict(d.get("attrs", {})),
+    )
+
+
+def combine(points: Iterable[float]) -> float:
+    """The score formula on its own (used in docs and tests)."""
+    return 100.0 * (1.0 - math.prod(1.0 - min(max(p, 0.0), 100.0) / 100.0 for p in points))
