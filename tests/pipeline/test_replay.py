@@ -159,6 +159,21 @@ def test_shuffled_within_lateness_gives_identical_events(seed: int) -> None:
             out = Path(tmp) / f"{name}.jsonl"
             cfg = RunConfig(areas=CORRIDOR, order=OrderConfig(lateness_s=lateness_s))
             Replay([src], cfg, events_out=out).run()
-            outputs.append(out.read_bytes())
+            outputs.append(_without_input_positions(out.read_bytes()))
     assert outputs[0] == outputs[1]
-    assert outputs[0].count(b"\n") > 5
+    assert len(outputs[0]) > 5
+
+
+def _without_input_positions(jsonl: bytes) -> list[str]:
+    """Events with evidence line numbers and file names dropped: those point into the input
+    file, which differs by construction between an ordered and a shuffled copy."""
+    import json
+
+    rows = []
+    for line in jsonl.splitlines():
+        ev = json.loads(line)
+        for item in ev["attrs"].get("evidence", []):
+            item.pop("line_no", None)
+            item.pop("source", None)
+        rows.append(json.dumps(ev, sort_keys=True))
+    return rows

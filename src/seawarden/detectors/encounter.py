@@ -62,8 +62,12 @@ class EncounterConfig:
       tender, SAR or law-enforcement craft. ``moored_factor`` (0.3) when both report
       "moored". ``stop_fraction_damping`` (0.8): confidence × (1 − 0.8 × stop fraction of
       the place) with a normalcy model (ports, anchorages → low).
+    * ``crowd_vessels`` (3) / ``crowd_factor`` (0.35): when this many or more other
+      stopped vessels (partner included) lie within ``release_distance_m``, the place is a
+      berth, marina or crowded anchorage, not a two-ship meeting: confidence × 0.35. This
+      is the port proxy when no normalcy model is loaded (real Solent: Portsmouth harbour).
     * ``area_bonus`` (0.1): added when the pair lies in a watched area (cable corridor).
-    * ``min_confidence`` (0.25): pairs below this are tracked but not reported.
+    * ``min_confidence`` (0.3): pairs below this are tracked but not reported.
     * ``update_every_s`` (1800) / ``update_min_delta`` (0.1): an open event is updated at
       most every 30 min unless its confidence moves by 0.1.
     """
@@ -79,8 +83,10 @@ class EncounterConfig:
     service_factor: float = 0.3
     moored_factor: float = 0.3
     stop_fraction_damping: float = 0.8
+    crowd_vessels: int = 3
+    crowd_factor: float = 0.35
     area_bonus: float = 0.1
-    min_confidence: float = 0.25
+    min_confidence: float = 0.3
     update_every_s: float = 1800.0
     update_min_delta: float = 0.1
 
@@ -95,6 +101,8 @@ class EncounterConfig:
                 "encounter: need 0 < max_speed_kn <= release_speed_kn, got "
                 f"{self.max_speed_kn} / {self.release_speed_kn}"
             )
+        if self.crowd_vessels < 2:
+            raise ConfigError("encounter: crowd_vessels must be at least 2")
         if not 0 < self.min_duration_s < self.full_duration_s:
             raise ConfigError("encounter: need 0 < min_duration_s < full_duration_s")
         for name in ("gap_tolerance_s", "update_every_s"):
@@ -105,6 +113,7 @@ class EncounterConfig:
         for name in (
             "service_factor",
             "moored_factor",
+            "crowd_factor",
             "stop_fraction_damping",
             "area_bonus",
             "min_confidence",
@@ -130,6 +139,8 @@ class EncounterPair:
     last_self: PositionReport
     last_partner: PositionReport
     areas: tuple[str, ...] = ()
+    crowd: int = 0  # most stopped vessels seen within release_distance_m
+    moored: bool = False  # both reported "moored" at some time during the pair
     opened: bool = False
     confidence: float = 0.0
     last_emit: datetime | None = None
@@ -161,9 +172,14 @@ class EncounterDetector(Detector[EncounterConfig, EncounterState]):
             return state, []  # the hot path: a vessel under way with no candidate partner
         refreshed: list[EncounterPair] = []
         if speed is not None and speed < cfg.release_speed_kn:
-            radius = cfg.release_distance_m if pairs else cfg.max_distance_m
             own = report.mmsi
-            for nb in ctx.neighbours(report.lat, report.lon, radius):
+            near = ctx.neighbours(report.lat, report.lon, cfg.release_distance_m)
+            crowd = 0
+            for nb in near:
+                sp = nb.report.speed_kn
+                if sp is not None and sp < cfg.release_speed_kn:
+                    crowd += 1
+            for nb in near:
                 if nb.mmsi <= own:
                     continue  # the lower MMSI of a pair owns it
                 p_speed = nb.report.speed_kn
@@ -193,6 +209,9 @@ class EncounterDetector(Detector[EncounterConfig, EncounterState]):
                 elif p_speed is None or p_speed >= cfg.release_speed_kn:
                     continue
                 pair.last_close = report.time
+                pair.crowd = max(pair.crowd, crowd)
+                if report.nav_status == _MOORED and nb.report.nav_status == _MOORED:
+                    pair.moored = True
                 pair.n += 1
                 pair.sum_distance_m += nb.distance_m
                 pair.min_distance_m = min(pair.min_distance_m, nb.distance_m)
@@ -227,9 +246,7 @@ class EncounterDetector(Detector[EncounterConfig, EncounterState]):
                 events.append(self._event("close", pair, pair.last_self.mmsi, now))
         return events
 
-    def _assess(
-        self, pair: EncounterPair, mmsi: int, now: datetime, ctx: Context
-    ) -> list[Event]:
+    def _assess(self, pair: EncounterPair, mmsi: int, now: datetime, ctx: Context) -> list[Event]:
         cfg = self.config
         duration_s = (pair.last_close - pair.start).total_seconds()
         if duration_s < cfg.min_duration_s:
@@ -265,7 +282,7 @@ class EncounterDetector(Detector[EncounterConfig, EncounterState]):
                 f"confidence lowered: this vessel is a harbour service craft (ship type "
                 f"{ship_type}: tug/pilot/tender/SAR/law enforcement)"
             )
-        if pair.last_self.nav_status == _MOORED and pair.last_partner.nav_status == _MOORED:
+        if pair.moored:
             conf *= cfg.moored_factor
             notes.append("confidence lowered: both vessels report 'moored' (at a berth)")
         if ctx.normalcy is not None:
@@ -277,6 +294,12 @@ class EncounterDetector(Detector[EncounterConfig, EncounterState]):
                         f"confidence lowered: {sf:.0%} of traffic here is stopped "
                         "(port or anchorage)"
                     )
+        if pair.crowd >= cfg.crowd_vessels:
+            conf *= cfg.crowd_factor
+            notes.append(
+                f"confidence lowered: {pair.crowd} stopped vessels within "
+                f"{cfg.release_distance_m:.0f} m (berth, marina or crowded anchorage)"
+            )
         if pair.areas:
             conf += cfg.area_bonus
             notes.append(f"inside watched area {', '.join(pair.areas)}")
@@ -324,8 +347,8 @@ class EncounterDetector(Detector[EncounterConfig, EncounterState]):
                 "min_distance_m": round(pair.min_distance_m, 1),
                 "mean_distance_m": round(mean_m, 1),
                 "area_ids": list(pair.areas),
+                "stopped_nearby": pair.crowd,
                 "ended": pair.last_close.isoformat() if phase == "close" else None,
-                "ship_type": None,
             },
             discriminator=str(pair.partner),
         )

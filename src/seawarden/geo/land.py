@@ -4,7 +4,9 @@ A ship reporting a position well inland is either spoofed, jammed or sending a f
 track — but a ship alongside a quay is *not*, and Natural Earth's generalised coast
 (1:10m around northern Europe, 1:50m elsewhere) puts some quays at sea and some harbour
 basins, river mouths and canals on land. So a point only counts as "on land" when it is
-inside land **and** farther than ``harbour_buffer_m`` (default 1,000 m) from the coast.
+inside land **and** farther than ``harbour_buffer_m`` from the coast (default 2,000 m: at
+1,000 m the real Solent ferry berths in Wootton Creek and Cowes fall "inland" of the 1:10m
+coast).
 
 How: the bundled land polygons (``data/land/land.geojson.gz``, see its PROVENANCE.md) are
 eroded by the buffer lazily, one 1°×1° tile at a time, the first time a point falls in that
@@ -67,7 +69,7 @@ def _land_parts() -> tuple[np.ndarray[Any, Any], STRtree]:
 class LandMask:
     """Land mask with a harbour buffer; see the module docstring.
 
-    >>> mask = land_mask()            # the default 1,000 m buffer, loaded once
+    >>> mask = land_mask()            # the default 2,000 m buffer, loaded once
     >>> mask.on_land(52.52, 13.40)     # Berlin
     True
     >>> mask.on_land(59.8, 24.5)       # Gulf of Finland
@@ -76,7 +78,7 @@ class LandMask:
 
     __slots__ = ("_parts", "_tiles", "_tree", "harbour_buffer_m")
 
-    def __init__(self, harbour_buffer_m: float = 1000.0) -> None:
+    def __init__(self, harbour_buffer_m: float = 2000.0) -> None:
         if not (0.0 <= harbour_buffer_m <= 20_000.0) or math.isnan(harbour_buffer_m):
             raise ConfigError(f"harbour_buffer_m must be within 0..20000 m, got {harbour_buffer_m}")
         self.harbour_buffer_m = harbour_buffer_m
@@ -134,7 +136,7 @@ class LandMask:
 
 
 @cache
-def land_mask(harbour_buffer_m: float = 1000.0) -> LandMask:
+def land_mask(harbour_buffer_m: float = 2000.0) -> LandMask:
     """The shared mask for one buffer, built once per process (tiles fill in lazily)."""
     return LandMask(harbour_buffer_m)
 

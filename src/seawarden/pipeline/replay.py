@@ -35,7 +35,6 @@ from seawarden.detectors.runner import DetectorRunner
 from seawarden.errors import ConfigError, RejectedInputError
 from seawarden.fleet.fleet import Fleet
 from seawarden.fleet.watchlist import Watchlist
-from seawarden.geo.land import land_mask
 from seawarden.ingest.files import NmeaFileSource, open_source
 from seawarden.ingest.nmea import DecodeStats
 from seawarden.model import Event, PositionReport, Record, Rejection
@@ -107,10 +106,8 @@ def build_core(config: RunConfig, store: Store | None) -> PipelineCore:
     risk = None
     if config.detectors is not None:
         normalcy = load_model(config.model) if config.model is not None else None
-        land = land_mask() if config.land_mask else None
-        runner = DetectorRunner(
-            build_detectors(config.detectors), areas=index, normalcy=normalcy, land=land
-        )
+        # No shared land mask: the spoofing detector builds one with its own harbour buffer.
+        runner = DetectorRunner(build_detectors(config.detectors), areas=index, normalcy=normalcy)
         risk = RiskStage(config.risk, index)
     return PipelineCore(
         fleet=fleet,

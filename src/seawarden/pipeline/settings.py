@@ -58,7 +58,6 @@ class RunConfig:
     detectors: dict[str, Any] | None = field(default_factory=dict)
     risk: RiskSettings = field(default_factory=RiskSettings)
     model: Path | None = None  # learned normalcy model (seawarden learn)
-    land_mask: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -68,7 +67,6 @@ class RunConfig:
             "assume_time": self.assume_time.isoformat(),
             "detectors": self.detectors,
             "model": str(self.model) if self.model else None,
-            "land_mask": self.land_mask,
         }
         for name in ("nmea", "order", "fleet", "area_tracker", "core", "risk"):
             out[name] = asdict(getattr(self, name))

@@ -113,9 +113,12 @@ class NormalcyParams:
       so cell lookups are cached dictionary hits; fit and scoring snap identically.
     - ``min_reports`` (30) / ``min_vessels`` (3): support a cell needs before it answers.
     - ``min_visits`` (3): visits a fine cell needs before ``typical_dwell_s`` answers.
-    - ``alpha_s`` (10 s): Laplace pseudo-time given to every histogram outcome.
-    - ``weight_cap_s`` (600 s): a report stands for the time to the vessel's next report, at
-      most this (so a ferry reporting every 2 s does not outweigh a ship at anchor).
+    - ``episode_s`` (600 s): histograms count vessel-episodes, i.e. distinct (vessel, 10-min
+      slot) pairs per outcome, not reports: report rates differ 90-fold between a fast ferry
+      and a ship at anchor, and a ship moored all day must not drown a busy lane.
+    - ``alpha`` (0.1): Laplace pseudo-count (in vessel-episodes) given to every outcome.
+    - ``weight_cap_s`` (600 s): for ``stop_fraction`` a report stands for the time to the
+      vessel's next report, at most this (vessel-time, not report counts).
     - ``visit_gap_s`` (1800 s): a silence longer than this ends a visit to a cell.
     - ``interval_max_s`` (3600 s): longer gaps are outages, not the report interval.
     - ``calibration_quantile`` (0.95): share of training reports scoring below 0.5.
@@ -127,7 +130,8 @@ class NormalcyParams:
     min_reports: int = 30
     min_vessels: int = 3
     min_visits: int = 3
-    alpha_s: float = 10.0
+    episode_s: float = 600.0
+    alpha: float = 0.1
     weight_cap_s: float = 600.0
     visit_gap_s: float = 1800.0
     interval_max_s: float = 3600.0
@@ -149,10 +153,10 @@ class NormalcyParams:
         for name in ("min_reports", "min_vessels", "min_visits"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1")
-        for name in ("alpha_s", "weight_cap_s", "visit_gap_s", "interval_max_s"):
+        for name in ("alpha", "episode_s", "weight_cap_s", "visit_gap_s", "interval_max_s"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0):
-                raise ConfigError(f"{name} must be a positive number of seconds, got {value}")
+                raise ConfigError(f"{name} must be a positive number, got {value}")
         if not 0.5 <= self.calibration_quantile < 1.0:
             raise ConfigError("calibration_quantile must be within 0.5..1 (exclusive)")
 
@@ -164,16 +168,16 @@ class NormalcyParams:
 # -- learnt counts -------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True, kw_only=True)
 class EntryCounts:
-    """Histograms of one cell × ship-type group, in seconds of vessel time.
+    """Histograms of one cell × ship-type group, in vessel-episodes (see ``episode_s``).
 
-    ``joint_s`` has :data:`N_JOINT` outcomes (stopped speed bins, then moving speed × course);
-    ``nocourse_s`` has :data:`N_SPEED` bins for moving reports that carried no course.
+    ``joint`` has :data:`N_JOINT` outcomes (stopped speed bins, then moving speed × course);
+    ``nocourse`` has :data:`N_SPEED` bins for moving reports that carried no course.
     """
 
     n_reports: int
     n_vessels: int
-    joint_s: FloatArray
-    nocourse_s: FloatArray
+    joint: FloatArray
+    nocourse: FloatArray
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -203,18 +207,18 @@ def _smooth_course(x: FloatArray) -> FloatArray:
 
 
 def _rarity(x: FloatArray, alpha: float) -> FloatArray:
-    """1 − smoothed p / max smoothed p, row-wise (Laplace: add ``alpha`` to every outcome)."""
+    """ln(p_max / p) row-wise after Laplace smoothing (``alpha`` added to every outcome)."""
     peak = x.max(axis=1, keepdims=True) + alpha
-    out: FloatArray = 1.0 - (x + alpha) / peak
+    out: FloatArray = np.log(peak / (x + alpha))
     return out
 
 
-def raw_tables(joint_s: FloatArray, nocourse_s: FloatArray, alpha_s: float) -> FloatArray:
+def raw_tables(joint_s: FloatArray, nocourse_s: FloatArray, alpha: float) -> FloatArray:
     """Uncalibrated rarity of every outcome, shape (n, N_TABLE): joint, speed-only, course-only.
 
-    A rarity is 1 − p(outcome) / p(most likely outcome) after a neighbour-bin kernel (one
-    speed bin / 22.5° either side) and Laplace smoothing; 0 = the usual, → 1 = never seen in
-    a busy cell. A sparse cell never reaches 1: little data is weak evidence.
+    A rarity is ln(p(most likely outcome) / p(outcome)) after a neighbour-bin kernel (one
+    speed bin / 22.5° either side) and Laplace smoothing: 0 for the usual; an outcome never
+    seen reaches ln((n_max + alpha) / alpha), so little data is weak evidence.
     """
     n = joint_s.shape[0]
     moving = joint_s[:, N_STOPPED:].reshape(n, N_MOVING, COURSE_BINS)
@@ -226,15 +230,13 @@ def raw_tables(joint_s: FloatArray, nocourse_s: FloatArray, alpha_s: float) -> F
     )
     course = _smooth_course(moving.sum(axis=1))
     return np.concatenate(
-        [_rarity(joint, alpha_s), _rarity(speed, alpha_s), _rarity(course, alpha_s)], axis=1
+        [_rarity(joint, alpha), _rarity(speed, alpha), _rarity(course, alpha)], axis=1
     )
 
 
-def calibrate(raw: FloatArray, knee: float) -> FloatArray:
-    """Piecewise-linear map of rarity to surprise: 0→0, ``knee``→0.5, 1→1."""
-    out: FloatArray = np.where(
-        raw <= knee, 0.5 * raw / knee, 0.5 + 0.5 * (raw - knee) / (1.0 - knee)
-    )
+def calibrate(rarity: FloatArray, knee: float) -> FloatArray:
+    """Rarity to surprise: ``1 − 2^(−rarity/knee)``; 0 → 0, ``knee`` → 0.5, → 1 as it grows."""
+    out: FloatArray = 1.0 - np.exp2(-rarity / knee)
     return np.clip(out, 0.0, 1.0)
 
 
@@ -262,8 +264,8 @@ class NormalcyModel:
     _row_cache: dict[tuple[int, int, int], int] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        if not 0.0 < self.knee < 1.0:
-            raise ConfigError(f"normalcy calibration knee must be within (0, 1), got {self.knee}")
+        if not (math.isfinite(self.knee) and self.knee > 0.0):
+            raise ConfigError(f"normalcy calibration knee must be positive, got {self.knee}")
         p = self.params
         usable = [
             key
@@ -272,9 +274,9 @@ class NormalcyModel:
         ]
         self._rows = {key: i for i, key in enumerate(usable)}
         if usable:
-            joint = np.stack([self.entries[k].joint_s for k in usable])
-            nocourse = np.stack([self.entries[k].nocourse_s for k in usable])
-            table = calibrate(raw_tables(joint, nocourse, p.alpha_s), self.knee)
+            joint = np.stack([self.entries[k].joint for k in usable])
+            nocourse = np.stack([self.entries[k].nocourse for k in usable])
+            table = calibrate(raw_tables(joint, nocourse, p.alpha), self.knee)
             # A flat float32 array.array: compact, and indexing returns plain floats fast.
             self._table = array("f", table.astype(np.float32).tobytes())
         else:

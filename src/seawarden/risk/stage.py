@@ -19,11 +19,11 @@ from seawarden.areas.index import AreaIndex
 from seawarden.fleet.vessel import VesselState
 from seawarden.model import Event, PositionReport, event_id
 from seawarden.risk.monitor import (
+    CorridorDistance,
     Crossing,
     CrossingPredictor,
     Monitor,
     MonitorConfig,
-    corridor_distance_m,
     predict,
     velocity,
 )
@@ -57,6 +57,7 @@ class RiskStage:
         self.alerts = AlertLifecycle(self.settings.alerts)
         self.index = index
         self.predictor = CrossingPredictor(index) if index is not None else None
+        self.corridor_distance = CorridorDistance(index) if index is not None else None
         self.latest: dict[int, Assessment] = {}
         self._approach: dict[int, _Approach] = {}
         self._approach_checked: dict[int, datetime] = {}
@@ -99,7 +100,9 @@ class RiskStage:
         self, vessel: VesselState, report: PositionReport, inside: tuple[str, ...], now: datetime
     ) -> Alert | None:
         dist = (
-            corridor_distance_m(self.index, report.lat, report.lon, inside) if self.index else None
+            self.corridor_distance(report.lat, report.lon, inside)
+            if self.corridor_distance is not None
+            else None
         )
         a = self.engine.assess(vessel, now, corridor_distance_m=dist)
         self.latest[vessel.mmsi] = a
