@@ -2,8 +2,8 @@
 
 Real sentences only at the source: raw AIVDM from the AISdb, gpsd and pyais corpora, plus
 the real Solent and Baltic tracks encoded to type 1 position reports (pyais's encoder). To
-reach benchmark size, the material is replayed as "later days": each copy gets tag-block
-times shifted by one hour and MMSIs remapped (MID kept) so the file holds many distinct
+reach benchmark size, the material is replayed as later periods: each copy gets tag-block
+times shifted by the span of the material (~1.5 days) and MMSIs remapped (MID kept) so the file holds many distinct
 vessels, as a day of European traffic does. Writes ``!AIVDM`` lines behind ``\\c:…\\`` tag
 blocks, the form AIS-catcher and many aggregators produce.
 """
@@ -40,7 +40,8 @@ def _raw_corpus() -> list[tuple[float, list[str]]]:
                 if isinstance(rec, (PositionReport, StaticReport)) and i - rec.line_no <= 1:
                     group = [_strip_tag(x) for x in lines[rec.line_no - 1 : i]]
                     if all(g.startswith("!AIVDM") for g in group):
-                        out.append((rec.time.timestamp() % 3600, group))
+                        # untimed corpora: spread over the first hour in file order
+                        out.append((3600.0 * i / len(lines), group))
     return out
 
 
@@ -76,7 +77,7 @@ def _track_corpus() -> list[tuple[float, list[str]]]:
             rows = list(csv.DictReader(fh))
         t0 = min(datetime.fromisoformat(r[t]).timestamp() for r in rows)
         for r in rows:
-            when = (datetime.fromisoformat(r[t]).timestamp() - t0) % 3600
+            when = datetime.fromisoformat(r[t]).timestamp() - t0
             data = {
                 "type": 1,
                 "mmsi": int(r[mmsi]),
@@ -143,12 +144,13 @@ def build(path: Path, sentences: int, *, distinct_copies: int = 50) -> int:
         variants.append(variant)
     start = 1_700_000_000
     written = 0
-    hour = 0
+    hour = 0  # index of the copy ("block") being written
+    block_s = int(max(when for when, _ in base)) + 60
     with path.open("w") as fh:
         while written < sentences:
             variant = variants[hour % distinct_copies]
             for when, sents in variant:
-                tb = TagBlock.create(receiver_timestamp=int(start + hour * 3600 + when)).decode()  # type: ignore[arg-type]
+                tb = TagBlock.create(receiver_timestamp=int(start + hour * block_s + when)).decode()  # type: ignore[arg-type]
                 for s in sents:
                     fh.write(f"\\{tb}\\{s}\n")
                     written += 1

@@ -428,6 +428,58 @@ def learn(
 
 
 @app.command()
+def simulate(
+    out: Annotated[Path, typer.Option(help="NMEA file to write")],
+    labels: Annotated[Path, typer.Option(help="ground-truth labels (JSON Lines) to write")],
+    scenario: Annotated[
+        list[str] | None, typer.Option(help="scenario name or name:key=value,... (repeatable)")
+    ] = None,
+    background: Annotated[
+        Path | None, typer.Option(help="real traffic to write under them")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="random seed (same seed, same bytes)")] = 1,
+    start: Annotated[str | None, typer.Option(help="start time, ISO 8601 UTC")] = None,
+) -> None:
+    """Write scenario vessels (anchor drags, dark spells, STS, spoofing...) over real traffic."""
+    from seawarden.sim import SCENARIOS
+    from seawarden.sim import simulate as run_simulation
+
+    _setup_logging(env_settings().log_level, False)
+    chosen = scenario or sorted(SCENARIOS)
+    when = datetime.fromisoformat(start.replace("Z", "+00:00")) if start else None
+    written = run_simulation(
+        out, labels, scenarios=chosen, background=background, seed=seed, start=when
+    )
+    console.print(
+        f"wrote {out} and {labels}: {len(written)} scenario vessels ({', '.join(chosen)})"
+    )
+
+
+@app.command()
+def evaluate(
+    labels: Annotated[Path, typer.Option(help="labels from `seawarden simulate`")],
+    alerts: Annotated[Path, typer.Option(help="alerts from `seawarden replay --alerts-out`")],
+    severity: Annotated[str, typer.Option(help="minimum severity that counts")] = "high",
+    input_file: Annotated[
+        Path | None, typer.Option("--input", help="the replayed input, for vessel-days")
+    ] = None,
+    vessel_days: Annotated[float | None, typer.Option(help="background exposure, if known")] = None,
+) -> None:
+    """Recall, delay from onset, lead time before the last corridor crossing, false alarms."""
+    from seawarden.evaluate import evaluate as run_evaluation
+    from seawarden.evaluate import label_mmsis
+    from seawarden.evaluate import vessel_days as exposure
+
+    days = vessel_days
+    if days is None and input_file is not None:
+        days = exposure(input_file, exclude=label_mmsis(labels))
+    report = run_evaluation(labels, alerts, severity=severity, vessel_days=days)
+    typer.echo(report.as_table())
+    for name, value in report.summary().items():
+        typer.echo(f"{name}={value}")
+
+
+@app.command()
 def version() -> None:
     """Print the version."""
     typer.echo(__version__)

@@ -83,21 +83,36 @@ class NeighbourIndex:
         c_lat1, c_lon1 = self._cell(lat + dlat, lon + dlon)
         n_lon_cells = round(360 / CELL_DEG)
         out: list[Neighbour] = []
+        cells: list[set[int]]
         lon_range = range(c_lon0, c_lon1 + 1)
         if len(lon_range) > n_lon_cells:
             lon_range = range(0, n_lon_cells)
-        for ci in range(c_lat0, c_lat1 + 1):
-            for cj in lon_range:
-                # wrap longitude cells across the antimeridian
-                wrapped = (cj + n_lon_cells // 2) % n_lon_cells - n_lon_cells // 2
-                for mmsi in self._cells.get((ci, wrapped), ()):
-                    if mmsi == exclude:
-                        continue
-                    rep = self._latest[mmsi]
-                    if abs((now - rep.time).total_seconds()) > self.max_age.total_seconds():
-                        continue
-                    d = haversine_m(lat, lon, rep.lat, rep.lon)
-                    if d <= radius_m:
-                        out.append(Neighbour(mmsi=mmsi, report=rep, distance_m=d))
+        half = n_lon_cells // 2
+        window = (c_lat1 - c_lat0 + 1) * len(lon_range)
+        if window > len(self._cells):
+            # A wide query over a sparse grid: walk the occupied cells instead of the window.
+            lon_set = {(cj + half) % n_lon_cells - half for cj in lon_range}
+            cells = [
+                members
+                for (ci, cj), members in self._cells.items()
+                if c_lat0 <= ci <= c_lat1 and cj in lon_set
+            ]
+        else:
+            cells = [
+                self._cells.get((ci, (cj + half) % n_lon_cells - half), set())
+                for ci in range(c_lat0, c_lat1 + 1)
+                for cj in lon_range
+            ]
+        max_age_s = self.max_age.total_seconds()
+        for members in cells:
+            for mmsi in members:
+                if mmsi == exclude:
+                    continue
+                rep = self._latest[mmsi]
+                if abs((now - rep.time).total_seconds()) > max_age_s:
+                    continue
+                d = haversine_m(lat, lon, rep.lat, rep.lon)
+                if d <= radius_m:
+                    out.append(Neighbour(mmsi=mmsi, report=rep, distance_m=d))
         out.sort(key=lambda n: (n.distance_m, n.mmsi))
         return out

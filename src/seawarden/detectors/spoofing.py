@@ -39,6 +39,7 @@ reports).
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import deque
 from dataclasses import dataclass, replace
@@ -299,13 +300,28 @@ class SpoofingDetector(Detector[SpoofingConfig, SpoofingState]):
         jumps = self._jumps
         while jumps and (t - jumps[0][0]).total_seconds() > cfg.jamming_window_s:
             jumps.popleft()
+        if len(jumps) == jumps.maxlen:
+            jumps.popleft()
         jumps.append((t, lat, lon, mmsi))
-        vessels = {
-            m
-            for (tj, la, lo, m) in jumps
-            if abs((t - tj).total_seconds()) <= cfg.jamming_window_s
-            and haversine_m(lat, lon, la, lo) <= cfg.jamming_radius_m
-        }
+        # Only the newest jumps matter for "now": scan back from the end and stop at the
+        # window's edge or after a bounded number, so a flood of bad positions stays cheap.
+        recent = itertools.islice(reversed(jumps), 512)
+        # Cheap box test before the great-circle distance: with thousands of recent jumps
+        # (a jamming episode, or a corrupt feed) a haversine per pair dominated run time.
+        dlat = cfg.jamming_radius_m / 111_320.0
+        dlon = dlat / max(math.cos(math.radians(lat)), 0.01)
+        window = cfg.jamming_window_s
+        vessels: set[int] = set()
+        for tj, la, lo, m in recent:
+            if m in vessels or abs(la - lat) > dlat:
+                continue
+            dl = abs(lo - lon)
+            if min(dl, 360.0 - dl) > dlon or abs((t - tj).total_seconds()) > window:
+                continue
+            if haversine_m(lat, lon, la, lo) <= cfg.jamming_radius_m:
+                vessels.add(m)
+                if len(vessels) >= cfg.jamming_min_vessels + 50:
+                    break  # enough to call it area-wide; exact count beyond is not needed
         return len(vessels)
 
     # -- clones -------------------------------------------------------------------------------

@@ -51,8 +51,8 @@ class RiskConfig:
     * ``closed_half_life_s``: a closed event's points halve every this many seconds.
     * ``corridor_factor`` / ``near_factor`` / ``far_factor``: behaviour points are scaled by
       where the vessel is — inside a cable/pipeline corridor, within ``near_m`` of one, or
-      elsewhere. Identity and watchlist findings are not scaled: who a ship is does not
-      depend on where it is.
+      elsewhere — except findings in ``location_independent``: identity (who a ship is does
+      not depend on where it is) and detectors that already weigh the corridor themselves.
     * ``sanctions_points``: prior for a watchlist match on an official sanctions list.
     """
 
@@ -64,7 +64,9 @@ class RiskConfig:
     far_factor: float = 0.55
     near_m: float = 15_000.0
     sanctions_points: float = 15.0
-    location_independent: tuple[str, ...] = ("identity",)
+    # Detectors that already weigh where the vessel is (or findings about who it is) are not
+    # scaled again by location.
+    location_independent: tuple[str, ...] = ("identity", "anchor_drag", "loitering", "ais_gap")
 
     def __post_init__(self) -> None:
         lo, me, hi, cr = self.levels

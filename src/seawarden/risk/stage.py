@@ -111,6 +111,10 @@ class RiskStage:
         track: tuple[tuple[datetime, float, float], ...] = ()
         if monitored or a.level in ("medium", "high", "critical"):
             crossing, track = self._predict(vessel, report, inside)
+            if crossing is not None and crossing.inside_now:
+                crossing = Crossing(
+                    area_id=crossing.area_id, eta=now, distance_m=0.0, inside_now=True
+                )
         areas = tuple(sorted(set(a.area_ids) | set(inside)))
 
         def build(alert_id: str, revision: int, msg_type: MsgType) -> Alert:

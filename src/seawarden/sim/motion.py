@@ -223,7 +223,7 @@ class VesselModel:
             elapsed_s = (self.t_ms - start_ms) / 1000.0
             if leg.duration_s is not None and elapsed_s >= leg.duration_s:
                 return
-            if leg.distance_m is not None and self.run_m - start_run >= leg.distance_m:
+            if leg.distance_m is not None and self.run_m - start_run >= leg.distance_m - 0.01:
                 return
             if (leg.route or leg.keep_route) and not route:
                 return

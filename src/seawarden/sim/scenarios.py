@@ -87,13 +87,19 @@ class SimVessel:
 class BuildContext:
     """What a scenario builder gets: region, a seeded RNG, its start time and identities."""
 
-    def __init__(self, *, region: Region, seed: int, taken_mmsis: set[int]) -> None:
+    def __init__(
+        self,
+        *,
+        region: Region,
+        seed: int,
+        taken_mmsis: set[int],
+        taken_names: set[str] | None = None,
+    ) -> None:
         self.region = region
         self.seed = seed
         self.rng = random.Random(seed)
         self.taken = taken_mmsis
-        self._names = list(_NAMES)
-        self.rng.shuffle(self._names)
+        self.taken_names = taken_names if taken_names is not None else set()
 
     def model(
         self, start: LatLon, course_deg: float, speed_kn: float, t0_ms: int, **kw: Any
@@ -115,7 +121,9 @@ class BuildContext:
             if mmsi not in self.taken:
                 self.taken.add(mmsi)
                 break
-        name = self._names.pop() if self._names else f"SIM {mmsi % 10000}"
+        free = [n for n in _NAMES if n not in self.taken_names]
+        name = self.rng.choice(free) if free else f"SIM {mmsi % 10000}"
+        self.taken_names.add(name)
         return {
             "mmsi": mmsi,
             "imo": _imo(self.rng) if imo else None,
@@ -180,7 +188,10 @@ def build(
     if region not in definition.regions:
         region = definition.regions[0]
     saved, ctx.region = ctx.region, region
-    t0_ms = epoch_offset_ms + round(float(params["start_h"]) * 3_600_000)
+    start_h = float(params["start_h"])
+    if start_h < 0:  # auto: the region's default (overlaps the matching real background)
+        start_h = _AUTO_START_H[region].get(name, 0.0)
+    t0_ms = epoch_offset_ms + round(start_h * 3_600_000)
     try:
         vessels = definition.builder(ctx, params, t0_ms)
     finally:
@@ -336,7 +347,9 @@ def anchor_drag_no_slowdown(ctx: BuildContext, p: Params, t0: int) -> list[SimVe
 
 # -- behaviours -------------------------------------------------------------------------------
 _DARK_SITES: dict[Region, tuple[LatLon, float]] = {
-    "baltic": ((55.075, 15.65), 52.0),  # crossing C-Lion1 NE of Bornholm
+    # crossing C-Lion1 in the Kadet channel approach, where a real cargo ship of the Baltic
+    # background crosses the same corridor ~12.3 h after the background starts
+    "baltic": ((54.605, 12.62), 300.0),
     "solent": ((50.40, -0.844), 250.0),  # crossing IFA2 in the Channel
 }
 
@@ -625,18 +638,30 @@ def cloned_mmsi(ctx: BuildContext, p: Params, t0: int) -> list[SimVessel]:
     return [first, second]
 
 
-_COMMON = {"start_h": 0.0, "region": ""}
+# Default start offsets (hours after the epoch) per region. The Solent background lasts
+# 84 min, so Solent scenarios start within it; Baltic ones are spread over the ~45 h cargo
+# background, dark_spell timed so a real ship crosses the same corridor meanwhile.
+_AUTO_START_H: dict[Region, dict[str, float]] = {
+    "baltic": {"anchor_drag_slowdown": 12.0, "anchor_drag_no_slowdown": 4.0,
+               "dark_spell": 11.25, "legit_anchoring": 0.2, "ferry": 0.0, "trawler": 0.3,
+               "pilot_pickup": 0.4, "sts_meeting": 0.6, "spoofed_jump": 0.7,
+               "cloned_mmsi": 0.8},
+    "solent": {"dark_spell": 0.1, "legit_anchoring": 0.2, "ferry": 0.0, "trawler": 0.3,
+               "pilot_pickup": 0.3, "sts_meeting": 0.1, "spoofed_jump": 0.4,
+               "cloned_mmsi": 0.5},
+}  # fmt: skip
+_COMMON = {"start_h": -1.0, "region": ""}
 SCENARIOS: dict[str, ScenarioDef] = {
     "anchor_drag_slowdown": ScenarioDef(
         anchor_drag_slowdown,
-        _COMMON | {"start_h": 12.0, "transit_speed_kn": 10.0, "drag_speed_kn": 2.5,
+        _COMMON | {"transit_speed_kn": 10.0, "drag_speed_kn": 2.5,
                    "drag_km": 30.0, "heading_offset_deg": 35.0, "pre_min": 60.0,
                    "after_speed_kn": 6.0, "after_min": 30.0, "real_identity": False},
         ("baltic",), "Eagle S: tanker slows 10 -> 2.5 kn, yaws, drags anchor over Estlink 2",
     ),
     "anchor_drag_no_slowdown": ScenarioDef(
         anchor_drag_no_slowdown,
-        _COMMON | {"start_h": 4.0, "transit_speed_kn": 9.0, "drag_speed_kn": 6.5,
+        _COMMON | {"transit_speed_kn": 9.0, "drag_speed_kn": 6.5,
                    "drag_km": 120.0, "zigzag_amp_deg": 20.0, "zigzag_period_min": 20.0,
                    "dark_from_km": 30.0, "dark_to_km": 60.0, "pre_min": 60.0,
                    "after_min": 30.0, "real_identity": False},
@@ -644,45 +669,45 @@ SCENARIOS: dict[str, ScenarioDef] = {
     ),
     "dark_spell": ScenarioDef(
         dark_spell,
-        _COMMON | {"start_h": 0.5, "speed_kn": 12.0, "dark_min": 45.0, "on_before_min": 40.0,
+        _COMMON | {"speed_kn": 12.0, "dark_min": 45.0, "on_before_min": 40.0,
                    "on_after_min": 40.0},
         ("baltic", "solent"), "AIS silent 30-60 min while crossing a corridor",
     ),
     "legit_anchoring": ScenarioDef(
         legit_anchoring,
-        _COMMON | {"start_h": 0.2, "approach_speed_kn": 10.0, "approach_km": 12.0,
+        _COMMON | {"approach_speed_kn": 10.0, "approach_km": 12.0,
                    "anchored_h": 3.0},
         ("baltic", "solent"), "slows to 0 and anchors (status 1) away from corridors",
     ),
     "ferry": ScenarioDef(
-        ferry, _COMMON | {"start_h": 0.0, "speed_kn": 0.0, "crossings": 4.0, "berth_min": 40.0},
+        ferry, _COMMON | {"speed_kn": 0.0, "crossings": 4.0, "berth_min": 40.0},
         ("baltic", "solent"), "scheduled crossings over a corridor",
     ),
     "trawler": ScenarioDef(
         trawler,
-        _COMMON | {"start_h": 0.3, "tow_speed_kn": 3.5, "tow_km": 6.0, "tows": 6.0},
+        _COMMON | {"tow_speed_kn": 3.5, "tow_km": 6.0, "tows": 6.0},
         ("baltic", "solent"), "ship type 30 towing at ~3.5 kn in slow zig-zags",
     ),
     "pilot_pickup": ScenarioDef(
         pilot_pickup,
-        _COMMON | {"start_h": 0.4, "speed_kn": 12.0, "pickup_speed_kn": 4.0,
+        _COMMON | {"speed_kn": 12.0, "pickup_speed_kn": 4.0,
                    "pickup_min": 8.0, "approach_min": 30.0},
         ("baltic", "solent"), "ship slows to ~4 kn for 8 min while a pilot boat is alongside",
     ),
     "sts_meeting": ScenarioDef(
         sts_meeting,
-        _COMMON | {"start_h": 0.6, "drift_kn": 0.4, "meet_h": 1.5, "wait_min": 20.0,
+        _COMMON | {"drift_kn": 0.4, "meet_h": 1.5, "wait_min": 20.0,
                    "watchlisted": True},
         ("baltic", "solent"), "two tankers drift <= 300 m apart for 1-2 h",
     ),
     "spoofed_jump": ScenarioDef(
         spoofed_jump,
-        _COMMON | {"start_h": 0.7, "speed_kn": 12.0, "jump_km": 50.0, "before_min": 40.0,
+        _COMMON | {"speed_kn": 12.0, "jump_km": 50.0, "before_min": 40.0,
                    "jump_min": 15.0, "after_min": 40.0},
         ("baltic", "solent"), "reported positions jump 50 km and back",
     ),
     "cloned_mmsi": ScenarioDef(
-        cloned_mmsi, _COMMON | {"start_h": 0.8, "speed_kn": 11.0, "duration_h": 2.0},
+        cloned_mmsi, _COMMON | {"speed_kn": 11.0, "duration_h": 2.0},
         ("baltic", "solent"), "two ships on one MMSI",
     ),
 }  # fmt: skip

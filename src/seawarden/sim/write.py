@@ -59,8 +59,9 @@ class Label:
     end: datetime
     corridor_ids: tuple[str, ...]
     last_corridor_crossing: datetime | None
-    incident: str | None
-    seed: int
+    crossings: tuple[tuple[str, datetime], ...] = ()  # (corridor id, time) in time order
+    incident: str | None = None
+    seed: int = 0
     region: str = ""
     background_nearby: int = 0
     notes: str = ""
@@ -80,6 +81,7 @@ class Label:
             "last_corridor_crossing": None
             if self.last_corridor_crossing is None
             else iso_utc(self.last_corridor_crossing),
+            "crossings": [{"area_id": a, "time": iso_utc(t)} for a, t in self.crossings],
             "incident": self.incident,
             "seed": self.seed,
             "region": self.region,
@@ -134,14 +136,17 @@ def simulate(
     if bg_records:
         shift = epoch - bg_records[0].time.replace(microsecond=0)
     taken = {r.mmsi for r in bg_records}
+    names: set[str] = set()
 
     vessels: list[SimVessel] = []
     for index, (name, params) in enumerate(specs):
-        ctx = BuildContext(region=region, seed=_sub_seed(seed, index, name), taken_mmsis=taken)
+        ctx = BuildContext(
+            region=region, seed=_sub_seed(seed, index, name), taken_mmsis=taken, taken_names=names
+        )
         vessels.extend(build(ctx, name, params))
 
-    index = AreaIndex(load_areas(areas or _bundled_areas()))
-    labels = _labels(vessels, epoch, index, seed, bg_records, shift)
+    area_index = AreaIndex(load_areas(areas or _bundled_areas()))
+    labels = _labels(vessels, epoch, area_index, seed, bg_records, shift)
 
     lines = _encode(vessels, epoch, bg_records, shift)
     out_nmea.parent.mkdir(parents=True, exist_ok=True)
@@ -174,7 +179,7 @@ def _labels(
             continue
         hulls = [w for w in vessels if w.mmsi == v.mmsi and w.scenario == v.scenario]
         corridors: set[str] = set()
-        crossings: list[int] = []
+        crossings: list[tuple[int, str]] = []
         nearby: set[int] = set()
         for hull in hulls:
             window = [s for s in hull.samples if v.onset_ms <= s.t_ms <= v.end_ms]
@@ -196,9 +201,12 @@ def _labels(
                 onset=(epoch + v.onset_ms * ms).replace(microsecond=0),
                 end=(epoch + v.end_ms * ms).replace(microsecond=0),
                 corridor_ids=tuple(sorted(corridors)),
-                last_corridor_crossing=(epoch + max(crossings) * ms).replace(microsecond=0)
+                last_corridor_crossing=(epoch + max(crossings)[0] * ms).replace(microsecond=0)
                 if crossings
                 else None,
+                crossings=tuple(
+                    (a, (epoch + t * ms).replace(microsecond=0)) for t, a in sorted(crossings)
+                ),
                 incident=v.incident,
                 seed=seed,
                 region=str(v.params.get("region", "")),
@@ -220,10 +228,10 @@ def _nearby_note(count: int, have_bg: bool) -> str:
 
 def _corridors(
     samples: Sequence[Sample], index: AreaIndex, sides: dict[str, SideOfLine]
-) -> tuple[set[str], list[int]]:
+) -> tuple[set[str], list[tuple[int, str]]]:
     """Areas the true track is inside, and times (ms) it crossed a corridor centerline."""
     ids: set[str] = set()
-    crossings: list[int] = []
+    crossings: list[tuple[int, str]] = []
     last_side: dict[str, int] = {}
     for s in samples:
         inside = index.containing(s.lon, s.lat)
@@ -237,7 +245,7 @@ def _corridors(
                 continue
             prev = last_side.get(area_id)
             if prev is not None and prev != side:
-                crossings.append(s.t_ms)
+                crossings.append((s.t_ms, area_id))
             last_side[area_id] = side
     return ids, crossings
 
@@ -281,7 +289,8 @@ def _nearby(
 
 # -- NMEA ---------------------------------------------------------------------------------------
 def _tagged(station: str, t_s: int, sentences: Iterable[str]) -> bytes:
-    tb = TagBlock.create(source_station=station, receiver_timestamp=t_s).decode()
+    fields: dict[str, Any] = {"source_station": station, "receiver_timestamp": t_s}
+    tb = TagBlock.create(**fields).decode()
     return "".join(f"\\{tb}\\{s}\n" for s in sentences).encode("ascii")
 
 
