@@ -3,8 +3,8 @@
 Real sentences only at the source: raw AIVDM from the AISdb, gpsd and pyais corpora, plus
 the real Solent and Baltic tracks encoded to type 1 position reports (pyais's encoder). To
 reach benchmark size, the material is replayed as later periods: each copy gets tag-block
-times shifted by the span of the material (~1.5 days) and MMSIs remapped (MID kept) so the file holds many distinct
-vessels, as a day of European traffic does. Writes ``!AIVDM`` lines behind ``\\c:…\\`` tag
+times shifted by the span of the material (~1.5 days) and MMSIs remapped (MID kept),
+so the file holds many distinct vessels. Writes ``!AIVDM`` lines behind ``\\c:…\\`` tag
 blocks, the form AIS-catcher and many aggregators produce.
 """
 
