@@ -14,6 +14,8 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from seawarden.geo.sphere import EARTH_RADIUS_M, bearing_deg, distance_m
+
 __all__ = [
     "EARTH_RADIUS_M",
     "KN_PER_MS",
@@ -26,27 +28,8 @@ __all__ = [
     "speed_kn",
 ]
 
-EARTH_RADIUS_M = 6_371_008.8
 KN_PER_MS = 3600.0 / 1852.0
 _M_PER_DEG = math.pi * EARTH_RADIUS_M / 180.0
-
-
-def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle distance in metres (haversine); safe across the antimeridian."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp = p2 - p1
-    dl = math.radians(lon2 - lon1)
-    a = math.sin(dp / 2.0) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2.0) ** 2
-    return 2.0 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
-
-
-def bearing_deg(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Initial true bearing from point 1 to point 2, in [0, 360)."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dl = math.radians(lon2 - lon1)
-    y = math.sin(dl) * math.cos(p2)
-    x = math.cos(p1) * math.sin(p2) - math.sin(p1) * math.cos(p2) * math.cos(dl)
-    return math.degrees(math.atan2(y, x)) % 360.0
 
 
 def angle_diff_deg(a: float, b: float) -> float:

@@ -39,8 +39,8 @@ import shapely
 import shapely.affinity
 
 from seawarden.detectors.base import Context, Detector
-from seawarden.detectors.neighbours import haversine_m
 from seawarden.errors import ConfigError
+from seawarden.geo.sphere import distance_m as haversine_m
 from seawarden.model import Event, EventPhase, PositionReport
 
 __all__ = ["AisGapConfig", "AisGapDetector", "AisGapState"]

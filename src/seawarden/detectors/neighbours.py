@@ -12,18 +12,10 @@ import math
 from datetime import datetime, timedelta
 
 from seawarden.detectors.base import Neighbour
+from seawarden.geo.sphere import distance_m as haversine_m
 from seawarden.model import PositionReport
 
-EARTH_RADIUS_M = 6_371_008.8
 CELL_DEG = 0.01  # ~1.1 km of latitude
-
-
-def haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp = p2 - p1
-    dl = math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
 
 
 class NeighbourIndex:

@@ -47,8 +47,8 @@ from datetime import datetime
 from typing import Any
 
 from seawarden.detectors.base import Context, Detector, LandMask
-from seawarden.detectors.neighbours import haversine_m
 from seawarden.errors import ConfigError
+from seawarden.geo.sphere import distance_m as haversine_m
 from seawarden.model import Event, EventPhase, PositionReport
 
 __all__ = ["Episode", "SpoofingConfig", "SpoofingDetector", "SpoofingState"]

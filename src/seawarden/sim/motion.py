@@ -25,6 +25,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from seawarden.geo.sphere import EARTH_RADIUS_M, bearing_deg, distance_m
+
 __all__ = [
     "EARTH_RADIUS_M",
     "KN_TO_M_S",
@@ -37,7 +39,6 @@ __all__ = [
     "report_interval_s",
 ]
 
-EARTH_RADIUS_M = 6_371_008.8
 KN_TO_M_S = 1852.0 / 3600.0
 
 # AIS navigational status codes used by the scenarios.
@@ -45,23 +46,6 @@ UNDER_WAY = 0
 AT_ANCHOR = 1
 MOORED = 5
 ENGAGED_IN_FISHING = 7
-
-
-def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle (haversine) distance in metres."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
-
-
-def bearing_deg(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Initial great-circle bearing from point 1 to point 2, degrees in [0, 360)."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dl = math.radians(lon2 - lon1)
-    y = math.sin(dl) * math.cos(p2)
-    x = math.cos(p1) * math.sin(p2) - math.sin(p1) * math.cos(p2) * math.cos(dl)
-    return math.degrees(math.atan2(y, x)) % 360.0
 
 
 def destination(lat: float, lon: float, bearing: float, dist_m: float) -> tuple[float, float]:
