@@ -37,6 +37,7 @@ DEFAULT_WEIGHTS: Mapping[str, float] = {
     "identity.watchlist": 35.0,
     "identity.flag_mismatch": 30.0,
     "encounter": 55.0,
+    "encounter.with_watchlisted": 80.0,
     "course_speed": 30.0,
     "approach": 22.0,
 }
@@ -66,7 +67,13 @@ class RiskConfig:
     sanctions_points: float = 15.0
     # Detectors that already weigh where the vessel is (or findings about who it is) are not
     # scaled again by location.
-    location_independent: tuple[str, ...] = ("identity", "anchor_drag", "loitering", "ais_gap")
+    location_independent: tuple[str, ...] = (
+        "identity",
+        "anchor_drag",
+        "loitering",
+        "ais_gap",
+        "encounter.with_watchlisted",
+    )
 
     def __post_init__(self) -> None:
         lo, me, hi, cr = self.levels
@@ -151,7 +158,10 @@ class RiskEngine:
                 continue
             per_vessel = self._active.setdefault(ev.mmsi, {})
             key = f"{ev.kind}:{ev.id}"
-            if ev.phase == "close":
+            if ev.phase == "instant":
+                # a momentary finding counts from its time and fades like a closed one
+                per_vessel[key] = _Active(event=ev, closed_at=ev.time)
+            elif ev.phase == "close":
                 entry = per_vessel.get(key)
                 per_vessel[key] = _Active(event=ev if entry is None else _merge(entry.event, ev))
                 per_vessel[key].closed_at = ev.time
@@ -180,7 +190,8 @@ class RiskEngine:
                 if points < 1.0:
                     expired.append(key)
                     continue
-            if ev.kind not in cfg.location_independent:
+            source = ev.kind if finding is None else f"{ev.kind}.{finding}"
+            if ev.kind not in cfg.location_independent and source not in cfg.location_independent:
                 factor, where = self._place_factor(corridor_distance_m)
                 points *= factor
             else:
@@ -198,6 +209,27 @@ class RiskEngine:
             )
         for key in expired:
             del per_vessel[key]
+        # Repeats of one kind of finding (eight speed changes of a ferry) are one reason, not
+        # eight independent ones: keep the strongest per source and say how many there were.
+        strongest: dict[str, Contribution] = {}
+        counts: dict[str, int] = {}
+        for c in contributions:
+            counts[c.source] = counts.get(c.source, 0) + 1
+            best = strongest.get(c.source)
+            if best is None or c.points > best.points:
+                strongest[c.source] = c
+        contributions = [
+            c
+            if counts[c.source] == 1
+            else Contribution(
+                source=c.source,
+                points=c.points,
+                text=f"{c.text} (strongest of {counts[c.source]} such findings)",
+                event_id=c.event_id,
+                area_id=c.area_id,
+            )
+            for c in strongest.values()
+        ]
         if not per_vessel:
             self._active.pop(vessel.mmsi, None)
         contributions.extend(self._priors(vessel))

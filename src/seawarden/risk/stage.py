@@ -75,11 +75,50 @@ class RiskStage:
         if vessel.watch is not None and self.predictor is not None:
             produced.extend(self._approach_check(vessel, report, inside))
         self.engine.observe([*findings, *produced])
+        self.mirror_encounters(vessel, findings)
         quiet = vessel.mmsi not in self.engine and not self.alerts.has_open(vessel.mmsi)
         if quiet and vessel.watch is None:
             return produced, []
         alert = self._assess(vessel, report, inside, report.time)
         return produced, [alert] if alert else []
+
+    def mirror_encounters(self, vessel: VesselState, findings: list[Event]) -> None:
+        """An encounter is reported once per pair (by the lower MMSI); the partner is in the
+        meeting too, so it gets the finding as well — stronger if it met a listed vessel."""
+        mirrored: list[Event] = []
+        for ev in findings:
+            partner = ev.attrs.get("partner_mmsi") if ev.kind == "encounter" else None
+            if not isinstance(partner, int):
+                continue
+            listed = vessel.watch is not None
+            who = vessel.name or str(vessel.mmsi)
+            reason = f"meeting {who} (MMSI {vessel.mmsi})" + (
+                f", which is on the watchlist ({vessel.watch.entry.name or vessel.watch.key})"
+                if vessel.watch is not None
+                else ""
+            )
+            attrs = {
+                **ev.attrs,
+                "partner_mmsi": vessel.mmsi,
+                "reasons": [reason, *ev.attrs.get("reasons", [])],
+            }
+            if listed:
+                attrs["type"] = "with_watchlisted"
+            mirrored.append(
+                Event(
+                    id=ev.id + "-p",
+                    kind=ev.kind,
+                    phase=ev.phase,
+                    mmsi=partner,
+                    time=ev.time,
+                    lat=ev.lat,
+                    lon=ev.lon,
+                    area_id=ev.area_id,
+                    producer_version=ev.producer_version,
+                    attrs=attrs,
+                )
+            )
+        self.engine.observe(mirrored)
 
     def tick(self, vessels: dict[int, VesselState], now: datetime) -> list[Alert]:
         """Re-score vessels with open findings or alerts when no report comes (decay, cancel)."""
