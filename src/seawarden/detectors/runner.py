@@ -43,6 +43,8 @@ class DetectorRunner:
         self._tick = timedelta(seconds=tick_every_s)
         self._next_tick: datetime | None = None
         self.ticked = False  # whether the last maybe_tick call ran a tick
+        self.quiet_after_s = 120.0
+        self._vessel_due: dict[int, datetime] = {}
         self._states: dict[int, list[Any]] = {}
         self._ticking = [
             i for i, d in enumerate(self.detectors) if type(d).on_tick is not Detector.on_tick
@@ -124,6 +126,17 @@ class DetectorRunner:
             states = self._states.get(vessel.mmsi)
             if states is None:
                 continue
+            # Ticks exist for vessels that have gone quiet; a vessel still reporting is
+            # handled by step(). The longer a silence, the less often it needs a look, so
+            # per-vessel ticks back off to a fifth of the silence (work stays proportional
+            # to traffic, not to fleet size × time).
+            silence = (now - vessel.last_seen).total_seconds()
+            if silence < self.quiet_after_s:
+                continue
+            due = self._vessel_due.get(vessel.mmsi)
+            if due is not None and now < due:
+                continue
+            self._vessel_due[vessel.mmsi] = now + max(self._tick, timedelta(seconds=silence / 5))
             ctx: Context | None = None
             for i in self._ticking:
                 if ctx is None:
@@ -140,6 +153,7 @@ class DetectorRunner:
         keep = set(alive)
         for mmsi in [m for m in self._states if m not in keep]:
             del self._states[mmsi]
+            self._vessel_due.pop(mmsi, None)
             self.neighbours.remove(mmsi)
         self.neighbours.expire(now)
         self.coverage.expire(now)
@@ -151,6 +165,7 @@ class DetectorRunner:
             "versions": self.versions(),
             "next_tick": self._next_tick.isoformat() if self._next_tick else None,
             "monitored": sorted(self.monitored),
+            "vessel_due": {str(m): t.isoformat() for m, t in self._vessel_due.items()},
             "coverage": self.coverage.snapshot(),
             "neighbours": [_report_json(r) for r in self.neighbours._latest.values()],
             "states": {
@@ -167,6 +182,9 @@ class DetectorRunner:
         nt = snap.get("next_tick")
         self._next_tick = datetime.fromisoformat(nt) if nt else None
         self.monitored = set(snap.get("monitored", []))
+        self._vessel_due = {
+            int(m): datetime.fromisoformat(t) for m, t in snap.get("vessel_due", {}).items()
+        }
         self.coverage.restore(snap.get("coverage", {}))
         for row in snap.get("neighbours", []):
             self.neighbours.update(_report_from_json(row))

@@ -210,8 +210,11 @@ class PipelineCore:
             return []
         events = self.detectors.maybe_tick(now, self.fleet)
         if self.risk is not None and (events or self.detectors.ticked):
-            self.risk.engine.observe(events)
-            vessels = {m: v for m in self.risk.engine.vessels() if (v := self.fleet.get(m))}
+            # Only what can change an alert: vessels with new findings from this tick, and
+            # vessels with an open alert (their faded score may now cancel it). Fading alone
+            # cannot raise a score, so other vessels need no look.
+            touched = self.risk.engine.observe(events)
+            vessels = {m: v for m in touched if (v := self.fleet.get(m)) is not None}
             for m in self.risk.alerts.open_alerts():
                 if (v := self.fleet.get(m)) is not None:
                     vessels[m] = v

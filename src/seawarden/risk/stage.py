@@ -121,9 +121,9 @@ class RiskStage:
         self.engine.observe(mirrored)
 
     def tick(self, vessels: dict[int, VesselState], now: datetime) -> list[Alert]:
-        """Re-score vessels with open findings or alerts when no report comes (decay, cancel)."""
+        """Re-score the given vessels when no report comes (new tick findings, decay, cancel)."""
         out: list[Alert] = []
-        for mmsi in sorted(set(self.engine.vessels()) | set(self.alerts.open_alerts())):
+        for mmsi in sorted(vessels):
             vessel = vessels.get(mmsi)
             if vessel is None or vessel.last is None:
                 continue
