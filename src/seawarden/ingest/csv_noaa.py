@@ -30,21 +30,21 @@ from seawarden.ingest.csv_sources import (
     Lines,
     StaticTracker,
     StaticValues,
+    checked_fields,
     dimension_m,
     header_names,
     indices,
+    mmsi_and_time,
     opt_code,
     opt_float,
     parse_imo,
-    parse_mmsi,
     read_with,
     reject,
     resolve_columns,
     ship_type_code,
-    split_fields,
     static_report,
 )
-from seawarden.model import PositionReport
+from seawarden.model import PositionReport, Rejection
 
 __all__ = ["NOAA_COLUMNS", "noaa_records", "read_noaa_csv"]
 
@@ -140,23 +140,15 @@ def noaa_records(
     )
 
     for line_no, line in lines:
-        fields = split_fields(line)
-        if len(fields) != width:
-            detail = (
-                "blank line" if not line.strip() else f"{len(fields)} fields, header has {width}"
-            )
-            yield reject("malformed", source, line_no, line, detail)
+        fields = checked_fields(line, width, source, line_no)
+        if isinstance(fields, Rejection):
+            yield fields
             continue
-        fields.append("")
-        mmsi = parse_mmsi(fields[i_mmsi])
-        if mmsi is None:
-            yield reject("bad_mmsi", source, line_no, line, f"MMSI {fields[i_mmsi]!r}")
+        ident = mmsi_and_time(fields, i_mmsi, i_time, parse_time, source, line_no, line)
+        if isinstance(ident, Rejection):
+            yield ident
             continue
-        try:
-            time = parse_time(fields[i_time])
-        except ValueError:
-            yield reject("bad_time", source, line_no, line, f"time {fields[i_time]!r}")
-            continue
+        mmsi, time = ident
         try:
             lat = opt_float(fields[i_lat])
             lon = opt_float(fields[i_lon])

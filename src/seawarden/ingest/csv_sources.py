@@ -222,6 +222,36 @@ def opt_code(text: str) -> int | None:
     return int(value) if math.isfinite(value) else None
 
 
+def checked_fields(line: str, width: int, source: str, line_no: int) -> list[str] | Rejection:
+    """A line's fields (plus one empty sentinel field for absent optional columns), or a
+    ``malformed`` rejection when the count does not match the header."""
+    fields = split_fields(line)
+    if len(fields) != width:
+        detail = "blank line" if not line.strip() else f"{len(fields)} fields, header has {width}"
+        return reject("malformed", source, line_no, line, detail)
+    fields.append("")
+    return fields
+
+
+def mmsi_and_time(
+    fields: list[str],
+    i_mmsi: int,
+    i_time: int,
+    parse_time: Callable[[str], datetime],
+    source: str,
+    line_no: int,
+    line: str,
+) -> tuple[int, datetime] | Rejection:
+    """The row's MMSI and event time, or the ``bad_mmsi`` / ``bad_time`` rejection."""
+    mmsi = parse_mmsi(fields[i_mmsi])
+    if mmsi is None:
+        return reject("bad_mmsi", source, line_no, line, f"MMSI {fields[i_mmsi]!r}")
+    try:
+        return mmsi, parse_time(fields[i_time])
+    except ValueError:
+        return reject("bad_time", source, line_no, line, f"time {fields[i_time]!r}")
+
+
 def parse_mmsi(text: str) -> int | None:
     try:
         return normalise.mmsi(text)
