@@ -11,6 +11,7 @@ import contextlib
 import logging
 import signal
 import sys
+from collections.abc import Callable, Coroutine
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
@@ -155,6 +156,37 @@ def _summary(stats: ReplayStats, title: str) -> None:
     if d["resumed_from"]:
         table.add_row("resumed after", f"input {d['resumed_from'][0]} line {d['resumed_from'][1]}")
     console.print(table)
+
+
+def _live_sinks(
+    events_out: Path | None, alerts_out: Path | None, *, append: bool
+) -> tuple[list[EventSink], list[AlertSink]]:
+    """Log sinks, plus JSON Lines files when asked for (appended to for a live feed)."""
+    sinks: list[EventSink] = [LogEventSink()]
+    if events_out is not None:
+        sinks.append(JsonlEventSink(events_out, append=append))
+    alert_sinks: list[AlertSink] = [LogAlertSink()]
+    if alerts_out is not None:
+        alert_sinks.append(JsonlAlertSink(alerts_out, append=append))
+    return sinks, alert_sinks
+
+
+def _run_until_stopped(
+    feed: Callable[[asyncio.Event], Coroutine[Any, Any, None]], duration_s: float | None
+) -> None:
+    """Run a feed until Ctrl-C / SIGTERM (or ``duration_s``), then let it finish cleanly."""
+    stop = asyncio.Event()
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, stop.set)
+        if duration_s is not None:
+            loop.call_later(duration_s, stop.set)
+        await feed(stop)
+
+    asyncio.run(main())
 
 
 @app.command()
@@ -305,27 +337,16 @@ def live(
     )
     store_path = store or env.store
     db = SQLiteStore(store_path) if store_path is not None else None
-    sinks: list[EventSink] = [LogEventSink()]
-    if events_out is not None:
-        sinks.append(JsonlEventSink(events_out, append=True))
-    alert_sinks: list[AlertSink] = [LogAlertSink()]
-    if alerts_out is not None:
-        alert_sinks.append(JsonlAlertSink(alerts_out, append=True))
+    sinks, alert_sinks = _live_sinks(events_out, alerts_out, append=True)
     runner = LiveRunner(cfg, store=db, sinks=sinks, alert_sinks=alert_sinks)
-    stop = asyncio.Event()
 
-    async def main() -> None:
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError):
-                loop.add_signal_handler(sig, stop.set)
+    def feed(stop: asyncio.Event) -> Coroutine[Any, Any, None]:
         if tcp:
-            await runner.run_tcp(host, int(port_text), stop)
-        else:
-            await runner.run_udp(host, int(port_text), stop)
+            return runner.run_tcp(host, int(port_text), stop)
+        return runner.run_udp(host, int(port_text), stop)
 
     try:
-        asyncio.run(main())
+        _run_until_stopped(feed, None)
     finally:
         if db is not None:
             db.close()
@@ -376,30 +397,14 @@ def run(
         assume_time=None,
     )
     db = SQLiteStore(store)
-    sinks: list[EventSink] = [LogEventSink()]
-    if events_out is not None:
-        sinks.append(JsonlEventSink(events_out))
-    alert_sinks: list[AlertSink] = [LogAlertSink()]
-    if alerts_out is not None:
-        alert_sinks.append(JsonlAlertSink(alerts_out))
+    sinks, alert_sinks = _live_sinks(events_out, alerts_out, append=False)
     runner = LiveRunner(cfg, store=db, sinks=sinks, alert_sinks=alert_sinks)
     console.print(
         f"[bold]seawarden demo[/]: replaying {', '.join(f.name for f in files)} at {speed:g}x "
         f"over {len(runner.core.index or [])} areas of interest; store {store}. Ctrl-C stops."
     )
-    stop = asyncio.Event()
-
-    async def main() -> None:
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError):
-                loop.add_signal_handler(sig, stop.set)
-        if duration_s is not None:
-            loop.call_later(duration_s, stop.set)
-        await runner.run_paced(files, speed, stop)
-
     try:
-        asyncio.run(main())
+        _run_until_stopped(lambda stop: runner.run_paced(files, speed, stop), duration_s)
     finally:
         db.close()
     console.print(
