@@ -60,6 +60,7 @@ class LiveRunner:
         self.events: Counter[str] = Counter()
         self.records = 0
         self.lines = 0
+        self._last_push = self.clock.now()
 
     # -- feeding ---------------------------------------------------------------------------------
     def feed_line(self, line: bytes, source: str) -> None:
@@ -74,12 +75,20 @@ class LiveRunner:
         if isinstance(item, Rejection):
             self._reject(item)
             return
+        self._last_push = self.clock.now()
         self._handle(self.orderer.push(item))
 
     def tick(self, now: datetime | None = None) -> None:
-        """Release quiet records and commit the store; call about once a second."""
-        now = now or self.clock.now()
-        self._handle(self.orderer.release_until(now.timestamp()))
+        """Release held records if the feed has gone quiet, and commit the store; call
+        about once a second. ``now`` is event time (paced replays); without it the feed's
+        own clock is not trusted — a receiver may be skewed or replaying — so records are
+        released only after ``lateness_s`` of wall-clock silence."""
+        if now is not None:
+            self._handle(self.orderer.release_until(now.timestamp()))
+        else:
+            quiet_s = (self.clock.now() - self._last_push).total_seconds()
+            if quiet_s >= self.config.order.lateness_s:
+                self._handle(self.orderer.flush())
         self.core.flush()
         if self.store is not None:
             self.store.commit()
