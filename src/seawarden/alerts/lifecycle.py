@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from seawarden.alerts.model import Alert, MsgType, NextCrossing, Reason
+from seawarden.alerts.model import STATUSES, Alert, MsgType, NextCrossing, Reason
+from seawarden.alerts.releasability import label_of, narrowest, parse_label
 from seawarden.errors import ConfigError
 from seawarden.model import event_id
 from seawarden.risk.score import LEVELS, Assessment
@@ -27,12 +28,33 @@ class AlertConfig:
     min_update_s: float = 300.0
     rescore_points: float = 10.0
     cancel_after_s: float = 900.0
+    # CAP status of every alert this run raises: Actual (real), Exercise, Test.
+    status: str = "Actual"
+    # Release marking of every alert (``REL JEF``, ``REL NATO``, ``REL GBR, NOR``); an area's
+    # own marking in ``releasability_by_area`` narrows it for alerts involving that area.
+    releasability: str = "REL JEF"
+    releasability_by_area: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.min_level not in LEVELS[1:]:
             raise ConfigError(f"alerts.min_level must be one of {LEVELS[1:]}")
+        if self.status not in STATUSES:
+            raise ConfigError(f"alerts.status must be one of {STATUSES}, not {self.status!r}")
+        parse_label(self.releasability)
+        for area_id, label in self.releasability_by_area.items():
+            try:
+                parse_label(label)
+            except ConfigError as exc:
+                raise ConfigError(f"alerts.releasability_by_area[{area_id}]: {exc}") from exc
         if self.min_update_s < 0 or self.cancel_after_s < 0 or self.rescore_points < 0:
             raise ConfigError("alert intervals and rescore_points must be >= 0")
+
+    def marking_for(self, area_ids: tuple[str, ...]) -> str:
+        """The release marking of an alert involving ``area_ids``: the narrowest that applies."""
+        labels = [self.releasability]
+        by_area = self.releasability_by_area
+        labels += [by_area[a] for a in area_ids if a in by_area]
+        return narrowest(labels) if len(labels) > 1 else label_of(parse_label(labels[0]))
 
 
 @dataclass(slots=True)

@@ -16,6 +16,8 @@ from typing import Any, Literal
 from seawarden.pipeline.sinks import iso_utc
 
 MsgType = Literal["Alert", "Update", "Cancel"]
+Status = Literal["Actual", "Exercise", "Test"]
+STATUSES: tuple[str, ...] = ("Actual", "Exercise", "Test")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -54,6 +56,10 @@ class Alert:
     watchlist: dict[str, Any] | None
     monitored: bool
     predicted_track: tuple[tuple[datetime, float, float], ...] = ()
+    # CAP status (Actual | Exercise | Test) and the release marking (alerts/releasability.py):
+    # nothing leaves for a recipient whose audience the marking does not cover.
+    status: Status = "Actual"
+    releasability: str = "REL JEF"
 
     def to_dict(self) -> dict[str, Any]:
         nc = self.next_crossing
@@ -85,6 +91,8 @@ class Alert:
             },
             "watchlist": self.watchlist,
             "monitored": self.monitored,
+            "status": self.status,
+            "releasability": self.releasability,
             "predicted_track": [
                 {"time": iso_utc(t), "lat": round(la, 5), "lon": round(lo, 5)}
                 for t, la, lo in self.predicted_track

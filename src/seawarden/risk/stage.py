@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from seawarden.alerts.lifecycle import AlertConfig, AlertLifecycle, reasons_of
-from seawarden.alerts.model import Alert, MsgType, NextCrossing
+from seawarden.alerts.model import Alert, MsgType, NextCrossing, Status
 from seawarden.areas.index import AreaIndex
 from seawarden.fleet.vessel import VesselState
 from seawarden.model import Event, PositionReport, event_id
@@ -184,6 +184,8 @@ class RiskStage:
                 watchlist=_watch(vessel),
                 monitored=monitored,
                 predicted_track=track if monitored else (),
+                status=cast(Status, self.settings.alerts.status),
+                releasability=self.settings.alerts.marking_for(areas),
             )
 
         return self.alerts.update(a, lat=report.lat, lon=report.lon, build=build)
