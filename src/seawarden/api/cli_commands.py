@@ -1,0 +1,243 @@
+"""``seawarden token ...`` and ``seawarden serve``: issue API tokens and run the API.
+
+The service refuses to start with a default secret: outside ``--demo`` it needs at least
+one admin token of its own and no live copy of the public demo token; ``--demo`` creates
+that demo token (printed at start) and is allowed on a loopback address only.
+"""
+
+from __future__ import annotations
+
+import getpass
+import ipaddress
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from seawarden.api import tokens
+from seawarden.api.settings import SubscriptionLike
+from seawarden.errors import ConfigError, StoreError
+
+console = Console(stderr=True)
+log = logging.getLogger("seawarden.api")
+token_app = typer.Typer(no_args_is_help=True, help="Issue, list and revoke API tokens.")
+DEFAULT_SUBSCRIPTIONS = Path("config/subscriptions.yaml")
+
+StoreOpt = Annotated[Path, typer.Option("--store", help="SQLite store (the API's database)")]
+
+
+def _actor() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli:unknown"
+
+
+def _prepare_store(path: Path, *, create: bool) -> None:
+    from seawarden.api import db
+    from seawarden.store.sqlite import SQLiteStore
+
+    if not path.is_file():
+        if not create:
+            raise StoreError(f"{path}: no such store")
+        SQLiteStore(path).close()  # a new, empty store with the pipeline's schema
+    db.ensure_schema(path)
+
+
+def load_subscriptions(path: Path | None) -> Mapping[str, SubscriptionLike] | None:
+    """Subscriptions by id from ``path`` (or the default file if present); None if none."""
+    chosen = path or (DEFAULT_SUBSCRIPTIONS if DEFAULT_SUBSCRIPTIONS.is_file() else None)
+    if chosen is None:
+        return None
+    try:
+        from seawarden.alerts.subscriptions import load_subscriptions as load
+    except ImportError as exc:
+        raise ConfigError(
+            "this seawarden has no subscriptions support (seawarden.alerts.subscriptions)"
+        ) from exc
+    return {str(s.id): s for s in load(chosen)}
+
+
+@token_app.command("create")
+def token_create(
+    store: StoreOpt,
+    name: Annotated[str, typer.Option(help="unique name, e.g. dnk-moc or j.smith")],
+    role: Annotated[str, typer.Option(help="admin | analyst | ally")],
+    nation: Annotated[str | None, typer.Option(help="ally's nation, ISO alpha-3 (DNK)")] = None,
+    areas: Annotated[
+        str | None, typer.Option(help="ally's area ids, comma-separated, or 'all'")
+    ] = None,
+    subscription: Annotated[
+        str | None, typer.Option(help="bind an ally to a subscription's areas")
+    ] = None,
+    subscriptions: Annotated[
+        Path | None, typer.Option(help="subscriptions file to check --subscription against")
+    ] = None,
+) -> None:
+    """Create a token and print it once (stdout); the store keeps only its SHA-256."""
+    from seawarden.api import db
+
+    area_list = None if areas is None else tuple(a.strip() for a in areas.split(",") if a.strip())
+    if subscription is not None:
+        subs = load_subscriptions(subscriptions)
+        if subs is None:
+            console.print(f"[yellow]no subscriptions file: {subscription!r} is not checked[/]")
+        elif subscription not in subs:
+            raise ConfigError(f"no subscription {subscription!r}; known: {', '.join(sorted(subs))}")
+        else:
+            sub_nation = getattr(subs[subscription], "nation", None)
+            if nation is None:
+                nation = sub_nation
+            elif sub_nation is not None and nation.upper() != str(sub_nation).upper():
+                raise ConfigError(
+                    f"--nation {nation} differs from subscription {subscription}'s {sub_nation}"
+                )
+    _prepare_store(store, create=True)
+    with db.connection(store) as conn:
+        secret, rec = tokens.create(
+            conn,
+            name=name,
+            role=role,
+            actor=_actor(),
+            nation=nation,
+            areas=area_list,
+            subscription_id=subscription,
+        )
+    console.print(
+        f"created token [bold]{rec.name}[/] ({rec.role}"
+        + (f", {rec.nation}" if rec.nation else "")
+        + "); it is shown once, keep it in a secrets store:"
+    )
+    typer.echo(secret)
+
+
+@token_app.command("list")
+def token_list(store: StoreOpt) -> None:
+    """List tokens: name, role, nation, areas, created, revoked (never the token)."""
+    from seawarden.api import db
+
+    _prepare_store(store, create=False)
+    with db.connection(store) as conn:
+        rows = tokens.all_tokens(conn)
+    table = Table(title="API tokens", title_justify="left")
+    for col in ("name", "role", "nation", "areas", "created", "revoked"):
+        table.add_column(col)
+    for r in rows:
+        where = f"subscription {r.subscription_id}" if r.subscription_id else None
+        area_text = where or ("all" if r.areas is None else ",".join(r.areas))
+        table.add_row(
+            r.name,
+            r.role,
+            r.nation or "",
+            area_text if r.role == "ally" else "",
+            r.created.isoformat(timespec="seconds"),
+            "" if r.revoked is None else r.revoked.isoformat(timespec="seconds"),
+        )
+    Console().print(table)
+
+
+@token_app.command("revoke")
+def token_revoke(
+    store: StoreOpt, name: Annotated[str, typer.Argument(help="the token's name")]
+) -> None:
+    """Revoke a token; requests with it fail from the next one on."""
+    from seawarden.api import db
+
+    _prepare_store(store, create=False)
+    with db.connection(store) as conn:
+        rec = tokens.revoke(conn, name, actor=_actor())
+    if rec is None:
+        raise ConfigError(f"no token named {name!r}; see `seawarden token list`")
+    console.print(f"token {name} revoked at {rec.revoked}")
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def preflight(store: Path, *, demo: bool) -> None:
+    """Refuse default secrets outside --demo; create the demo token in --demo."""
+    from seawarden.api import db
+
+    with db.connection(store) as conn:
+        if demo:
+            if tokens.live_demo_tokens(conn):
+                return
+            if conn.execute(
+                "SELECT 1 FROM tokens WHERE token_hash = ?", (tokens.DEMO_ADMIN_HASH,)
+            ).fetchone():
+                raise ConfigError(
+                    f"{store}: the demo token was revoked in this store; use a new --store"
+                )
+            tokens.create(
+                conn,
+                name=tokens.DEMO_ADMIN_NAME,
+                role="admin",
+                actor="system:demo",
+                token=tokens.DEMO_ADMIN_TOKEN,
+            )
+            return
+        demo_live = tokens.live_demo_tokens(conn)
+        if demo_live:
+            raise ConfigError(
+                f"{store} holds the public demo token ({', '.join(demo_live)}): a service "
+                "outside --demo will not start with it. Revoke it: "
+                f"`seawarden token revoke --store {store} {demo_live[0]}`"
+            )
+        if not tokens.has_live_admin(conn):
+            raise ConfigError(
+                f"{store} has no admin token: create one with "
+                f"`seawarden token create --store {store} --name ops-admin --role admin`"
+            )
+
+
+def serve(
+    store: StoreOpt,
+    host: Annotated[str, typer.Option(help="address to bind (loopback by default)")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port (0: any free port)")] = 8800,
+    subscriptions: Annotated[
+        Path | None, typer.Option(help="subscriptions (YAML) that ally tokens may be bound to")
+    ] = None,
+    demo: Annotated[
+        bool, typer.Option(help="loopback only: create and accept the public demo admin token")
+    ] = False,
+) -> None:
+    """Run the HTTP API (alerts, operator actions, audit, deliveries) under uvicorn."""
+    import uvicorn
+
+    from seawarden.api import ApiSettings, create_app
+
+    if demo and not is_loopback(host):
+        raise ConfigError(f"--demo uses a public token and binds to loopback only, not {host}")
+    if not 0 <= port <= 65535:
+        raise typer.BadParameter("--port must be 0-65535")
+    _prepare_store(store, create=demo)
+    preflight(store, demo=demo)
+    subs = load_subscriptions(subscriptions) or {}
+    app = create_app(ApiSettings(store=store, demo=demo, subscriptions=subs))
+    if demo:
+        console.print(
+            f"[bold yellow]DEMO[/]: admin token (public, loopback only): {tokens.DEMO_ADMIN_TOKEN}"
+        )
+    if not is_loopback(host):
+        console.print(
+            f"[yellow]listening on {host}: put TLS in front (reverse proxy); tokens are bearer "
+            "secrets[/]"
+        )
+    console.print(f"seawarden API on http://{host}:{port}/api (store {store}); Ctrl-C stops.")
+    uvicorn.run(app, host=host, port=port, server_header=False, log_level="info")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``token`` and ``serve`` to the ``seawarden`` command."""
+    app.add_typer(token_app, name="token")
+    app.command("serve")(serve)

@@ -1,0 +1,301 @@
+"""SQL behind the API: alerts (latest revision per id), operator actions, the outbox.
+
+Every statement takes its values as parameters. Alerts are paged newest first with a
+keyset cursor on ``(time, id)`` of the latest revision, so a page costs the same however
+deep the client has read and a pipeline writing meanwhile does not shift the pages.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from seawarden.api.db import table_exists
+from seawarden.api.principal import Principal
+from seawarden.store import audit
+
+LEVELS: tuple[str, ...] = ("info", "low", "medium", "high", "critical")
+
+
+class CursorError(ValueError):
+    """A cursor the client did not get from us (or altered)."""
+
+
+def encode_cursor(*parts: str) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps(list(parts))).decode().rstrip("=")
+
+
+def decode_cursor(text: str, n: int) -> tuple[str, ...]:
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        parts = orjson.loads(raw)
+    except (binascii.Error, ValueError, orjson.JSONDecodeError) as exc:
+        raise CursorError("cursor is not one this API issued") from exc
+    if not isinstance(parts, list) or len(parts) != n or not all(isinstance(p, str) for p in parts):
+        raise CursorError("cursor is not one this API issued")
+    return tuple(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class LatestRow:
+    id: str
+    time: str
+    body: dict[str, Any]
+
+
+def latest_alerts(
+    conn: sqlite3.Connection,
+    *,
+    since: datetime | None,
+    min_severity: str | None,
+    mmsi: int | None,
+    before: tuple[str, str] | None,
+    limit: int,
+) -> list[LatestRow]:
+    """Latest revision of each alert, newest first, after the filters."""
+    sql = (
+        "SELECT a.id, a.time, a.body FROM alerts a"
+        " WHERE a.revision = (SELECT MAX(b.revision) FROM alerts b WHERE b.id = a.id)"
+    )
+    args: list[Any] = []
+    if since is not None:
+        sql += " AND a.time >= ?"
+        args.append(since.astimezone(UTC).isoformat())
+    if min_severity is not None:
+        levels = LEVELS[LEVELS.index(min_severity) :]
+        sql += f" AND a.severity IN ({','.join('?' * len(levels))})"
+        args.extend(levels)
+    if mmsi is not None:
+        sql += " AND a.mmsi = ?"
+        args.append(mmsi)
+    if before is not None:
+        sql += " AND (a.time < ? OR (a.time = ? AND a.id < ?))"
+        args.extend([before[0], before[0], before[1]])
+    sql += " ORDER BY a.time DESC, a.id DESC LIMIT ?"
+    args.append(limit)
+    return [LatestRow(str(r[0]), str(r[1]), orjson.loads(r[2])) for r in conn.execute(sql, args)]
+
+
+def revisions(conn: sqlite3.Connection, alert_id: str) -> list[dict[str, Any]]:
+    rows = conn.execute("SELECT body FROM alerts WHERE id = ? ORDER BY revision", (alert_id,))
+    return [orjson.loads(r[0]) for r in rows]
+
+
+def revisions_of(conn: sqlite3.Connection, ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {i: [] for i in ids}
+    for start in range(0, len(ids), 500):
+        chunk = list(ids[start : start + 500])
+        rows = conn.execute(
+            f"SELECT id, body FROM alerts WHERE id IN ({','.join('?' * len(chunk))})"
+            " ORDER BY id, revision",
+            chunk,
+        )
+        for r in rows:
+            out[str(r[0])].append(orjson.loads(r[1]))
+    return out
+
+
+# -- operator actions ------------------------------------------------------------------
+
+
+def actions_of(conn: sqlite3.Connection, ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {i: [] for i in ids}
+    for start in range(0, len(ids), 500):
+        chunk = list(ids[start : start + 500])
+        rows = conn.execute(
+            "SELECT seq, alert_id, time, actor, action, detail FROM alert_actions"
+            f" WHERE alert_id IN ({','.join('?' * len(chunk))}) ORDER BY seq",
+            chunk,
+        )
+        for r in rows:
+            out[str(r[1])].append(
+                {
+                    "seq": int(r[0]),
+                    "time": str(r[2]),
+                    "actor": str(r[3]),
+                    "action": str(r[4]),
+                    "detail": orjson.loads(r[5]),
+                }
+            )
+    return out
+
+
+def operator_state(actions: Sequence[dict[str, Any]]) -> dict[str, str | None]:
+    state: dict[str, str | None] = {}
+    for a in actions:
+        if a["action"] == "ack":
+            state.update(acknowledged_by=a["actor"], acknowledged_at=a["time"])
+        elif a["action"] == "assign":
+            state.update(assigned_to=a["detail"].get("to"), assigned_by=a["actor"])
+            state["assigned_at"] = a["time"]
+        elif a["action"] == "close":
+            state.update(closed_by=a["actor"], closed_at=a["time"])
+            state["close_reason"] = a["detail"].get("reason")
+    return state
+
+
+class ConflictError(Exception):
+    """The action does not apply to the alert's current state."""
+
+
+def act(
+    conn: sqlite3.Connection,
+    alert_id: str,
+    principal: Principal,
+    action: str,
+    detail: dict[str, Any],
+) -> bool:
+    """Record an operator action and its audit entry in one transaction.
+
+    Returns ``False`` if there is no such alert; raises :class:`ConflictError` for a closed one.
+    """
+    now = datetime.now(UTC)
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if (
+            conn.execute("SELECT 1 FROM alerts WHERE id = ? LIMIT 1", (alert_id,)).fetchone()
+            is None
+        ):
+            conn.execute("ROLLBACK")
+            return False
+        closed = conn.execute(
+            "SELECT 1 FROM alert_actions WHERE alert_id = ? AND action = 'close' LIMIT 1",
+            (alert_id,),
+        ).fetchone()
+        if closed is not None:
+            conn.execute("ROLLBACK")
+            raise ConflictError("the alert is closed; no further actions apply")
+        conn.execute(
+            "INSERT INTO alert_actions (alert_id, time, actor, action, detail)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (alert_id, now.isoformat(), principal.actor, action, orjson.dumps(detail)),
+        )
+        audit.record(
+            conn,
+            actor=principal.actor,
+            action=f"alert.{action}",
+            target=f"alert:{alert_id}",
+            detail=detail,
+            time=now,
+        )
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return True
+
+
+# -- deliveries (the outbox another module owns) -----------------------------------------
+
+OUTBOX = "outbox"
+DELIVERY_FIELDS = (
+    "delivery_id",
+    "alert_id",
+    "revision",
+    "subscription_id",
+    "channel",
+    "status",
+    "attempts",
+    "next_attempt",
+    "last_error",
+    "created",
+    "delivered",
+)
+
+
+def _delivery(names: Sequence[str], row: Sequence[Any]) -> dict[str, Any]:
+    raw = dict(zip(names, row, strict=True))
+    out: dict[str, Any] = {}
+    for f in DELIVERY_FIELDS:
+        v = raw.get(f)
+        if f in ("revision", "attempts"):
+            out[f] = v if isinstance(v, int) else None
+        else:
+            out[f] = None if v is None else str(v)
+    out["status"] = out["status"] or "unknown"
+    out["delivery_id"] = out["delivery_id"] or ""
+    payload = raw.get("payload")
+    out["payload_bytes"] = len(payload) if isinstance(payload, bytes | str) else None
+    return out
+
+
+def deliveries(
+    conn: sqlite3.Connection,
+    *,
+    status: str | None,
+    before: tuple[str, str] | None,
+    limit: int,
+) -> list[dict[str, Any]] | None:
+    """Outbox rows newest first (``None`` if this store has no outbox yet); no payloads."""
+    if not table_exists(conn, OUTBOX):
+        return None
+    sql, args = f"SELECT * FROM {OUTBOX} WHERE 1=1", list[Any]()
+    if status is not None:
+        sql += " AND status = ?"
+        args.append(status)
+    if before is not None:
+        sql += " AND (COALESCE(created, '') < ? OR (COALESCE(created, '') = ? AND delivery_id < ?))"
+        args.extend([before[0], before[0], before[1]])
+    sql += " ORDER BY COALESCE(created, '') DESC, delivery_id DESC LIMIT ?"
+    args.append(limit)
+    cur = conn.execute(sql, args)
+    names = [d[0] for d in cur.description]
+    return [_delivery(names, r) for r in cur]
+
+
+def wall_iso() -> str:
+    """Now as fixed-width ISO 8601 UTC, the outbox's own time format (sorts as text)."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def retry_delivery(
+    conn: sqlite3.Connection, delivery_id: str, principal: Principal
+) -> dict[str, Any] | None:
+    """Put a dead delivery back in the queue (attempts 0, due now), audited; ``None`` if absent."""
+    if not table_exists(conn, OUTBOX):
+        return None
+    now = wall_iso()
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        row = conn.execute(
+            f"SELECT status, attempts, length(payload) FROM {OUTBOX} WHERE delivery_id = ?",
+            (delivery_id,),
+        ).fetchone()
+        if row is None:
+            conn.execute("ROLLBACK")
+            return None
+        if row[0] != "dead":
+            conn.execute("ROLLBACK")
+            raise ConflictError(f"only a dead delivery can be retried; this one is {row[0]}")
+        if not row[2]:
+            conn.execute("ROLLBACK")
+            raise ConflictError("this delivery has no payload to send again")
+        conn.execute(
+            f"UPDATE {OUTBOX} SET status = 'pending', attempts = 0, next_attempt = ?"
+            " WHERE delivery_id = ?",
+            (now, delivery_id),
+        )
+        audit.record(
+            conn,
+            actor=principal.actor,
+            action="delivery.retry",
+            target=f"delivery:{delivery_id}",
+            detail={"previous_status": row[0], "previous_attempts": row[1]},
+        )
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    cur = conn.execute(f"SELECT * FROM {OUTBOX} WHERE delivery_id = ?", (delivery_id,))
+    names = [d[0] for d in cur.description]
+    r = cur.fetchone()
+    return None if r is None else _delivery(names, r)

@@ -1,0 +1,164 @@
+"""Alerts: the feed (latest revision per alert), one alert's history, operator actions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query
+
+from seawarden.api import queries
+from seawarden.api.auth import ANY_ROLE, STAFF, require
+from seawarden.api.deps import Conn, Settings
+from seawarden.api.principal import Principal, visible_revisions
+from seawarden.api.schemas import (
+    ID_PATTERN,
+    AlertDetail,
+    AlertPage,
+    AssignBody,
+    CloseBody,
+    ErrorBody,
+)
+
+router = APIRouter(prefix="/alerts", tags=["alerts"])
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorBody, "description": "no valid token"},
+    403: {"model": ErrorBody, "description": "role may not do this"},
+    422: {"model": ErrorBody, "description": "invalid parameters or body"},
+}
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorBody, "description": "no such alert (or not releasable to the caller)"}
+}
+_CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {"model": ErrorBody, "description": "the alert is closed"}
+}
+
+AlertId = Annotated[str, Path(pattern=ID_PATTERN, description="alert identifier")]
+Reader = Annotated[Principal, Depends(require(*ANY_ROLE))]
+Staff = Annotated[Principal, Depends(require(*STAFF))]
+Severity = Literal["info", "low", "medium", "high", "critical"]
+
+
+@router.get(
+    "",
+    summary="List alerts, newest first (latest revision of each)",
+    response_model=AlertPage,
+    responses=_ERRORS,
+)
+def list_alerts(
+    principal: Reader,
+    conn: Conn,
+    settings: Settings,
+    since: Annotated[
+        datetime | None, Query(description="only alerts whose latest revision is at/after this")
+    ] = None,
+    severity: Annotated[Severity | None, Query(description="this severity or higher")] = None,
+    mmsi: Annotated[int | None, Query(ge=0, le=999_999_999)] = None,
+    limit: Annotated[
+        int, Query(ge=1, description="page size; clamped to the server's maximum")
+    ] = 100,
+    cursor: Annotated[str | None, Query(max_length=512, description="from `next_cursor`")] = None,
+) -> AlertPage:
+    """Allies see only alerts releasable to their nation and about their areas."""
+    if since is not None and since.tzinfo is None:
+        raise HTTPException(422, "since needs a UTC offset, e.g. 2020-11-01T00:00:00Z")
+    limit = min(limit, settings.max_page)
+    try:
+        before = None if cursor is None else queries.decode_cursor(cursor, 2)
+    except queries.CursorError as exc:
+        raise HTTPException(422, str(exc)) from exc
+    pos: tuple[str, str] | None = None if before is None else (before[0], before[1])
+    items: list[dict[str, Any]] = []
+    scanned = 0
+    next_cursor: str | None = None
+    batch = limit if not principal.is_ally else min(max(4 * limit, 100), 1000)
+    while True:
+        rows = queries.latest_alerts(
+            conn, since=since, min_severity=severity, mmsi=mmsi, before=pos, limit=batch
+        )
+        if not rows:
+            break
+        history = queries.revisions_of(conn, [r.id for r in rows]) if principal.is_ally else {}
+        for r in rows:
+            scanned += 1
+            pos = (r.time, r.id)
+            shown = visible_revisions(principal, history[r.id]) if principal.is_ally else [r.body]
+            if shown:
+                items.append({"alert": shown[-1], "revisions": int(r.body.get("revision", 1))})
+            if len(items) >= limit:
+                break
+        if len(items) >= limit or (principal.is_ally and scanned >= settings.max_scan):
+            end = pos or (rows[-1].time, rows[-1].id)  # pos is set: rows was not empty
+            next_cursor = queries.encode_cursor(*end)
+            break
+        if len(rows) < batch:
+            break
+    if not principal.is_ally:
+        acts = queries.actions_of(conn, [i["alert"]["id"] for i in items])
+        for i in items:
+            i["operator"] = queries.operator_state(acts[i["alert"]["id"]])
+    return AlertPage.model_validate({"items": items, "next_cursor": next_cursor})
+
+
+def _detail(conn: Conn, principal: Principal, alert_id: str) -> AlertDetail:
+    shown = visible_revisions(principal, queries.revisions(conn, alert_id))
+    if not shown:
+        raise HTTPException(404, f"no alert {alert_id}")
+    body: dict[str, Any] = {"id": alert_id, "revisions": shown}
+    if not principal.is_ally:
+        acts = queries.actions_of(conn, [alert_id])[alert_id]
+        body.update(actions=acts, operator=queries.operator_state(acts))
+    return AlertDetail.model_validate(body)
+
+
+@router.get(
+    "/{alert_id}",
+    summary="One alert: every revision and the operator actions on it",
+    response_model=AlertDetail,
+    responses=_ERRORS | _NOT_FOUND,
+)
+def get_alert(alert_id: AlertId, principal: Reader, conn: Conn) -> AlertDetail:
+    return _detail(conn, principal, alert_id)
+
+
+def _act(
+    conn: Conn, principal: Principal, alert_id: str, action: str, detail: dict[str, Any]
+) -> AlertDetail:
+    try:
+        found = queries.act(conn, alert_id, principal, action, detail)
+    except queries.ConflictError as exc:
+        raise HTTPException(409, str(exc)) from exc
+    if not found:
+        raise HTTPException(404, f"no alert {alert_id}")
+    return _detail(conn, principal, alert_id)
+
+
+@router.post(
+    "/{alert_id}/ack",
+    summary="Acknowledge an alert (analyst, admin)",
+    response_model=AlertDetail,
+    responses=_ERRORS | _NOT_FOUND | _CONFLICT,
+)
+def ack_alert(alert_id: AlertId, principal: Staff, conn: Conn) -> AlertDetail:
+    return _act(conn, principal, alert_id, "ack", {})
+
+
+@router.post(
+    "/{alert_id}/assign",
+    summary="Assign an alert to an operator or team (analyst, admin)",
+    response_model=AlertDetail,
+    responses=_ERRORS | _NOT_FOUND | _CONFLICT,
+)
+def assign_alert(alert_id: AlertId, body: AssignBody, principal: Staff, conn: Conn) -> AlertDetail:
+    return _act(conn, principal, alert_id, "assign", {"to": body.to})
+
+
+@router.post(
+    "/{alert_id}/close",
+    summary="Close an alert with a reason (analyst, admin)",
+    response_model=AlertDetail,
+    responses=_ERRORS | _NOT_FOUND | _CONFLICT,
+)
+def close_alert(alert_id: AlertId, body: CloseBody, principal: Staff, conn: Conn) -> AlertDetail:
+    return _act(conn, principal, alert_id, "close", {"reason": body.reason})

@@ -1,0 +1,52 @@
+"""Health (public, says nothing about versions), auth statistics, the OpenAPI document."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+
+from seawarden.api import db
+from seawarden.api.auth import ANY_ROLE, AuthFailures, require
+from seawarden.api.deps import Settings
+from seawarden.api.principal import Principal
+from seawarden.api.schemas import ErrorBody, Health, Stats
+
+router = APIRouter(tags=["system"])
+
+
+@router.get(
+    "/health", summary="Liveness and store reachability (no token needed)", response_model=Health
+)
+def health(settings: Settings) -> Health:
+    try:
+        with db.connection(settings.store, busy_timeout_ms=1000) as conn:
+            conn.execute("SELECT 1 FROM alerts LIMIT 1").fetchall()
+    except (sqlite3.DatabaseError, OSError, Exception):
+        return Health(status="degraded", store="unavailable")
+    return Health(status="ok", store="ok")
+
+
+@router.get(
+    "/stats",
+    summary="Counts of failed authentications by reason (admin)",
+    response_model=Stats,
+    responses={
+        401: {"model": ErrorBody, "description": "no valid token"},
+        403: {"model": ErrorBody, "description": "admin only"},
+    },
+)
+def stats(request: Request, _admin: Annotated[Principal, Depends(require("admin"))]) -> Stats:
+    failures = request.app.state.auth_failures
+    counts = failures.snapshot() if isinstance(failures, AuthFailures) else {}
+    return Stats(auth_failures=counts)
+
+
+@router.get("/openapi.json", include_in_schema=False)
+def openapi(
+    request: Request, _who: Annotated[Principal, Depends(require(*ANY_ROLE))]
+) -> JSONResponse:
+    spec: dict[str, Any] = request.app.openapi()
+    return JSONResponse(spec)
