@@ -63,6 +63,10 @@ def parse_label(text: str) -> frozenset[str]:
         if not token:
             continue
         word = token.upper()
+        if word == "REL":  # a bare "REL" (or "REL REL ...") is not a nation
+            raise ConfigError(
+                f"releasability {text!r}: 'REL' must be followed by nations or groups"
+            )
         if word in GROUPS:
             out |= GROUPS[word]
         elif _CODE.match(word):
@@ -82,6 +86,9 @@ def label_of(nations: Iterable[str]) -> str:
     rest = set(nations)
     if not rest:
         raise ConfigError("cannot mark an alert releasable to no nation")
+    bad = sorted(str(n) for n in rest if not (isinstance(n, str) and _CODE.match(n)) or n == "REL")
+    if bad:
+        raise ConfigError(f"cannot mark for {bad[:3]}: nations are ISO 3166-1 alpha-3 codes")
     parts: list[str] = []
     # Largest group first, so NATO ⊇ JEF is written "REL NATO", not "REL JEF, ALB, ...".
     for name, members in sorted(GROUPS.items(), key=lambda kv: -len(kv[1])):
