@@ -193,7 +193,11 @@ def test_load_builds_records(tmp_path: Path) -> None:
                         "secret": "SMTP_PASSWORD",
                         "options": {"smtp_port": 8825, "tls": "starttls", "username": "sw"},
                     },
-                    {"kind": "mqtt", "target": "mqtts://127.0.0.1:8883/seawarden/dnk"},
+                    {
+                        "kind": "mqtt",
+                        "target": "mqtts://127.0.0.1:8883/seawarden/dnk",
+                        "options": {"format": "cap_xml"},
+                    },
                 ],
             ),
             _sub(id="nato-marcom", nation=None, cleared_for="REL NATO", areas="all"),
@@ -205,6 +209,7 @@ def test_load_builds_records(tmp_path: Path) -> None:
     assert dnk.statuses == {"Actual", "Exercise"}
     assert dnk.channels[0] == Channel(kind="console", target="")
     assert dnk.channels[1].options == {"smtp_port": "8825", "tls": "starttls", "username": "sw"}
+    assert dnk.channels[2].options == {"format": "cap_xml"}
     assert marcom.areas is None
     assert marcom.audience == NATO
 
@@ -279,7 +284,7 @@ BAD: list[tuple[str, dict[str, Any], str]] = [
     (
         "unknown option",
         {"channels": [{"kind": "webhook", "target": "http://a.b/", "options": {"retry": 3}}]},
-        r"unknown webhook option 'retry'; allowed: \['max_bytes'\]",
+        r"unknown webhook option 'retry'; allowed: \['format', 'max_bytes'\]",
     ),
     (
         "secret option",

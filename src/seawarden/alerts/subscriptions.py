@@ -86,13 +86,16 @@ def _address(v: str) -> str | None:
 
 # Options each channel kind accepts, with a check returning the problem or None. The channel
 # implementations (alerts/channels) read them; extend this table when a channel grows one.
+# ``format`` picks the payload the outbox builds: seawarden's JSON envelope (default) or CAP.
 _COMMON: dict[str, Any] = {"max_bytes": _byte_count}
+_FORMAT: dict[str, Any] = {"format": _choice("json", "cap_json", "cap_xml")}
 CHANNEL_OPTIONS: dict[str, dict[str, Any]] = {
-    "webhook": {**_COMMON},
+    "webhook": {**_COMMON, **_FORMAT},
     "cap_http": {**_COMMON},
-    "mqtt": {**_COMMON, "username": _short_text, "client_id": _short_text},
+    "mqtt": {**_COMMON, **_FORMAT, "username": _short_text, "client_id": _short_text},
     "email": {
         **_COMMON,
+        **_FORMAT,
         "smtp_host": _host,
         "smtp_port": _port,
         "tls": _choice("none", "starttls", "ssl"),
