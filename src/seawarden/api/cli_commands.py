@@ -10,6 +10,7 @@ from __future__ import annotations
 import getpass
 import ipaddress
 import logging
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated
@@ -137,7 +138,7 @@ def token_list(store: StoreOpt) -> None:
             r.created.isoformat(timespec="seconds"),
             "" if r.revoked is None else r.revoked.isoformat(timespec="seconds"),
         )
-    Console().print(table)
+    Console(width=None if sys.stdout.isatty() else 200).print(table)
 
 
 @token_app.command("revoke")
