@@ -196,7 +196,7 @@ def test_load_builds_records(tmp_path: Path) -> None:
                     {
                         "kind": "mqtt",
                         "target": "mqtts://127.0.0.1:8883/seawarden/dnk",
-                        "options": {"format": "cap_xml"},
+                        "options": {"format": "cap_xml", "timeout_s": 2.5, "max_attempts": 5},
                     },
                 ],
             ),
@@ -209,7 +209,7 @@ def test_load_builds_records(tmp_path: Path) -> None:
     assert dnk.statuses == {"Actual", "Exercise"}
     assert dnk.channels[0] == Channel(kind="console", target="")
     assert dnk.channels[1].options == {"smtp_port": "8825", "tls": "starttls", "username": "sw"}
-    assert dnk.channels[2].options == {"format": "cap_xml"}
+    assert dnk.channels[2].options == {"format": "cap_xml", "timeout_s": "2.5", "max_attempts": "5"}
     assert marcom.areas is None
     assert marcom.audience == NATO
 
@@ -284,7 +284,7 @@ BAD: list[tuple[str, dict[str, Any], str]] = [
     (
         "unknown option",
         {"channels": [{"kind": "webhook", "target": "http://a.b/", "options": {"retry": 3}}]},
-        r"unknown webhook option 'retry'; allowed: \['format', 'max_bytes'\]",
+        r"unknown webhook option 'retry'; allowed: \['format', 'max_attempts', 'max_bytes', 't",
     ),
     (
         "secret option",
@@ -295,6 +295,11 @@ BAD: list[tuple[str, dict[str, Any], str]] = [
         "bad option value",
         {"channels": [{"kind": "email", "target": "a@b.c", "options": {"tls": "yes"}}]},
         r"email option tls: must be one of none, starttls, ssl",
+    ),
+    (
+        "timeout",
+        {"channels": [{"kind": "webhook", "target": "http://a.b/", "options": {"timeout_s": 0}}]},
+        r"webhook option timeout_s: must be > 0",
     ),
     (
         "option type",

@@ -60,6 +60,18 @@ def _byte_count(v: str) -> str | None:
     return None if v.isdigit() and 0 < int(v) <= 64 << 20 else "must be bytes, 1..67108864"
 
 
+def _seconds(v: str) -> str | None:
+    try:
+        x = float(v)
+    except ValueError:
+        return "must be a number of seconds"
+    return None if 0 < x <= 600 else "must be > 0 and <= 600 seconds"
+
+
+def _attempts(v: str) -> str | None:
+    return None if v.isdigit() and 1 <= int(v) <= 1000 else "must be an integer 1..1000"
+
+
 def _port(v: str) -> str | None:
     return None if v.isdigit() and 0 < int(v) < 65536 else "must be a port 1..65535"
 
@@ -87,7 +99,11 @@ def _address(v: str) -> str | None:
 # Options each channel kind accepts, with a check returning the problem or None. The channel
 # implementations (alerts/channels) read them; extend this table when a channel grows one.
 # ``format`` picks the payload the outbox builds: seawarden's JSON envelope (default) or CAP.
-_COMMON: dict[str, Any] = {"max_bytes": _byte_count}
+_COMMON: dict[str, Any] = {
+    "max_bytes": _byte_count,
+    "timeout_s": _seconds,  # one attempt's bound (dispatch)
+    "max_attempts": _attempts,  # before the delivery becomes a dead letter (dispatch)
+}
 _FORMAT: dict[str, Any] = {"format": _choice("json", "cap_json", "cap_xml")}
 CHANNEL_OPTIONS: dict[str, dict[str, Any]] = {
     "webhook": {**_COMMON, **_FORMAT},
