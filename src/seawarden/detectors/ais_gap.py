@@ -15,16 +15,15 @@ So this detector learns what "silent" means from the traffic itself:
   longer than ``min_gap_s`` is a gap, not a habit, and is not learned), or the learned area
   interval ``ctx.normalcy.expected_interval_s`` if that is longer (poor reception there);
 * per area, ``ctx.coverage.others_heard_near``: other vessels heard within ~25 km (H3
-  resolution-5 cell and its ring) *since* this one went silent. None heard means the receiver
-  or the coverage failed, not the ship: no event.
-
-Every tick (~60 s of event time) a silence longer than ``max(min_gap_s, interval_factor ×
-usual interval)`` (halved for monitored vessels) with at least ``min_others_heard`` others
-heard opens a gap event at the last position (id fixed by the last report's time). It is
-updated while the silence lasts (rate-limited) and closed when the vessel reappears — with
-the distance and implied speed across the gap, flagged when the ship "reappears far away"
-faster than it was going (it sailed on dark, or the reappearance is spoofed) — or when the
-silence exceeds ``max_gap_s`` (the fleet forgets vessels after 12 h).
+  resolution-5 cell and its ring) *recently* (in the last ``heard_within_s``, and after this
+  one went silent). None heard means the receiver or the coverage failed, not the ship: no
+  event. Counting "since it went silent" alone is not enough: a receiver that fails just
+  after the vessel's last report has still heard its neighbours in between;
+* the neighbours that fell silent around it: vessels heard near it in the
+  ``reference_s`` (30 min) before its last report or since, but not recently. When as many
+  are no longer heard as are still heard, part of the area has lost coverage (a receiver
+  of a network failed, or the ship sailed into a dead zone): no event, and a gap that opens
+  later in the same silence is discounted (it may have left coverage unseen).
 """
 
 from __future__ import annotations
@@ -86,7 +85,17 @@ class AisGapConfig:
     * ``recheck_s`` (300): how often a silent vessel's surroundings are re-counted.
     * ``confirm_s`` (300): others must have been heard for this long while the vessel
       stays silent before a gap opens — after a receiver outage everybody comes back within
-      one 3-min reporting cycle, and the stragglers are not gaps.
+      one 3-min reporting cycle, and the stragglers are not gaps. The confirmation runs
+      in the last ``confirm_s`` before the threshold, so a gap opens at the threshold.
+    * ``heard_within_s`` (300): "others heard" counts only vessels heard this recently
+      (and after the vessel's last report) — the receiver is working *now*.
+    * ``reference_s`` (1800) / ``outage_ratio`` (1.0) / ``partial_outage_ratio`` (0.5):
+      others heard near the last position since ``reference_s`` before the last report but
+      not in the last ``heard_within_s`` have fallen silent around it. At least
+      ``min_others_heard`` of them and ≥ ``outage_ratio`` × those still heard is a local
+      coverage loss: no event (and later confidence −0.25); ≥ ``partial_outage_ratio`` ×
+      those heard: confidence −0.15. (On a busy transit lane about a third of the ships
+      heard 30 min ago have sailed on, hence 0.5, not lower.)
     * ``update_every_s`` (3600): minimum interval between updates of an open gap, unless
       its confidence moves by ≥ 0.1.
     * ``max_gap_s`` (36000): an open gap is closed as "still silent" after 10 h, before the
@@ -97,11 +106,15 @@ class AisGapConfig:
     * ``near_infrastructure_m`` (5000): a last position this close to an area of interest
       raises confidence (anchor-drag reach of a corridor).
     * ``weak_reception_ratio`` (3): when the vessel was heard this many times less often
-      than its nominal ITU-R M.1371 rate, reception was marginal and confidence is lowered.
+      than its nominal ITU-R M.1371 rate, reception was marginal and confidence is lowered;
+      likewise when, in its last ``fade_window_s`` (120) before the silence, it was heard
+      this many times less often than nominal (reception faded: leaving coverage, not a
+      transponder switched off, which stops at once).
     * ``dead_reckoning_min_m`` (10000) / ``dead_reckoning_max_m`` (50000): when the vessel
       was under way, its position is dead-reckoned on its last course and speed (capped at
-      50 km); if it would be ≥ 10 km on and nobody is heard there, it most likely sailed
-      out of receiver coverage and confidence is lowered.
+      50 km); if it would be ≥ 10 km on and fewer than ``min_others_heard`` others are
+      heard there recently, it most likely sailed out of receiver coverage and confidence
+      is lowered (the same standard of evidence as at the last position).
     """
 
     min_gap_s: float = 600.0
@@ -112,6 +125,10 @@ class AisGapConfig:
     min_others_heard: int = 3
     recheck_s: float = 300.0
     confirm_s: float = 300.0
+    heard_within_s: float = 300.0
+    reference_s: float = 1800.0
+    outage_ratio: float = 1.0
+    partial_outage_ratio: float = 0.5
     update_every_s: float = 3600.0
     max_gap_s: float = 36_000.0
     far_reappear_m: float = 5000.0
@@ -119,6 +136,7 @@ class AisGapConfig:
     speed_margin_kn: float = 3.0
     near_infrastructure_m: float = 5000.0
     weak_reception_ratio: float = 3.0
+    fade_window_s: float = 120.0
     dead_reckoning_min_m: float = 10_000.0
     dead_reckoning_max_m: float = 50_000.0
 
@@ -129,11 +147,16 @@ class AisGapConfig:
             "default_interval_s",
             "recheck_s",
             "confirm_s",
+            "heard_within_s",
+            "reference_s",
+            "outage_ratio",
+            "partial_outage_ratio",
             "update_every_s",
             "max_gap_s",
             "far_reappear_m",
             "speed_factor",
             "weak_reception_ratio",
+            "fade_window_s",
             "dead_reckoning_min_m",
             "dead_reckoning_max_m",
         )
@@ -151,6 +174,8 @@ class AisGapConfig:
             raise ConfigError("ais_gap: min_others_heard and min_intervals must be ≥ 1")
         if self.max_gap_s <= self.min_gap_s:
             raise ConfigError("ais_gap: max_gap_s must be longer than min_gap_s")
+        if self.partial_outage_ratio > self.outage_ratio:
+            raise ConfigError("ais_gap: partial_outage_ratio must not exceed outage_ratio")
 
 
 @dataclass(slots=True, kw_only=True)
@@ -166,6 +191,8 @@ class AisGapState:
     gap_open: bool = False
     given_up: bool = False  # closed as "still silent": wait for the next report
     others: int = 0
+    quiet_with: int = 0  # others heard around it before that are silent now
+    masked: bool = False  # an area-wide silence was seen during this silence
     near_area_m: float | None = None
     others_ahead: int | None = None  # others heard near the dead-reckoned position
     ahead_m: float = 0.0
@@ -177,7 +204,7 @@ class AisGapDetector(Detector[AisGapConfig, AisGapState]):
     """Notices vessels going silent while others nearby are still heard."""
 
     name = "ais_gap"
-    version = "1"
+    version = "2"
     config_type = AisGapConfig
     state_types = (AisGapState,)
 
@@ -205,6 +232,7 @@ class AisGapDetector(Detector[AisGapConfig, AisGapState]):
         state.next_check = None
         state.pending_since = None
         state.given_up = False
+        state.masked = False
         return state, events
 
     # -- silence ----------------------------------------------------------------------------
@@ -233,29 +261,36 @@ class AisGapDetector(Detector[AisGapConfig, AisGapState]):
         if state.next_check is not None and now < state.next_check:
             return state, []
         limit = self.threshold_s(state, ctx)
-        if silence <= limit:
+        confirm = cfg.confirm_s * (cfg.monitored_factor if ctx.monitored else 1.0)
+        # Confirmation runs during the last ``confirm`` seconds before the threshold, so a
+        # gap opens at the threshold, not ``confirm`` after it.
+        if silence <= (limit if state.gap_open else max(0.0, limit - confirm)):
             return state, []
         state.next_check = now + timedelta(seconds=cfg.recheck_s)
         if ctx.coverage is None:
             return state, []  # without coverage, silence cannot be told from a receiver outage
-        others = ctx.coverage.others_heard_near(last.lat, last.lon, last.time, last.mmsi)
-        if others < cfg.min_others_heard:
+        recent = max(last.time, now - timedelta(seconds=cfg.heard_within_s))
+        others = ctx.coverage.others_heard_near(last.lat, last.lon, recent, last.mmsi)
+        quiet = self._fallen_silent(last, others, ctx)
+        if others < cfg.min_others_heard or (
+            quiet >= cfg.min_others_heard and quiet >= cfg.outage_ratio * others
+        ):
             state.pending_since = None
+            state.masked = True  # whatever it did meanwhile, nobody could have heard it
             return state, []  # area-wide silence: the receiver, not the ship
         if not state.gap_open:
             # Confirm on a later check: when a receiver comes back after an outage, others
             # are heard again seconds before this vessel, which must not open a gap.
-            confirm = cfg.confirm_s * (cfg.monitored_factor if ctx.monitored else 1.0)
             if state.pending_since is None:
                 state.pending_since = now
-                state.next_check = now + timedelta(seconds=confirm)
+                state.next_check = now + timedelta(seconds=min(confirm, cfg.recheck_s))
                 return state, []
-            if (now - state.pending_since).total_seconds() < confirm:
+            if (now - state.pending_since).total_seconds() < confirm or silence <= limit:
                 return state, []
         if not state.gap_open:
             state.near_area_m = self._near_area_m(last, state.last_area_ids, ctx)
-        state.others = others
-        state.others_ahead, state.ahead_m = self._others_ahead(last, silence, ctx)
+        state.others, state.quiet_with = others, quiet
+        state.others_ahead, state.ahead_m = self._others_ahead(last, silence, recent, ctx)
         conf, reasons = self._assess(state, silence, limit, ctx)
         if state.gap_open and state.emitted_at is not None:
             due = (now - state.emitted_at).total_seconds() >= cfg.update_every_s
@@ -292,8 +327,8 @@ class AisGapDetector(Detector[AisGapConfig, AisGapState]):
         reasons = [
             f"no AIS report for {silence / 60:.0f} min (usually every {usual:.0f} s; "
             f"threshold {limit / 60:.0f} min)",
-            f"{state.others} other vessels were heard within ~25 km since it went silent, "
-            "so the receiver was working",
+            f"{state.others} other vessels were heard within ~25 km in the last "
+            f"{cfg.heard_within_s / 60:.0f} min, so the receiver is working",
         ]
         # Without infrastructure or a monitored vessel the score stays ≤ 0.6 (medium).
         conf = 0.2 + 0.05 * min(state.others - cfg.min_others_heard + 1, 4)
@@ -314,19 +349,42 @@ class AisGapDetector(Detector[AisGapConfig, AisGapState]):
             reasons.append(
                 "it was at rest or moored when last heard; AIS may lawfully be off alongside"
             )
-        if state.others_ahead == 0:
+        if (
+            state.quiet_with >= cfg.min_others_heard
+            and state.quiet_with >= cfg.partial_outage_ratio * state.others
+        ):
+            conf -= 0.15
+            reasons.append(
+                f"{state.quiet_with} vessels heard near it before it went silent are no "
+                "longer heard either: part of the area may have lost coverage"
+            )
+        if state.masked:
             conf -= 0.25
             reasons.append(
-                "no vessel is heard near where it would be now by dead reckoning "
-                f"({state.ahead_m / 1000:.0f} km on its course): it has probably sailed out "
-                "of receiver coverage"
+                "the area itself fell silent during this silence (a receiver outage or no "
+                "traffic to hear): it may have left coverage unseen"
+            )
+        if state.others_ahead is not None and state.others_ahead < cfg.min_others_heard:
+            conf -= 0.25
+            reasons.append(
+                f"only {state.others_ahead} vessels heard near where it would be now by dead "
+                f"reckoning ({state.ahead_m / 1000:.0f} km on its course): it has probably "
+                "sailed out of receiver coverage"
             )
         nominal = nominal_interval_s(last)
+        heard, span = self._heard_at_the_end(state)
         if state.usual_s is not None and state.usual_s > cfg.weak_reception_ratio * nominal:
             conf -= 0.15
             reasons.append(
                 f"reception was already weak: heard every {state.usual_s:.0f} s where it "
                 f"transmits every {nominal:.0f} s, so it may simply have dropped out of range"
+            )
+        elif heard and heard * cfg.weak_reception_ratio * nominal < span:
+            conf -= 0.15
+            reasons.append(
+                f"reception faded before the silence: {heard} reports heard in its last "
+                f"{span:.0f} s where it transmits every {nominal:.0f} s — a ship leaving "
+                "coverage fades out, a transponder switched off stops at once"
             )
         return min(0.95, max(0.05, conf)), reasons
 
@@ -336,6 +394,7 @@ class AisGapDetector(Detector[AisGapConfig, AisGapState]):
             "threshold_s": round(limit, 1),
             "usual_interval_s": state.usual_s,
             "others_heard": state.others,
+            "others_silent_with_it": state.quiet_with,
             "last_area_ids": list(state.last_area_ids),
             "near_area_m": None if state.near_area_m is None else round(state.near_area_m),
             "others_heard_ahead": state.others_ahead,
@@ -402,10 +461,29 @@ class AisGapDetector(Detector[AisGapConfig, AisGapState]):
             attrs=attrs,
         )
 
+    def _heard_at_the_end(self, state: AisGapState) -> tuple[int, float]:
+        """Reports heard in (about) the last ``fade_window_s`` before the silence, and the
+        span (s) they cover, from the learned intervals (most recent last)."""
+        count, span = 0, 0.0
+        for dt in reversed(state.intervals):
+            if span >= self.config.fade_window_s:
+                break
+            count, span = count + 1, span + dt
+        return count, span
+
+    def _fallen_silent(self, last: PositionReport, heard: int, ctx: Context) -> int:
+        """Others heard near the last position since ``reference_s`` before the last report
+        that are not among the ``heard`` recently (they have fallen silent too)."""
+        if ctx.coverage is None:  # pragma: no cover - checked by the caller
+            return 0
+        since = last.time - timedelta(seconds=self.config.reference_s)
+        before = ctx.coverage.others_heard_near(last.lat, last.lon, since, last.mmsi)
+        return max(0, before - heard)
+
     def _others_ahead(
-        self, last: PositionReport, silence: float, ctx: Context
+        self, last: PositionReport, silence: float, since: datetime, ctx: Context
     ) -> tuple[int | None, float]:
-        """Others heard since the gap near where the vessel would be by dead reckoning."""
+        """Others heard recently near where the vessel would be by dead reckoning."""
         cfg = self.config
         speed, course = last.speed_kn, last.course_deg
         if ctx.coverage is None or speed is None or course is None or speed < 2.0:
@@ -419,7 +497,7 @@ class AisGapDetector(Detector[AisGapConfig, AisGapState]):
         if not -90.0 < lat < 90.0:
             return None, ahead
         lon = (lon + 180.0) % 360.0 - 180.0
-        return ctx.coverage.others_heard_near(lat, lon, last.time, last.mmsi), ahead
+        return ctx.coverage.others_heard_near(lat, lon, since, last.mmsi), ahead
 
     def _near_area_m(
         self, last: PositionReport, inside: tuple[str, ...], ctx: Context
