@@ -13,7 +13,8 @@ as a noisy-OR of signal strengths (each 0..1, with a weight), none of them requi
 * **heading ≠ course**: a dragged anchor holds the bow, so the ship yaws and crabs; heading
   differs from course over ground by more than ~15–20° while moving (measured against the
   vessel's own steady-transit offset, so a badly calibrated gyro does not count);
-* **zig-zag**: course changes back and forth (reversals of ≥ ``turn_deg``) within minutes;
+* **zig-zag**: the course made good swinging back and forth by ≥ ``turn_deg``, leg after
+  leg (4–25 min each), at a speed an anchor can be dragged at (≤ ``zigzag_max_speed_kn``);
 * **status vs motion**: "at anchor"/"moored" while moving away from where the status was set;
 * **AIS dark spells**: gaps much longer than this vessel's usual interval, counted in full when
   other vessels were heard nearby meanwhile (``ctx.coverage``), by half otherwise.
@@ -27,6 +28,11 @@ dredgers) that manoeuvre for a living. An event opens when the confidence stays 
 — is updated when it changes by ≥ ``update_min_change`` (at most every
 ``update_min_interval_s``) and closes after ``close_after_s`` below ``close_confidence``.
 Reports are sampled every ``sample_s`` so a ship reporting every 2 s costs little.
+
+Layout: parameters in :mod:`~seawarden.detectors.anchor_drag_config`, the per-vessel state
+and signal measurements in :mod:`~seawarden.detectors.anchor_drag_signals`, the location,
+vessel-type and anchorage factors in :mod:`~seawarden.detectors.anchor_drag_location`; this
+module combines them and runs the event lifecycle.
 """
 
 from __future__ import annotations
