@@ -140,7 +140,7 @@ def test_paging_is_complete_and_limit_is_clamped(client: TestClient, seeded: See
     "params",
     [
         {"cursor": "not-a-cursor!"},
-        {"cursor": "WyJhIl0"},  # ["a"]: decodes, wrong shape
+        {"cursor": "2024-12-25~a b"},  # id with a space
         {"limit": 0},
         {"limit": -5},
         {"mmsi": 10**12},
@@ -280,3 +280,40 @@ def test_security_headers(client: TestClient, seeded: Seeded) -> None:
         assert r.headers["x-content-type-options"] == "nosniff"
         assert r.headers["x-frame-options"] == "DENY"
         assert "default-src 'none'" in r.headers["content-security-policy"]
+
+
+def test_unknown_query_parameter_is_422_not_ignored(client: TestClient, seeded: Seeded) -> None:
+    r = client.get("/api/alerts", headers=seeded.auth("analyst-1"), params={"severty": "high"})
+    assert r.status_code == 422
+    assert "severty" in r.json()["message"]
+
+
+def test_wrong_method_lists_every_allowed_one(client: TestClient, seeded: Seeded) -> None:
+    r = client.delete("/api/tokens", headers=seeded.auth("ops-admin"))
+    assert r.status_code == 405
+    assert r.headers["allow"] == "GET, POST"
+
+
+def test_non_utf8_body_is_422(client: TestClient, seeded: Seeded) -> None:
+    r = client.post(
+        "/api/alerts/a-jef-in/close",
+        headers=seeded.auth("analyst-1") | {"content-type": "application/json"},
+        content=b'{"reason": "\xc3\x28"}',
+    )
+    assert r.status_code == 422
+    assert "not valid JSON" in r.json()["message"]
+
+
+@pytest.mark.parametrize(
+    "since",
+    ["0.5", "2024-12-25", "2024-12-25T10:00:00", "20241225T100000Z", "2024-13-01T00:00:00Z"],
+)
+def test_since_must_be_rfc3339_with_offset(client: TestClient, seeded: Seeded, since: str) -> None:
+    r = client.get("/api/alerts", headers=seeded.auth("analyst-1"), params={"since": since})
+    assert r.status_code == 422
+
+
+def test_since_accepts_offsets_and_fractions(client: TestClient, seeded: Seeded) -> None:
+    for since in ("2024-12-25T12:05:30+02:00", "2024-12-25t10:05:30.123456789z"):
+        got = all_ids(client, seeded.auth("analyst-1"), since=since)
+        assert sorted(got) == ["a-narrowed", "a-nato"]

@@ -7,7 +7,7 @@ authentication; then FastAPI's routing with a role check per route.
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from seawarden.api import db, errors
 from seawarden.api.auth import AuthFailures, BearerAuthMiddleware
@@ -39,6 +39,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
         openapi_url=None,  # served by an authenticated route instead (routes/system.py)
         docs_url=None,  # Swagger UI would load scripts from a CDN
         redoc_url=None,
+        dependencies=[Depends(errors.reject_unknown_query)],
     )
     app.state.settings = settings
     app.state.auth_failures = AuthFailures()

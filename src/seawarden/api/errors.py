@@ -8,15 +8,20 @@ exceptions are logged with their traceback on the server and answered with a bar
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 import orjson
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("seawarden.api")
+
+FASTAPI_BODY_ERROR = "There was an error parsing the body"
 
 CODES: dict[int, str] = {
     400: "bad_request",
@@ -52,7 +57,51 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     if not isinstance(exc, StarletteHTTPException):  # registered for this type only
         return await _unexpected(request, exc)
     message = exc.detail if isinstance(exc.detail, str) else CODES.get(exc.status_code, "error")
-    return _json(exc.status_code, message, headers=exc.headers)
+    if exc.status_code == 400 and message == FASTAPI_BODY_ERROR:
+        # FastAPI says 400 for a body it cannot decode (not UTF-8); bad JSON is 422 here
+        return _json(422, "request body is not valid JSON (UTF-8 expected)")
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        # Starlette names only the first route's methods; list every route on this path.
+        headers["Allow"] = ", ".join(_allowed_methods(request))
+    return _json(exc.status_code, message, headers=headers or None)
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """The methods the OpenAPI document lists for the requested path."""
+    path = request.url.path
+    methods: set[str] = set()
+    for template, ops in request.app.openapi().get("paths", {}).items():
+        pattern = "^" + re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)) + "$"
+        if re.match(pattern, path):
+            methods |= {m.upper() for m in ops if m.upper() in _HTTP_METHODS}
+    return sorted(methods)
+
+
+_HTTP_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def _query_names(dependant: Dependant) -> set[str]:
+    names = {p.alias for p in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return names
+
+
+def reject_unknown_query(request: Request) -> None:
+    """A dependency on every route: 422 for a query parameter the route does not take.
+
+    A mistyped filter (``severty=high``) would otherwise silently return everything.
+    """
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return
+    allowed = _query_names(route.dependant)
+    unknown = sorted(set(request.query_params) - allowed)
+    if unknown:
+        names = ", ".join(repr(u[:40]) for u in unknown[:5])
+        known = ", ".join(sorted(allowed)) or "none"
+        raise HTTPException(422, f"unknown query parameter {names}; this route takes: {known}")
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:

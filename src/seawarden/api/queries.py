@@ -7,8 +7,7 @@ deep the client has read and a pipeline writing meanwhile does not shift the pag
 
 from __future__ import annotations
 
-import base64
-import binascii
+import re
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,23 +23,28 @@ from seawarden.store import audit
 LEVELS: tuple[str, ...] = ("info", "low", "medium", "high", "critical")
 
 
+CURSOR_PATTERN = r"^[0-9T :.+Z-]{0,40}~[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
+_CURSOR = re.compile(CURSOR_PATTERN)
+
+
 class CursorError(ValueError):
-    """A cursor the client did not get from us (or altered)."""
+    """A cursor that is not of the ``<time>~<id>`` form."""
 
 
-def encode_cursor(*parts: str) -> str:
-    return base64.urlsafe_b64encode(orjson.dumps(list(parts))).decode().rstrip("=")
+def encode_cursor(time: str, ident: str) -> str:
+    """A page position: the sort key of the last item returned, ``<time>~<id>``.
+
+    Not a secret and not opaque: the client has seen that item. Any string of this form is
+    a valid position (the next page starts strictly after it), so no cursor can fail.
+    """
+    return f"{time}~{ident}"
 
 
-def decode_cursor(text: str, n: int) -> tuple[str, ...]:
-    try:
-        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-        parts = orjson.loads(raw)
-    except (binascii.Error, ValueError, orjson.JSONDecodeError) as exc:
-        raise CursorError("cursor is not one this API issued") from exc
-    if not isinstance(parts, list) or len(parts) != n or not all(isinstance(p, str) for p in parts):
-        raise CursorError("cursor is not one this API issued")
-    return tuple(parts)
+def decode_cursor(text: str) -> tuple[str, str]:
+    if not _CURSOR.match(text):
+        raise CursorError("cursor must be <time>~<id>, as returned in next_cursor")
+    time, _, ident = text.partition("~")
+    return time, ident
 
 
 @dataclass(frozen=True, slots=True)

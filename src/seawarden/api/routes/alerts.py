@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -31,13 +32,36 @@ _NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorBody, "description": "no such alert (or not releasable to the caller)"}
 }
 _CONFLICT: dict[int | str, dict[str, Any]] = {
-    409: {"model": ErrorBody, "description": "the alert is closed"}
+    409: {"model": ErrorBody, "description": "the alert is closed"},
+    413: {"model": ErrorBody, "description": "body over the size limit (64 KiB)"},
 }
 
 AlertId = Annotated[str, Path(pattern=ID_PATTERN, description="alert identifier")]
 Reader = Annotated[Principal, Depends(require(*ANY_ROLE))]
 Staff = Annotated[Principal, Depends(require(*STAFF))]
 Severity = Literal["info", "low", "medium", "high", "critical"]
+
+
+_RFC3339 = re.compile(
+    r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:(\d{2})(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$"
+)
+
+
+def _rfc3339(text: str) -> datetime:
+    """Parse an RFC 3339 date-time (with offset); 422 otherwise."""
+    m = _RFC3339.match(text)
+    if m is None:
+        raise HTTPException(422, "since must be an RFC 3339 date-time, e.g. 2020-11-01T00:00:00Z")
+    norm = text.upper().replace("Z", "+00:00")
+    if m.group(1) == "60":  # a leap second: the same instant as :59 for our purposes
+        norm = norm[: m.start(1)] + "59" + norm[m.end(1) :]
+    if m.group(2):  # Python takes at most 6 fractional digits
+        frac = m.group(2)[:7]
+        norm = norm[: m.start(2)] + frac + norm[m.end(2) :]
+    try:
+        return datetime.fromisoformat(norm)
+    except ValueError:
+        raise HTTPException(422, f"since {text[:40]!r} is not a valid date-time") from None
 
 
 @router.get(
@@ -51,21 +75,27 @@ def list_alerts(
     conn: Conn,
     settings: Settings,
     since: Annotated[
-        datetime | None, Query(description="only alerts whose latest revision is at/after this")
+        str | None,
+        Query(
+            description="only alerts whose latest revision is at/after this (RFC 3339)",
+            json_schema_extra={"format": "date-time"},
+        ),
     ] = None,
     severity: Annotated[Severity | None, Query(description="this severity or higher")] = None,
     mmsi: Annotated[int | None, Query(ge=0, le=999_999_999)] = None,
     limit: Annotated[
         int, Query(ge=1, description="page size; clamped to the server's maximum")
     ] = 100,
-    cursor: Annotated[str | None, Query(max_length=512, description="from `next_cursor`")] = None,
+    cursor: Annotated[
+        str | None,
+        Query(pattern=queries.CURSOR_PATTERN, description="`next_cursor` of the previous page"),
+    ] = None,
 ) -> AlertPage:
     """Allies see only alerts releasable to their nation and about their areas."""
-    if since is not None and since.tzinfo is None:
-        raise HTTPException(422, "since needs a UTC offset, e.g. 2020-11-01T00:00:00Z")
+    since_t = None if since is None else _rfc3339(since)
     limit = min(limit, settings.max_page)
     try:
-        before = None if cursor is None else queries.decode_cursor(cursor, 2)
+        before = None if cursor is None else queries.decode_cursor(cursor)
     except queries.CursorError as exc:
         raise HTTPException(422, str(exc)) from exc
     pos: tuple[str, str] | None = None if before is None else (before[0], before[1])
@@ -75,7 +105,7 @@ def list_alerts(
     batch = limit if not principal.is_ally else min(max(4 * limit, 100), 1000)
     while True:
         rows = queries.latest_alerts(
-            conn, since=since, min_severity=severity, mmsi=mmsi, before=pos, limit=batch
+            conn, since=since_t, min_severity=severity, mmsi=mmsi, before=pos, limit=batch
         )
         if not rows:
             break

@@ -33,11 +33,14 @@ def list_deliveries(
     settings: Settings,
     status: Annotated[DeliveryStatus | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, description="clamped to the server's maximum")] = 100,
-    cursor: Annotated[str | None, Query(max_length=512)] = None,
+    cursor: Annotated[
+        str | None,
+        Query(pattern=queries.CURSOR_PATTERN, description="`next_cursor` of the previous page"),
+    ] = None,
 ) -> DeliveryPage:
     limit = min(limit, settings.max_page)
     try:
-        before = None if cursor is None else queries.decode_cursor(cursor, 2)
+        before = None if cursor is None else queries.decode_cursor(cursor)
     except queries.CursorError as exc:
         raise HTTPException(422, str(exc)) from exc
     pos = None if before is None else (before[0], before[1])

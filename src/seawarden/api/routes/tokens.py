@@ -49,7 +49,11 @@ def list_tokens(_admin: Admin, conn: Conn) -> list[TokenInfo]:
     summary="Create a token; its value is returned once",
     response_model=TokenCreated,
     status_code=201,
-    responses=_ERRORS | {409: {"model": ErrorBody, "description": "name taken or bad attributes"}},
+    responses=_ERRORS
+    | {
+        409: {"model": ErrorBody, "description": "name taken or bad attributes"},
+        413: {"model": ErrorBody, "description": "body over the size limit (64 KiB)"},
+    },
 )
 def create_token(body: TokenCreate, admin: Admin, conn: Conn) -> TokenCreated:
     try:

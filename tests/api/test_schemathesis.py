@@ -1,0 +1,59 @@
+"""Fuzz the API against its own OpenAPI document (schemathesis), as an admin and as an ally.
+
+Every operation gets generated valid and invalid requests; the checks are schemathesis's
+defaults (no 5xx, status codes / content types / bodies / headers as documented, invalid
+data rejected). Bounded: a few examples per operation, no deadline.
+
+The schemas are loaded at import (``schemathesis.pytest.from_fixture`` reads a private
+pytest attribute that pytest 9 removed), on a store in a temporary directory that the
+module fixture below removes.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+
+from seawarden.api import OPENAPI_URL, ApiSettings, create_app
+from tests.api.conftest import Seeded, add_tokens, build_store, seed_alerts
+
+_TMP = tempfile.TemporaryDirectory(prefix="seawarden-fuzz-")
+_PATH = Path(_TMP.name) / "fuzz.db"
+build_store(_PATH, seed_alerts())
+STORE = Seeded(store=_PATH, tokens=add_tokens(_PATH))
+APP = create_app(ApiSettings(store=_PATH, max_page=50))
+
+admin_api = schemathesis.openapi.from_asgi(OPENAPI_URL, APP, headers=STORE.auth("ops-admin"))
+ally_api = schemathesis.openapi.from_asgi(OPENAPI_URL, APP, headers=STORE.auth("dnk-moc"))
+FUZZ = settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _remove_store() -> Iterator[None]:
+    yield
+    _TMP.cleanup()
+
+
+@admin_api.parametrize()
+@FUZZ
+def test_api_as_admin(case: Any) -> None:
+    case.call_and_validate(headers=STORE.auth("ops-admin"))
+
+
+@ally_api.parametrize()
+@FUZZ
+def test_api_as_ally(case: Any) -> None:
+    response = case.call_and_validate(headers=STORE.auth("dnk-moc"))
+    if case.operation.path == "/api/alerts" and response.status_code == 200:
+        for item in response.json()["items"]:
+            assert item["alert"]["releasability"] in ("REL JEF", "REL NATO")
