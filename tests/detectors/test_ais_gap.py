@@ -265,7 +265,7 @@ def test_vessel_at_rest_reporting_regularly_gives_no_event(speed: float, every_s
 
 def test_real_solent_traffic() -> None:
     """Solent, 84 min, one receiver: it loses ships in Portsmouth Harbour and behind the
-    Isle of Wight for 15–40 min while it hears ~80 others, so gaps open (15 in 84 min), most
+    Isle of Wight for 15–40 min while it hears ~80 others, so gaps open (17 in 84 min), most
     below 0.6. Only one exceeds 0.7: a 20 kn ship silent for the file's last 25 min inside
     the ifa2 corridor, with others heard — exactly what the detector must show an officer."""
     events = run_detectors([AisGapDetector()], read_track(SOLENT))

@@ -341,3 +341,84 @@ def test_bad_scenario_specs_are_config_errors(spec: str) -> None:
 def test_no_scenarios_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError):
         simulate(tmp_path / "x", tmp_path / "y", scenarios=[], background=None, seed=1)
+
+
+# -- going dark vs receiver outage on the real Solent lane ---------------------------------------
+@pytest.fixture(scope="module")
+def solent_dark(tmp_path_factory: pytest.TempPathFactory) -> Run:
+    out = tmp_path_factory.mktemp("solent_dark")
+    labels = simulate(out / "sim.nmea", out / "labels.jsonl", scenarios=["dark_spell"],
+                      background=SOLENT, seed=5)  # fmt: skip
+    return Run(out / "sim.nmea", out / "labels.jsonl", labels)
+
+
+@pytest.fixture(scope="module")
+def solent_outage(tmp_path_factory: pytest.TempPathFactory) -> Run:
+    out = tmp_path_factory.mktemp("solent_outage")
+    labels = simulate(out / "sim.nmea", out / "labels.jsonl", scenarios=["receiver_outage"],
+                      background=SOLENT, seed=5)  # fmt: skip
+    return Run(out / "sim.nmea", out / "labels.jsonl", labels)
+
+
+def test_solent_lane_waypoints_are_real_reports_of_the_named_ships() -> None:
+    from seawarden.sim.dark import SOLENT_LANE
+
+    source = (REPO / "src/seawarden/sim/dark.py").read_text()
+    real = [r for r in read_track(SOLENT) if isinstance(r, PositionReport)]
+    for lat, lon in SOLENT_LANE:
+        line = next(x for x in source.splitlines() if f"({lat:.4f}, {lon:.4f})" in x)
+        mmsi = int(re.findall(r"# (\d{9})", line)[0])
+        nearest = min(distance_m(lat, lon, r.lat, r.lon) for r in real if r.mmsi == mmsi)
+        assert nearest < 100.0, (mmsi, lat, lon)
+
+
+def test_solent_dark_spell_goes_dark_inside_ifa2_among_dense_real_traffic(
+    solent_dark: Run,
+) -> None:
+    lb, track = solent_dark.label("dark_spell"), solent_dark.track("dark_spell")
+    gaps = [(b.time - a.time).total_seconds() for a, b in itertools.pairwise(track)]
+    assert max(gaps) == pytest.approx(45 * 60, abs=20)
+    assert lb.region == "solent"
+    assert "ifa2" in lb.corridor_ids
+    # the whole spell lies inside the 84-min real background, with many ships heard near
+    bg = [r for r in solent_dark.records if r.source == "bg" and isinstance(r, PositionReport)]
+    assert bg[-1].time >= lb.end
+    last = max((r for r in track if r.time < lb.onset), key=lambda r: r.time)
+    heard = {r.mmsi for r in bg if lb.onset <= r.time <= lb.end
+             and distance_m(last.lat, last.lon, r.lat, r.lon) <= 25_000}  # fmt: skip
+    assert len(heard) >= 20
+    assert lb.background_nearby >= 20
+
+
+def test_receiver_outage_silences_every_ship_in_the_circle_only(solent_outage: Run) -> None:
+    lb = solent_outage.label("receiver_outage")
+    assert lb.expected == "no_alert"
+    m = re.search(r"within (\d+) km of ([\d.]+),(-?[\d.]+) heard for (\d+) min", lb.notes)
+    assert m
+    radius_m, lat, lon = float(m[1]) * 1000, float(m[2]), float(m[3])
+    track = solent_outage.track("receiver_outage")
+    gaps = [(b.time - a.time).total_seconds() for a, b in itertools.pairwise(track)]
+    i = max(range(len(gaps)), key=gaps.__getitem__)
+    start, end = track[i].time, track[i + 1].time
+    assert (end - start).total_seconds() == pytest.approx(float(m[4]) * 60, abs=20)
+    inside = [r for r in solent_outage.records if isinstance(r, PositionReport)
+              and distance_m(lat, lon, r.lat, r.lon) <= radius_m]  # fmt: skip
+    margin = timedelta(seconds=20)  # its own report interval around the outage edges
+    during = [r for r in inside if start + margin < r.time < end - margin]
+    assert during == []
+    assert [r for r in inside if r.time <= start and r.source == "bg"]
+    assert [r for r in inside if r.time >= end and r.source == "bg"]
+    outside = [r for r in solent_outage.records if isinstance(r, PositionReport)
+               and start < r.time < end and r.source == "bg"]  # fmt: skip
+    assert outside  # the rest of the real traffic is still heard
+    # the original file had traffic in the circle meanwhile: the outage removed it
+    original = [r for r in read_track(SOLENT) if isinstance(r, PositionReport)]
+    assert sum(distance_m(lat, lon, r.lat, r.lon) <= radius_m for r in original) > len(
+        [r for r in inside if r.source == "bg"]
+    )
+
+
+def test_baltic_dark_spell_label_says_the_background_is_sparse(baltic: Run) -> None:
+    dark = baltic.label("dark_spell")
+    assert dark.region == "baltic"
+    assert dark.background_nearby < 3

@@ -35,7 +35,15 @@ from seawarden.sim.motion import (
     distance_m,
 )
 
-__all__ = ["SCENARIOS", "BuildContext", "Region", "SimVessel", "build", "parse_scenario"]
+__all__ = [
+    "SCENARIOS",
+    "BuildContext",
+    "Region",
+    "Silence",
+    "SimVessel",
+    "build",
+    "parse_scenario",
+]
 
 Region = Literal["baltic", "solent"]
 LatLon = tuple[float, float]
@@ -52,6 +60,19 @@ _NAMES = (
     "SILVER CREST", "OCEAN PILGRIM", "MISTRAL", "KESTREL", "ARCTIC SOUND",
     "HALCYON", "BLUE HORIZON", "SEA WARDEN", "CORAL BAY", "WESTERN DAWN",
 )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Silence:
+    """A receiver outage: nothing within ``radius_m`` of (``lat``, ``lon``) is heard from
+    ``start_ms`` to ``end_ms`` (ms after the scenario epoch) — background and scenario
+    vessels alike (applied by :func:`seawarden.sim.simulate`)."""
+
+    lat: float
+    lon: float
+    radius_m: float
+    start_ms: int
+    end_ms: int
 
 
 @dataclass(slots=True, kw_only=True)
@@ -82,6 +103,7 @@ class SimVessel:
     notes: str = ""
     labelled: bool = True
     params: dict[str, Any] = field(default_factory=dict)
+    silences: tuple[Silence, ...] = ()  # receiver outages this scenario causes
 
 
 class BuildContext:
@@ -346,39 +368,7 @@ def anchor_drag_no_slowdown(ctx: BuildContext, p: Params, t0: int) -> list[SimVe
 
 
 # -- behaviours -------------------------------------------------------------------------------
-_DARK_SITES: dict[Region, tuple[LatLon, float]] = {
-    # crossing C-Lion1 in the Kadet channel approach, where a real cargo ship of the Baltic
-    # background crosses the same corridor ~12.3 h after the background starts
-    "baltic": ((54.605, 12.62), 300.0),
-    "solent": ((50.40, -0.844), 250.0),  # crossing IFA2 in the Channel
-}
-
-
-def dark_spell(ctx: BuildContext, p: Params, t0: int) -> list[SimVessel]:
-    """A cargo ship switches AIS off for 30-60 min while it crosses a corridor."""
-    cross, course = _DARK_SITES[ctx.region]
-    v = p["speed_kn"] * KN_TO_M_S
-    before_s, dark_s = p["on_before_min"] * 60.0, p["dark_min"] * 60.0
-    start = _back(cross, course, v * (before_s + dark_s / 2))
-    far = destination(*cross, course, 200_000.0)
-    legs = [
-        Leg(phase="transit", speed_kn=p["speed_kn"], route=(far,), duration_s=before_s),
-        Leg(phase="dark", speed_kn=p["speed_kn"], keep_route=True, duration_s=dark_s,
-            ais_on=False),
-        Leg(phase="transit", speed_kn=p["speed_kn"], keep_route=True,
-            duration_s=p["on_after_min"] * 60.0),
-    ]  # fmt: skip
-    samples = ctx.model(start, course, p["speed_kn"], t0).run(legs)
-    onset, end = _phase_span(samples, "dark")
-    ident = ctx.identity(636)
-    return [
-        _vessel(
-            ctx, "dark_spell", ident, samples, ship_type=70, dims=(180, 28), draught_m=9.0,
-            destination="GDANSK" if ctx.region == "baltic" else "LE HAVRE",
-            expected="alert", onset_ms=onset, end_ms=end,
-            notes="AIS silent while crossing the corridor; other vessels keep reporting",
-        )
-    ]  # fmt: skip
+# dark_spell and receiver_outage live in seawarden.sim.dark (registered below).
 
 
 _ANCHORAGES: dict[Region, tuple[LatLon, float]] = {
@@ -643,14 +633,17 @@ def cloned_mmsi(ctx: BuildContext, p: Params, t0: int) -> list[SimVessel]:
 # background, dark_spell timed so a real ship crosses the same corridor meanwhile.
 _AUTO_START_H: dict[Region, dict[str, float]] = {
     "baltic": {"anchor_drag_slowdown": 12.0, "anchor_drag_no_slowdown": 4.0,
-               "dark_spell": 11.25, "legit_anchoring": 0.2, "ferry": 0.0, "trawler": 0.3,
-               "pilot_pickup": 0.4, "sts_meeting": 0.6, "spoofed_jump": 0.7,
-               "cloned_mmsi": 0.8},
-    "solent": {"dark_spell": 0.1, "legit_anchoring": 0.2, "ferry": 0.0, "trawler": 0.3,
-               "pilot_pickup": 0.3, "sts_meeting": 0.1, "spoofed_jump": 0.4,
-               "cloned_mmsi": 0.5},
+               "dark_spell": 11.25, "receiver_outage": 14.0, "legit_anchoring": 0.2,
+               "ferry": 0.0, "trawler": 0.3, "pilot_pickup": 0.4, "sts_meeting": 0.6,
+               "spoofed_jump": 0.7, "cloned_mmsi": 0.8},
+    "solent": {"dark_spell": 0.0, "receiver_outage": 0.0, "legit_anchoring": 0.2,
+               "ferry": 0.0, "trawler": 0.3, "pilot_pickup": 0.3, "sts_meeting": 0.1,
+               "spoofed_jump": 0.4, "cloned_mmsi": 0.5},
 }  # fmt: skip
 _COMMON = {"start_h": -1.0, "region": ""}
+
+from seawarden.sim.dark import dark_spell, receiver_outage  # noqa: E402 (uses the above)
+
 SCENARIOS: dict[str, ScenarioDef] = {
     "anchor_drag_slowdown": ScenarioDef(
         anchor_drag_slowdown,
@@ -669,9 +662,15 @@ SCENARIOS: dict[str, ScenarioDef] = {
     ),
     "dark_spell": ScenarioDef(
         dark_spell,
-        _COMMON | {"speed_kn": 12.0, "dark_min": 45.0, "on_before_min": 40.0,
-                   "on_after_min": 40.0},
+        _COMMON | {"speed_kn": 12.0, "dark_min": 45.0, "on_before_min": -1.0,
+                   "on_after_min": -1.0},
         ("baltic", "solent"), "AIS silent 30-60 min while crossing a corridor",
+    ),
+    "receiver_outage": ScenarioDef(
+        receiver_outage,
+        _COMMON | {"speed_kn": 12.0, "outage_min": 30.0, "radius_km": 20.0,
+                   "on_before_min": -1.0, "on_after_min": -1.0},
+        ("baltic", "solent"), "receiver outage: every ship in an area silent at once",
     ),
     "legit_anchoring": ScenarioDef(
         legit_anchoring,

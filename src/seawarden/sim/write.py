@@ -31,8 +31,15 @@ from seawarden.areas.geodesic import SideOfLine
 from seawarden.errors import ConfigError
 from seawarden.model import PositionReport, Record, StaticReport
 from seawarden.pipeline.sinks import iso_utc
-from seawarden.sim.motion import EARTH_RADIUS_M, Sample
-from seawarden.sim.scenarios import BuildContext, Region, SimVessel, build, parse_scenario
+from seawarden.sim.motion import EARTH_RADIUS_M, Sample, distance_m
+from seawarden.sim.scenarios import (
+    BuildContext,
+    Region,
+    Silence,
+    SimVessel,
+    build,
+    parse_scenario,
+)
 from seawarden.testing import read_track
 
 __all__ = ["DEFAULT_START", "STATIC_EVERY_S", "Label", "simulate"]
@@ -294,16 +301,25 @@ def _tagged(station: str, t_s: int, sentences: Iterable[str]) -> bytes:
     return "".join(f"\\{tb}\\{s}\n" for s in sentences).encode("ascii")
 
 
+def _silenced(silences: Sequence[Silence], t_ms: int, lat: float, lon: float) -> bool:
+    """Whether a transmission at (t_ms after the epoch, lat, lon) falls in a receiver outage."""
+    return any(
+        q.start_ms <= t_ms <= q.end_ms and distance_m(q.lat, q.lon, lat, lon) <= q.radius_m
+        for q in silences
+    )
+
+
 def _encode(
     vessels: Sequence[SimVessel], epoch: datetime, bg: Sequence[Record], shift: timedelta
 ) -> list[bytes]:
     base = int(epoch.timestamp())
     items: list[tuple[int, int, int, int, dict[str, Any]]] = []  # t, rank, mmsi, n, fields
     n = 0
+    silences = [q for v in vessels for q in v.silences]
     for v in vessels:
         last_static = -math.inf
         for s in v.samples:
-            if not s.on:
+            if not s.on or (silences and _silenced(silences, s.t_ms, s.rep_lat, s.rep_lon)):
                 continue
             t_s = base + s.t_ms // 1000
             if t_s - last_static >= STATIC_EVERY_S:
@@ -312,8 +328,15 @@ def _encode(
                 n += 1
             items.append((t_s, 0, v.mmsi, n, _position_fields(v.mmsi, s)))
             n += 1
+    last_pos: dict[int, tuple[float, float]] = {}  # a static report has no position
     for rec in bg:
         t_s = int((rec.time + shift).timestamp())
+        if isinstance(rec, PositionReport):
+            last_pos[rec.mmsi] = (rec.lat, rec.lon)
+        if silences and rec.mmsi in last_pos:
+            t_ms = round(((rec.time + shift) - epoch).total_seconds() * 1000)
+            if _silenced(silences, t_ms, *last_pos[rec.mmsi]):
+                continue
         fields = _bg_position(rec) if isinstance(rec, PositionReport) else _bg_static(rec)
         items.append((t_s, 1, rec.mmsi, n, fields))
         n += 1
