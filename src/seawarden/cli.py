@@ -24,6 +24,8 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from seawarden import __version__
+from seawarden.alerts.cli_deliver import maybe_start as start_delivery
+from seawarden.alerts.cli_deliver import register as register_delivery_commands
 from seawarden.alerts.sinks import AlertSink, JsonlAlertSink, LogAlertSink
 from seawarden.api.cli_commands import register as register_api_commands
 from seawarden.detectors.registry import load_detector_settings
@@ -228,6 +230,9 @@ def replay(
         bool, typer.Option(help="sort input by time first (files ordered by vessel)")
     ] = False,
     checkpoint_every: Annotated[int, typer.Option(help="lines between checkpoints")] = 200_000,
+    subscriptions: Annotated[
+        Path | None, typer.Option(help="disseminate alerts to these subscriptions (YAML)")
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress or summary")] = False,
 ) -> None:
     """Replay recorded AIS through the pipeline and summarise what it found."""
@@ -249,6 +254,7 @@ def replay(
         model=model,
     )
     db = SQLiteStore(store) if store is not None else None
+    delivery = start_delivery(subscriptions, db)
     try:
         with Progress(
             TextColumn("[bold]{task.description}"),
@@ -278,9 +284,12 @@ def replay(
                 checkpoint_every=checkpoint_every,
                 sort=sort,
                 progress=on_progress,
+                alert_sinks=[delivery.sink] if delivery else [],
             )
             stats = run.run()
     finally:
+        if delivery is not None:
+            delivery.close(wait_s=30.0)
         if db is not None:
             db.close()
     if not quiet:
@@ -312,6 +321,9 @@ def live(
     model: Annotated[
         Path | None, typer.Option(help="normalcy model from `seawarden learn`")
     ] = None,
+    subscriptions: Annotated[
+        Path | None, typer.Option(help="disseminate alerts to these subscriptions (YAML)")
+    ] = None,
 ) -> None:
     """Watch a live NMEA feed (AIS-catcher, gpsd, AISHub style) until Ctrl-C."""
     from seawarden.pipeline.live import LiveRunner
@@ -339,6 +351,8 @@ def live(
     store_path = store or env.store
     db = SQLiteStore(store_path) if store_path is not None else None
     sinks, alert_sinks = _live_sinks(events_out, alerts_out, append=True)
+    delivery = start_delivery(subscriptions, db)
+    alert_sinks += [delivery.sink] if delivery else []
     runner = LiveRunner(cfg, store=db, sinks=sinks, alert_sinks=alert_sinks)
 
     def feed(stop: asyncio.Event) -> Coroutine[Any, Any, None]:
@@ -349,6 +363,8 @@ def live(
     try:
         _run_until_stopped(feed, None)
     finally:
+        if delivery is not None:
+            delivery.close(wait_s=5.0)
         if db is not None:
             db.close()
     console.print(
@@ -369,6 +385,9 @@ def run(
     events_out: Annotated[Path | None, typer.Option(help="write events as JSON Lines")] = None,
     alerts_out: Annotated[
         Path | None, typer.Option(help="write alert revisions as JSON Lines")
+    ] = None,
+    subscriptions: Annotated[
+        Path | None, typer.Option(help="disseminate alerts to these subscriptions (YAML)")
     ] = None,
 ) -> None:
     """The main job on the embedded default. ``--demo`` needs no feed and no servers."""
@@ -399,6 +418,8 @@ def run(
     )
     db = SQLiteStore(store)
     sinks, alert_sinks = _live_sinks(events_out, alerts_out, append=False)
+    delivery = start_delivery(subscriptions, db, demo=demo)
+    alert_sinks += [delivery.sink] if delivery else []
     runner = LiveRunner(cfg, store=db, sinks=sinks, alert_sinks=alert_sinks)
     console.print(
         f"[bold]seawarden demo[/]: replaying {', '.join(f.name for f in files)} at {speed:g}x "
@@ -407,6 +428,8 @@ def run(
     try:
         _run_until_stopped(lambda stop: runner.run_paced(files, speed, stop), duration_s)
     finally:
+        if delivery is not None:
+            delivery.close(wait_s=5.0)
         db.close()
     console.print(
         f"demo: {runner.records:,} records, {len(runner.core.fleet):,} vessels, "
@@ -486,6 +509,7 @@ def evaluate(
 
 
 register_api_commands(app)  # `seawarden token ...` and `seawarden serve` (api/cli_commands.py)
+register_delivery_commands(app)  # `seawarden deliver` (alerts/cli_deliver.py)
 
 
 @app.command()

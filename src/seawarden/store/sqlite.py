@@ -231,10 +231,20 @@ class SQLiteStore:
 
     def load_checkpoint(self, key: str) -> dict[str, Any] | None:
         row = self._db.execute("SELECT state FROM checkpoints WHERE key=?", (key,)).fetchone()
+        # End the read snapshot: had this transaction begun with a read, its first write
+        # would fail (SQLITE_BUSY_SNAPSHOT) once another connection — the delivery worker,
+        # the API — committed in between.
+        self.commit()
         if row is None:
             return None
         state: dict[str, Any] = orjson.loads(row[0])
         return state
+
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """The store's connection, for modules that keep their tables in the same file and
+        must write in the pipeline's transaction (the alert outbox)."""
+        return self._db
 
     def commit(self) -> None:
         self._db.execute("COMMIT")

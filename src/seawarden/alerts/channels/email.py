@@ -1,0 +1,161 @@
+"""E-mail channel: the revision as a plain-text message with the JSON attached, over SMTP.
+
+Some recipients (a liaison officer, a national duty desk without an integration) read
+alerts by e-mail. The target is a comma-separated address list; ``options`` (validated by
+:mod:`seawarden.alerts.subscriptions`): ``smtp`` = ``host[:port]`` of the relay (default
+``localhost:25``; port 465 means implicit TLS), ``starttls`` (``true`` upgrades the session
+with STARTTLS before anything is sent), ``from`` (default ``seawarden@localhost``; also
+the login name when a secret is given), ``subject_prefix``, ``format`` (``text``, or
+``cap_xml`` to attach the CAP 1.2 document as well). The secret is the SMTP password.
+
+``Message-ID`` is derived from the delivery id, so a mail system that sees a retry of a
+message it already took can drop the copy. Permanent SMTP refusals (5xx, refused
+recipients or sender, failed authentication) are dead at once; 4xx and connection
+failures are retried.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+from datetime import UTC, datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from seawarden.alerts.channels import Delivery, Outcome, label
+from seawarden.errors import ConfigError
+
+if TYPE_CHECKING:
+    from seawarden.alerts.subscriptions import Channel
+
+
+def parse_addresses(text: str) -> list[str]:
+    """The recipients of ``a@b.c, d@e.f``; ``ConfigError`` on an unusable address."""
+    out = []
+    for raw in text.split(","):
+        addr = raw.strip()
+        if not addr:
+            continue
+        if any(c in addr for c in '\r\n<>"() ;') or addr.count("@") != 1:
+            raise ConfigError(f"e-mail target {addr!r} is not a plain address (name@domain)")
+        local, domain = addr.split("@")
+        if not local or "." not in domain:
+            raise ConfigError(f"e-mail target {addr!r} is not a plain address (name@domain)")
+        out.append(addr)
+    if not out:
+        raise ConfigError("e-mail channel has no recipient address")
+    return out
+
+
+def render(delivery: Delivery, *, sender: str, to: list[str], prefix: str = "") -> EmailMessage:
+    """The message for one delivery (payload = the JSON envelope)."""
+    envelope = orjson.loads(delivery.payload)
+    a: dict[str, Any] = envelope["alert"]
+    who = a.get("name") or f"MMSI {a.get('mmsi')}"
+    areas = ", ".join(a.get("area_ids") or []) or "no area"
+    status = "" if a.get("status") == "Actual" else f"[{str(a.get('status')).upper()}] "
+    msg = EmailMessage()
+    msg["Subject"] = prefix + (
+        f"{status}[{a.get('releasability')}] {str(a.get('severity')).upper()} "
+        f"{a.get('msg_type')}: {who} — {areas}"
+    )
+    msg["From"] = sender
+    msg["To"] = ", ".join(to)
+    msg["Date"] = format_datetime(datetime.now(UTC))
+    msg["Message-ID"] = f"<{delivery.delivery_id}@seawarden>"
+    msg["X-Seawarden-Delivery"] = delivery.delivery_id
+    lines = [
+        f"{a.get('msg_type')} (revision {a.get('revision')}) of alert {a.get('id')}",
+        f"Release marking: {a.get('releasability')}   Status: {a.get('status')}",
+        f"Vessel: {who}  MMSI {a.get('mmsi')}  IMO {a.get('imo')}  flag {a.get('flag')}",
+        f"Severity {a.get('severity')}, score {a.get('score')} at {a.get('event_time')}",
+        f"Position {a.get('lat')}, {a.get('lon')}; areas: {areas}",
+    ]
+    nc = a.get("next_crossing")
+    if nc:
+        where = "inside" if nc.get("inside_now") else f"next crossing at {nc.get('eta')}"
+        lines.append(f"{nc.get('area_id')}: {where}")
+    lines.append("")
+    lines.append("Why:")
+    for r in a.get("reasons") or []:
+        lines.append(f"  + {r.get('weight')}  {r.get('text')}  ({r.get('detector')})")
+    msg.set_content("\n".join(lines) + "\n")
+    body = {k: v for k, v in envelope.items() if k != "cap_xml"}
+    msg.add_attachment(
+        orjson.dumps(body, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2),
+        maintype="application",
+        subtype="json",
+        filename="alert.json",
+    )
+    cap_xml = envelope.get("cap_xml")
+    if isinstance(cap_xml, str):
+        msg.add_attachment(
+            cap_xml.encode(), maintype="application", subtype="cap+xml", filename="alert.cap.xml"
+        )
+    return msg
+
+
+class EmailSender:
+    def __init__(self, channel: Channel, *, password: str | None, timeout_s: float) -> None:
+        self.channel = channel
+        self.to = parse_addresses(channel.target)
+        opts = channel.options
+        host, _, port_text = opts.get("smtp", "localhost:25").rpartition(":")
+        if not host:
+            host, port_text = port_text, "25"
+        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+            raise ConfigError(f"{label(channel)}: options.smtp must be host[:port]")
+        self.host, self.port = host.strip("[]"), int(port_text)
+        self.implicit_tls = self.port == 465
+        self.starttls = opts.get("starttls", "false") == "true"
+        self.sender = opts.get("from", "seawarden@localhost")
+        Address(addr_spec=self.sender)  # raises on a malformed From
+        self.username = opts.get("username", self.sender)
+        self.password = password
+        self.prefix = opts.get("subject_prefix", "")
+        if self.prefix:
+            self.prefix += " "
+        self.timeout_s = timeout_s
+
+    def _connect(self) -> smtplib.SMTP:
+        if self.implicit_tls:
+            return smtplib.SMTP_SSL(
+                self.host, self.port, timeout=self.timeout_s, context=ssl.create_default_context()
+            )
+        smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout_s)
+        if self.starttls:
+            smtp.starttls(context=ssl.create_default_context())
+        return smtp
+
+    def send(self, delivery: Delivery) -> Outcome:
+        try:
+            msg = render(delivery, sender=self.sender, to=self.to, prefix=self.prefix)
+        except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
+            return Outcome.dead(f"payload is not an alert envelope: {exc}")
+        try:
+            with self._connect() as smtp:
+                if self.password is not None:
+                    smtp.login(self.username, self.password)
+                refused = smtp.send_message(msg)
+        except smtplib.SMTPAuthenticationError as exc:
+            return Outcome.dead(f"SMTP authentication failed ({exc.smtp_code})")
+        except smtplib.SMTPRecipientsRefused as exc:
+            return Outcome.dead(f"all recipients refused: {sorted(exc.recipients)}")
+        except smtplib.SMTPResponseException as exc:
+            text = f"SMTP {exc.smtp_code}: {exc.smtp_error[:200]!r}"
+            return Outcome.dead(text) if exc.smtp_code >= 500 else Outcome.again(text)
+        except (smtplib.SMTPException, OSError) as exc:
+            return Outcome.again(f"{type(exc).__name__}: {exc}")
+        if refused:
+            return Outcome.delivered(refused=sorted(refused))
+        return Outcome.delivered(recipients=len(self.to))
+
+    def close(self) -> None:
+        pass
+
+
+__all__ = ["EmailSender", "parse_addresses", "render"]

@@ -1,0 +1,180 @@
+"""Wiring dissemination into the CLI: ``--subscriptions`` on the runners, ``seawarden deliver``.
+
+``replay``, ``live`` and ``run`` given ``--subscriptions FILE`` put an
+:class:`~seawarden.alerts.outbox.OutboxSink` among their alert sinks (revision and deliveries
+committed before anything is sent) and run the delivery worker in a background thread.
+``seawarden deliver`` is the same worker on its own: to drain what a stopped or crashed run
+left pending, to retry dead letters after fixing a recipient, or as a separate service
+beside a runner started without a worker. One worker per store (a lock file says which).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from seawarden import secrets
+from seawarden.alerts import outbox
+from seawarden.alerts.channels import build_sender, label
+from seawarden.alerts.dispatch import Dispatcher, RetryPolicy, secret_names
+from seawarden.alerts.subscriptions import Subscription, load_subscriptions
+from seawarden.errors import ConfigError, SeawardenError, StoreError
+from seawarden.store.sqlite import SQLiteStore
+
+log = logging.getLogger("seawarden.alerts.delivery")
+
+CAP_SENDER_ENV = "SEAWARDEN_CAP_SENDER"
+
+
+def load_checked(
+    path: Path, *, demo: bool, known_areas: list[str] | None = None
+) -> tuple[list[Subscription], dict[str, str]]:
+    """Subscriptions and their resolved secrets; ``ConfigError`` if a secret is missing or
+    a demo/default value outside ``--demo``, or a signed channel names no secret."""
+    subs = load_subscriptions(path, known_areas=known_areas)
+    for sub in subs:
+        for ch in sub.channels:
+            if ch.kind in ("webhook", "cap_http") and ch.secret is None and not demo:
+                raise ConfigError(
+                    f"{path}: subscription {sub.id!r}, {label(ch)}: needs `secret: NAME` "
+                    "(the HMAC signing key)"
+                )
+    resolved = secrets.require(secret_names(subs), demo=demo)
+    for sub in subs:
+        for ch in sub.channels:
+            try:
+                build_sender(ch, secrets=resolved, timeout_s=1.0).close()
+            except (SeawardenError, ValueError) as exc:
+                # Counted and logged; its deliveries become visible dead letters.
+                log.error("subscription %s, %s: unusable channel: %s", sub.id, label(ch), exc)
+    return subs, resolved
+
+
+@dataclass(slots=True)
+class Delivery:
+    """What a runner holds while it disseminates: the sink and the worker (if it owns one)."""
+
+    sink: outbox.OutboxSink
+    worker: Dispatcher | None
+
+    def close(self, *, wait_s: float) -> None:
+        """Give due deliveries up to ``wait_s`` to go out, then stop the worker."""
+        if self.worker is None:
+            return
+        if wait_s > 0 and not self.worker.wait_idle(wait_s):
+            log.warning(
+                "deliveries still pending after %.0f s; `seawarden deliver --store %s` sends them",
+                wait_s,
+                self.worker.db_path,
+            )
+        self.worker.stop()
+
+
+def start_delivery(
+    subscriptions: Path,
+    store: SQLiteStore,
+    *,
+    demo: bool = False,
+    known_areas: list[str] | None = None,
+    policy: RetryPolicy | None = None,
+) -> Delivery:
+    subs, resolved = load_checked(subscriptions, demo=demo, known_areas=known_areas)
+    sender = os.environ.get(CAP_SENDER_ENV, outbox.DEFAULT_SENDER)
+    sink = outbox.OutboxSink(store, subs, sender=sender)
+    worker: Dispatcher | None
+    try:
+        worker = Dispatcher(store.path, subs, secrets=resolved, policy=policy)
+    except StoreError as exc:
+        log.warning("%s; this process only queues deliveries", exc)
+        worker = None
+    if worker is not None:
+        sink.on_enqueue = worker.wake
+        worker.start()
+    log.info("disseminating to %d subscriptions from %s", len(subs), subscriptions)
+    return Delivery(sink=sink, worker=worker)
+
+
+def maybe_start(
+    subscriptions: Path | None, store: SQLiteStore | None, *, demo: bool = False
+) -> Delivery | None:
+    """For the runners: a :class:`Delivery` when ``--subscriptions`` is given, else None."""
+    if subscriptions is None:
+        return None
+    if store is None:
+        raise typer.BadParameter("--subscriptions needs --store (the outbox lives there)")
+    return start_delivery(subscriptions, store, demo=demo)
+
+
+def deliver(
+    store: Annotated[Path, typer.Option(help="SQLite store holding the outbox")],
+    subscriptions: Annotated[Path, typer.Option(help="subscriptions (YAML)")],
+    once: Annotated[
+        bool, typer.Option(help="one pass over every pending delivery, then exit")
+    ] = False,
+    requeue_dead: Annotated[
+        bool, typer.Option(help="put dead letters back to pending first")
+    ] = False,
+    demo: Annotated[bool, typer.Option(help="allow the published demo secrets")] = False,
+    timeout_s: Annotated[float, typer.Option(help="per-attempt timeout")] = 10.0,
+) -> None:
+    """Send the outbox's pending deliveries (and retries) until Ctrl-C, or once."""
+    if not store.is_file():
+        raise typer.BadParameter(f"{store}: no such store")
+    subs, resolved = load_checked(subscriptions, demo=demo)
+    SQLiteStore(store).close()  # schema check: refuses a file that is not a seawarden store
+    worker = Dispatcher(store, subs, secrets=resolved, timeout_s=timeout_s)
+    try:
+        if requeue_dead:
+            n = worker.requeue_dead(actor="cli")
+            typer.echo(f"requeued {n} dead deliveries", err=True)
+        if once:
+            worker.run_once(all_pending=True)
+        else:
+            stop = threading.Event()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(sig, lambda *_: stop.set())
+            worker.start()
+            stop.wait()
+    finally:
+        worker.stop()
+    conn_counts = _counts(store)
+    st = worker.stats.as_dict()
+    typer.echo(
+        f"deliver: {st['delivered']} delivered, {st['retried']} retries scheduled, "
+        f"{st['dead']} dead this run; outbox now {conn_counts}",
+        err=True,
+    )
+    for name, value in {**st, **{f"outbox_{k}": v for k, v in conn_counts.items()}}.items():
+        typer.echo(f"{name}={value}")
+
+
+def _counts(store: Path) -> dict[str, int]:
+    import sqlite3
+
+    conn = sqlite3.connect(store)
+    try:
+        return outbox.counts_by_status(conn)
+    finally:
+        conn.close()
+
+
+def register(app: typer.Typer) -> None:
+    app.command("deliver")(deliver)
+
+
+__all__ = [
+    "CAP_SENDER_ENV",
+    "Delivery",
+    "deliver",
+    "load_checked",
+    "maybe_start",
+    "register",
+    "start_delivery",
+]

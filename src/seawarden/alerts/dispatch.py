@@ -1,0 +1,638 @@
+"""The delivery worker: sends what the outbox holds, retries what failed, buries what never will.
+
+Ten JEF nations and NATO allies are reached over their own endpoints, any of which may be
+slow, down or misconfigured at the moment a tanker starts dragging its anchor over a cable.
+None of that may delay the others. So the worker keeps one *lane* per (subscription,
+channel) — a thread with its own queue and its own connection (HTTP keep-alive, MQTT
+session) — and every attempt is bounded by the channel's timeout. A lane that gets a
+retryable failure pauses until its retry time (a dead host costs one timeout per backoff
+step, not one per queued alert); the other lanes carry on.
+
+Attempts follow the outbox (:mod:`seawarden.alerts.outbox`): due ``pending`` rows are
+picked, sent, and their outcome recorded — ``delivered``; retried with exponential backoff
+and full jitter (``uniform(0, min(cap, base·2^(attempt-1)))``, or the recipient's
+``Retry-After``); or ``dead`` with the reason (a permanent refusal, ``max_attempts``
+reached, older than ``max_age_s``), visible in the outbox and the audit log
+(``delivery.ok`` / ``delivery.retry`` / ``delivery.dead``). Times are wall-clock: delivery
+is a real-world action (event-time determinism applies to alerts, not to deliveries).
+
+Only the worker's main thread touches its SQLite connection. It reads with plain
+statements (WAL: readers never wait for the pipeline) and records outcomes in short
+``BEGIN IMMEDIATE`` transactions with a busy timeout; the pipeline holds the write lock only
+while it flushes a batch. A row whose outcome is not yet recorded stays marked in memory, so
+it is never sent twice by one process; a process killed between sending and recording
+sends it again after restart (at-least-once — receivers deduplicate by ``delivery_id``).
+A lock file beside the store keeps to one worker per store.
+
+Before anything leaves, the row is checked again against the *current* subscription: it
+must still exist, with the same channel, and the revision's marking must still cover its
+audience.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import queue
+import random
+import sqlite3
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+import orjson
+
+from seawarden.alerts import outbox
+from seawarden.alerts.channels import Delivery, Outcome, Sender, build_sender, label, max_bytes
+from seawarden.alerts.releasability import releasable
+from seawarden.alerts.subscriptions import Channel, Subscription
+from seawarden.errors import ConfigError, SeawardenError, StoreError
+from seawarden.store import audit
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RetryPolicy:
+    """When to try again, and when to give up (a channel's ``max_attempts`` overrides)."""
+
+    base_s: float = 2.0
+    cap_s: float = 600.0
+    max_attempts: int = 12
+    max_age_s: float = 24 * 3600.0
+    max_retry_after_s: float = 3600.0
+
+    def __post_init__(self) -> None:
+        if self.base_s <= 0 or self.cap_s < self.base_s or self.max_attempts < 1:
+            raise ConfigError("retry policy: need base_s > 0, cap_s >= base_s, max_attempts >= 1")
+        if self.max_age_s <= 0 or self.max_retry_after_s <= 0:
+            raise ConfigError("retry policy: max_age_s and max_retry_after_s must be > 0")
+
+    def backoff_s(self, attempts: int, rng: random.Random) -> float:
+        """Full jitter after ``attempts`` failed attempts."""
+        return rng.uniform(0.0, min(self.cap_s, self.base_s * 2 ** max(attempts - 1, 0)))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Row:
+    delivery_id: str
+    alert_id: str
+    revision: int
+    subscription_id: str
+    channel: str
+    channel_index: int
+    attempts: int
+    created: float
+    payload: bytes
+    releasability: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Result:
+    row: _Row
+    outcome: Outcome | None  # None: not attempted (lane paused); stays pending as it was
+    finished: float
+    attempted: bool = True  # False: refused before sending (no attempt counted)
+    delay_s: float = 0.0  # before the next attempt, if retried
+
+
+class _Lane:
+    """One recipient channel: a thread, its queue and its sender."""
+
+    def __init__(
+        self,
+        key: tuple[str, int],
+        sub: Subscription,
+        channel: Channel,
+        sender: Sender | None,
+        error: str | None,
+        results: queue.SimpleQueue[_Result],
+        on_result: Callable[[], None],
+        pause_for: Callable[[_Row, Outcome], float],
+        clock: Callable[[], float],
+    ) -> None:
+        self.key = key
+        self.sub = sub
+        self.channel = channel
+        self.label = label(channel)
+        self.sender = sender
+        self.error = error
+        self.limit = max_bytes(channel) if error is None else 0
+        self.jobs: queue.SimpleQueue[_Row | None] = queue.SimpleQueue()
+        self.results = results
+        self.on_result = on_result
+        self.pause_for = pause_for
+        self.clock = clock
+        self.paused_until = 0.0
+        self.thread = threading.Thread(
+            target=self._run, name=f"seawarden-lane-{key[0]}-{key[1]}", daemon=True
+        )
+        self.thread.start()
+
+    def _run(self) -> None:
+        while True:
+            row = self.jobs.get()
+            if row is None:
+                break
+            outcome: Outcome | None = None
+            attempted, delay = False, 0.0
+            if self.clock() >= self.paused_until:
+                outcome, attempted = self._attempt(row)
+                if not outcome.ok and outcome.retry:
+                    delay = self.pause_for(row, outcome)
+                    self.paused_until = self.clock() + delay
+            self.results.put(
+                _Result(
+                    row=row,
+                    outcome=outcome,
+                    finished=self.clock(),
+                    attempted=attempted,
+                    delay_s=delay,
+                )
+            )
+            self.on_result()
+        if self.sender is not None:
+            with contextlib.suppress(Exception):
+                self.sender.close()
+
+    def _attempt(self, row: _Row) -> tuple[Outcome, bool]:
+        """The outcome, and whether anything was sent."""
+        if self.error is not None or self.sender is None:
+            return Outcome.dead(f"channel not usable: {self.error}"), False
+        if row.releasability is None:
+            return Outcome.dead("alert revision is not in the store"), False
+        try:
+            if not releasable(row.releasability, self.sub.audience):
+                why = f"not releasable: {row.releasability} does not cover the audience"
+                return Outcome.dead(why), False
+        except ConfigError as exc:
+            return Outcome.dead(f"bad release marking: {exc}"), False
+        if len(row.payload) > self.limit:
+            why = f"payload of {len(row.payload)} bytes exceeds the limit of {self.limit}"
+            return Outcome.dead(why), False
+        delivery = Delivery(
+            delivery_id=row.delivery_id,
+            alert_id=row.alert_id,
+            revision=row.revision,
+            subscription_id=row.subscription_id,
+            recipient=self.sub.recipient,
+            channel=self.channel,
+            payload=row.payload,
+            attempt=row.attempts + 1,
+        )
+        try:
+            return self.sender.send(delivery), True
+        except Exception as exc:  # a channel bug must not kill the lane
+            log.exception("%s: unexpected error delivering %s", self.label, row.delivery_id)
+            return Outcome.again(f"internal error: {type(exc).__name__}"), True
+
+    def stop(self) -> None:
+        self.jobs.put(None)
+
+
+@dataclass(slots=True)
+class DispatchStats:
+    delivered: int = 0
+    retried: int = 0
+    dead: int = 0
+    deferred: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "delivered": self.delivered,
+            "retried": self.retried,
+            "dead": self.dead,
+            "deferred": self.deferred,
+        }
+
+
+class Dispatcher:
+    """The worker. ``start()`` runs it in a thread; ``run_once()`` drains and returns."""
+
+    def __init__(
+        self,
+        db_path: str | Path,
+        subscriptions: Sequence[Subscription],
+        *,
+        secrets: Mapping[str, str],
+        policy: RetryPolicy | None = None,
+        timeout_s: float = 10.0,
+        poll_s: float = 0.25,
+        batch: int = 500,
+        busy_timeout_s: float = 10.0,
+        clock: Callable[[], float] = time.time,
+        seed: int | None = None,
+    ) -> None:
+        self.db_path = str(db_path)
+        self.subscriptions = {s.id: s for s in subscriptions}
+        self.secrets = dict(secrets)
+        self.policy = policy or RetryPolicy()
+        self.timeout_s = timeout_s
+        self.poll_s = poll_s
+        self.batch = batch
+        self.clock = clock
+        self.rng = random.Random(seed)
+        self.stats = DispatchStats()
+        self.counts: Counter[str] = Counter()
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._results: queue.SimpleQueue[_Result] = queue.SimpleQueue()
+        self._busy: set[str] = set()  # picked, outcome not yet recorded
+        self._unrecorded: list[_Result] = []
+        self._lanes: dict[tuple[str, int], _Lane] = {}
+        self._thread: threading.Thread | None = None
+        self._lock_fh: IO[str] | None = None
+        self._cond = threading.Condition()
+        self._iteration = 0  # loop iterations started
+        self._idle_iteration = -1  # the last iteration that found nothing due or in flight
+        self._error: BaseException | None = None
+        self._acquire_lock()
+        try:
+            self._db = sqlite3.connect(
+                self.db_path,
+                isolation_level=None,
+                timeout=busy_timeout_s,
+                check_same_thread=False,
+            )
+            self._db.execute("PRAGMA journal_mode=WAL")
+            outbox.ensure_schema(self._db)
+            audit.ensure_schema(self._db)
+        except sqlite3.DatabaseError as exc:
+            self._release_lock()
+            raise StoreError(f"{self.db_path}: cannot open the outbox ({exc})") from exc
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def _acquire_lock(self) -> None:
+        path = self.db_path + ".deliver.lock"
+        fh = open(path, "a+")  # noqa: SIM115 - held for the worker's lifetime
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            fh.seek(0)
+            other = fh.read().strip() or "?"
+            fh.close()
+            raise StoreError(
+                f"another delivery worker (pid {other}) is running on {self.db_path}; "
+                "one worker per store: stop it or let it deliver"
+            ) from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(str(os.getpid()))
+        fh.flush()
+        self._lock_fh = fh
+
+    def _release_lock(self) -> None:
+        if self._lock_fh is not None:
+            with contextlib.suppress(OSError):
+                fcntl.flock(self._lock_fh, fcntl.LOCK_UN)
+            self._lock_fh.close()
+            self._lock_fh = None
+
+    def requeue_dead(self, *, ids: Sequence[str] | None = None, actor: str = "system") -> int:
+        """Dead letters back to pending (after fixing the recipient); audited."""
+        return outbox.requeue_dead(self._db, ids=ids, actor=actor)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="seawarden-deliver", daemon=True)
+        self._thread.start()
+
+    def wake(self) -> None:
+        """New rows were committed: look now rather than at the next poll."""
+        self._wake.set()
+
+    def stop(self, grace_s: float = 5.0) -> None:
+        """Stop picking; wait up to ``grace_s`` for attempts in flight; close. Unfinished
+        rows stay pending for the next worker."""
+        self._stopping.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(grace_s + self.timeout_s + 5.0)
+        else:
+            self._finish(grace_s)
+        self._close()
+
+    def wait_idle(self, timeout_s: float) -> bool:
+        """Wait (running worker) until an iteration that began after this call found no row
+        due or in flight; rows waiting for a later retry may remain. False on timeout."""
+        deadline = time.monotonic() + timeout_s
+        with self._cond:
+            target = self._iteration + 1
+            self._wake.set()
+            while self._idle_iteration < target:
+                if self._error is not None:
+                    raise StoreError(f"delivery worker failed: {self._error}")
+                left = deadline - time.monotonic()
+                if left <= 0 or self._thread is None or not self._thread.is_alive():
+                    return False
+                self._cond.wait(min(left, 0.5))
+        return True
+
+    def run_once(self, *, all_pending: bool = True, timeout_s: float = 300.0) -> DispatchStats:
+        """One pass: send every pending row (due or not, with ``all_pending``), record the
+        outcomes, return. Retries it schedules are left for the next pass."""
+        deadline = time.monotonic() + timeout_s
+        self._pick(ignore_schedule=all_pending)
+        while (self._busy or self._unrecorded) and time.monotonic() < deadline:
+            self._collect(wait_s=min(0.2, max(deadline - time.monotonic(), 0.01)))
+            try:
+                self._record()
+            except sqlite3.OperationalError as exc:  # pragma: no cover - store busy
+                log.warning("store busy (%s); retrying", exc)
+        return self.stats
+
+    # -- the loop ----------------------------------------------------------------------------
+    def _loop(self) -> None:
+        try:
+            while not self._stopping.is_set():
+                with self._cond:
+                    self._iteration += 1
+                    current = self._iteration
+                self._collect(wait_s=0)
+                self._record()
+                self._pick(ignore_schedule=False)
+                if not self._busy and not self._unrecorded and self._due_count() == 0:
+                    with self._cond:
+                        self._idle_iteration = current
+                        self._cond.notify_all()
+                self._wake.wait(self._sleep_s())
+                self._wake.clear()
+            self._finish(5.0)
+        except Exception as exc:  # pragma: no cover - reported to wait_idle / logs
+            self._error = exc
+            log.exception("delivery worker stopped")
+            with self._cond:
+                self._cond.notify_all()
+
+    def _finish(self, grace_s: float) -> None:
+        deadline = time.monotonic() + grace_s
+        while self._busy and time.monotonic() < deadline:
+            self._collect(wait_s=0.1)
+        self._collect(wait_s=0)
+        with contextlib.suppress(sqlite3.OperationalError):
+            self._record()
+
+    def _close(self) -> None:
+        for lane in self._lanes.values():
+            lane.stop()
+        for lane in self._lanes.values():
+            lane.thread.join(1.0)
+        with contextlib.suppress(sqlite3.Error):
+            self._db.close()
+        self._release_lock()
+
+    def _sleep_s(self) -> float:
+        """Until the next poll, or sooner if a retry or a paused lane falls due first."""
+        now = self.clock()
+        wait = self.poll_s
+        for lane in self._lanes.values():
+            if lane.paused_until > now:
+                wait = min(wait, lane.paused_until - now)
+        row = self._db.execute(
+            "SELECT MIN(next_attempt) FROM outbox WHERE status='pending' AND next_attempt>?",
+            (outbox.wall_iso(now),),
+        ).fetchone()
+        if row[0] is not None:
+            wait = min(wait, outbox.parse_wall(row[0]) - now)
+        return max(wait, 0.005)
+
+    def _due_count(self) -> int:
+        row = self._db.execute(
+            "SELECT COUNT(*) FROM outbox WHERE status='pending' AND next_attempt<=?",
+            (outbox.wall_iso(self.clock()),),
+        ).fetchone()
+        due = int(row[0])
+        paused = [lane.key for lane in self._lanes.values() if lane.paused_until > self.clock()]
+        if due and paused:  # rows waiting behind a paused lane are not "due" yet
+            args: list[object] = [outbox.wall_iso(self.clock())]
+            cond = " OR ".join("(subscription_id=? AND channel_index=?)" for _ in paused)
+            for sid, idx in paused:
+                args += [sid, idx]
+            row = self._db.execute(
+                "SELECT COUNT(*) FROM outbox WHERE status='pending' AND next_attempt<=?"
+                f" AND ({cond})",
+                args,
+            ).fetchone()
+            due -= int(row[0])
+        return due
+
+    def _pick(self, *, ignore_schedule: bool) -> int:
+        now = self.clock()
+        sql = (
+            "SELECT o.delivery_id, o.alert_id, o.revision, o.subscription_id, o.channel,"
+            " o.channel_index, o.attempts, o.created, o.payload,"
+            " json_extract(a.body, '$.releasability')"
+            " FROM outbox o LEFT JOIN alerts a ON a.id = o.alert_id AND a.revision = o.revision"
+            " WHERE o.status='pending'"
+        )
+        args: list[object] = []
+        if not ignore_schedule:
+            sql += " AND o.next_attempt<=?"
+            args.append(outbox.wall_iso(now))
+        sql += " ORDER BY o.created, o.alert_id, o.revision LIMIT ?"
+        args.append(self.batch + len(self._busy))
+        try:
+            rows = self._db.execute(sql, args).fetchall()
+        except sqlite3.OperationalError as exc:
+            log.warning("outbox read failed (%s); retrying", exc)
+            return 0
+        n = 0
+        for r in rows:
+            row = _Row(
+                delivery_id=r[0],
+                alert_id=r[1],
+                revision=int(r[2]),
+                subscription_id=r[3],
+                channel=r[4],
+                channel_index=int(r[5]),
+                attempts=int(r[6]),
+                created=outbox.parse_wall(r[7]),
+                payload=bytes(r[8]),
+                releasability=r[9],
+            )
+            if row.delivery_id in self._busy:
+                continue
+            if row.attempts and now - row.created > self.policy.max_age_s:
+                self._bury(row, f"expired: older than {self.policy.max_age_s:g} s undelivered")
+                continue
+            lane = self._lane(row)
+            if lane is None:
+                continue
+            if not ignore_schedule and lane.paused_until > now:
+                continue
+            self._busy.add(row.delivery_id)
+            lane.jobs.put(row)
+            n += 1
+        return n
+
+    def _lane(self, row: _Row) -> _Lane | None:
+        key = (row.subscription_id, row.channel_index)
+        lane = self._lanes.get(key)
+        if lane is not None:
+            return lane
+        sub = self.subscriptions.get(row.subscription_id)
+        if sub is None:
+            self._bury(row, f"subscription {row.subscription_id!r} is no longer configured")
+            return None
+        if (
+            row.channel_index >= len(sub.channels)
+            or label(sub.channels[row.channel_index]) != row.channel
+        ):
+            self._bury(row, f"channel {row.channel} is no longer in subscription {sub.id!r}")
+            return None
+        channel = sub.channels[row.channel_index]
+        sender: Sender | None = None
+        error: str | None = None
+        try:
+            timeout = float(channel.options.get("timeout_s", self.timeout_s))
+            sender = build_sender(channel, secrets=self.secrets, timeout_s=timeout)
+        except (SeawardenError, ValueError) as exc:
+            error = str(exc)
+            log.error("%s (subscription %s): %s", label(channel), sub.id, error)
+            self.counts["bad_channel"] += 1
+        lane = _Lane(
+            key,
+            sub,
+            channel,
+            sender,
+            error,
+            self._results,
+            self._wake.set,
+            self._pause_for,
+            self.clock,
+        )
+        self._lanes[key] = lane
+        return lane
+
+    def _pause_for(self, row: _Row, outcome: Outcome) -> float:
+        if outcome.retry_after_s is not None:
+            return min(outcome.retry_after_s, self.policy.max_retry_after_s)
+        return self.policy.backoff_s(row.attempts + 1, self.rng)
+
+    def _max_attempts(self, row: _Row) -> int:
+        sub = self.subscriptions.get(row.subscription_id)
+        if sub is not None and row.channel_index < len(sub.channels):
+            raw = sub.channels[row.channel_index].options.get("max_attempts")
+            if raw is not None and raw.isdigit():
+                return max(1, int(raw))
+        return self.policy.max_attempts
+
+    def _collect(self, *, wait_s: float) -> None:
+        try:
+            first = self._results.get(timeout=wait_s) if wait_s > 0 else self._results.get_nowait()
+        except queue.Empty:
+            return
+        self._unrecorded.append(first)
+        while True:
+            try:
+                self._unrecorded.append(self._results.get_nowait())
+            except queue.Empty:
+                break
+
+    def _bury(self, row: _Row, reason: str) -> None:
+        self._busy.add(row.delivery_id)
+        self._unrecorded.append(
+            _Result(row=row, outcome=Outcome.dead(reason), finished=self.clock(), attempted=False)
+        )
+
+    def _record(self) -> None:
+        """Write the collected outcomes in one short transaction (kept for later if busy)."""
+        if not self._unrecorded:
+            return
+        batch = self._unrecorded
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            log.warning("store busy (%s): %d outcomes wait to be recorded", exc, len(batch))
+            return
+        tally = DispatchStats()
+        try:
+            for res in batch:
+                self._record_one(res, tally)
+            self._db.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                self._db.execute("ROLLBACK")
+            raise
+        self._unrecorded = []
+        for res in batch:
+            self._busy.discard(res.row.delivery_id)
+        self.stats.delivered += tally.delivered
+        self.stats.retried += tally.retried
+        self.stats.dead += tally.dead
+        self.stats.deferred += tally.deferred
+
+    def _record_one(self, res: _Result, tally: DispatchStats) -> None:
+        row, out = res.row, res.outcome
+        if out is None:
+            tally.deferred += 1
+            return
+        attempts = row.attempts + (1 if res.attempted else 0)
+        when = outbox.wall_iso(res.finished)
+        detail: dict[str, object] = {
+            "alert_id": row.alert_id,
+            "revision": row.revision,
+            "subscription_id": row.subscription_id,
+            "channel": row.channel,
+            "attempt": attempts,
+            **out.detail,
+        }
+        if out.ok:
+            self._db.execute(
+                "UPDATE outbox SET status='delivered', attempts=?, delivered=?, last_error=NULL"
+                " WHERE delivery_id=? AND status='pending'",
+                (attempts, when, row.delivery_id),
+            )
+            action = "delivery.ok"
+            tally.delivered += 1
+            log.info("delivered %s r%d to %s", row.alert_id, row.revision, row.channel)
+        else:
+            error = (out.error or "unknown error")[:500]
+            delay = res.delay_s
+            age = res.finished + delay - row.created
+            limit = self._max_attempts(row)
+            if out.retry and attempts < limit and age <= self.policy.max_age_s:
+                self._db.execute(
+                    "UPDATE outbox SET attempts=?, next_attempt=?, last_error=?"
+                    " WHERE delivery_id=? AND status='pending'",
+                    (attempts, outbox.wall_iso(res.finished + delay), error, row.delivery_id),
+                )
+                action = "delivery.retry"
+                detail["retry_in_s"] = round(delay, 3)
+                tally.retried += 1
+                log.info(
+                    "%s to %s failed (%s); retry in %.1f s", row.alert_id, row.channel, error, delay
+                )
+            else:
+                if out.retry:
+                    error = f"gave up after {attempts} attempts: {error}"
+                self._db.execute(
+                    "UPDATE outbox SET status='dead', attempts=?, last_error=?"
+                    " WHERE delivery_id=? AND status='pending'",
+                    (attempts, error, row.delivery_id),
+                )
+                action = "delivery.dead"
+                tally.dead += 1
+                log.warning(
+                    "DEAD LETTER %s r%d to %s: %s", row.alert_id, row.revision, row.channel, error
+                )
+            detail["error"] = error
+        audit.record(
+            self._db,
+            actor="system",
+            action=action,
+            target=f"delivery:{row.delivery_id}",
+            detail=orjson.loads(orjson.dumps(detail, default=str)),
+        )
+
+
+def secret_names(subscriptions: Sequence[Subscription]) -> set[str]:
+    return {c.secret for s in subscriptions for c in s.channels if c.secret is not None}
+
+
+__all__ = ["DispatchStats", "Dispatcher", "RetryPolicy", "secret_names"]

@@ -1,0 +1,348 @@
+"""The durable outbox: an alert revision is committed before anyone is told, and never lost.
+
+"Immediately warn the allies" must survive a crash, a restart and a recipient that is down
+for an hour. So delivery is split in two. The pipeline side (:class:`OutboxSink`, an
+:class:`~seawarden.alerts.sinks.AlertSink`) writes the revision to the store's ``alerts``
+table and one ``outbox`` row per (subscription, channel) it must reach, in the *same*
+transaction, and commits before returning; only then is the delivery worker
+(:mod:`seawarden.alerts.dispatch`) woken to send it. A process killed at any point leaves
+either no trace of the revision (it will be produced again on ``--resume``) or the revision
+with all its pending deliveries (the next worker sends them). Delivery is at-least-once;
+each row's ``delivery_id`` — a hash of (alert id, revision, subscription id, channel index)
+— is the idempotency key a receiver deduplicates by, and the primary key that makes
+re-queueing a revision a no-op (``INSERT OR IGNORE``).
+
+Who gets what (``decide``): a first revision goes to subscriptions it
+:func:`~seawarden.alerts.subscriptions.matches` (releasable to the whole audience, status,
+severity, areas, watchlist). A later revision (Update, Cancel) of an alert a subscription
+already received goes to it whatever its severity or area — a watch officer must see the
+Cancel — but still only if releasable: a marking that narrowed withholds it.
+
+The table (read by the API as written here; times are wall-clock ISO 8601 UTC)::
+
+    outbox(delivery_id TEXT PK, alert_id, revision, subscription_id,
+           channel TEXT      -- "webhook:https://host/path": kind and target, no secrets
+           channel_index INTEGER, status TEXT  -- pending | delivered | dead
+           attempts, next_attempt, last_error, created, delivered, payload BLOB)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import sqlite3
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from seawarden.alerts.channels import label
+from seawarden.alerts.model import Alert
+from seawarden.alerts.releasability import releasable
+from seawarden.alerts.subscriptions import Channel, Subscription, matches
+from seawarden.store.sqlite import SQLiteStore
+
+log = logging.getLogger(__name__)
+
+STATUSES = ("pending", "delivered", "dead")
+
+SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS outbox (
+        delivery_id TEXT PRIMARY KEY,
+        alert_id TEXT NOT NULL,
+        revision INTEGER NOT NULL,
+        subscription_id TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        channel_index INTEGER NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'dead')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt TEXT NOT NULL,
+        last_error TEXT,
+        created TEXT NOT NULL,
+        delivered TEXT,
+        payload BLOB NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS outbox_due ON outbox(status, next_attempt)",
+    "CREATE INDEX IF NOT EXISTS outbox_alert ON outbox(alert_id, subscription_id)",
+)
+
+DEFAULT_SENDER = "seawarden"  # CAP <sender>; a deployment sets its own (e.g. its domain)
+
+
+def ensure_schema(conn: sqlite3.Connection) -> None:
+    """Create the outbox table; statement by statement, so an open transaction stays open."""
+    for stmt in SCHEMA:
+        conn.execute(stmt)
+
+
+def wall_iso(t: float | None = None) -> str:
+    """Wall-clock time as fixed-width ISO 8601 UTC (sorts as text)."""
+    when = datetime.fromtimestamp(time.time() if t is None else t, UTC)
+    return when.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_wall(text: str) -> float:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def delivery_id(alert_id: str, revision: int, subscription_id: str, channel_index: int) -> str:
+    """The idempotency key of one revision to one channel of one subscription."""
+    key = f"{alert_id}\x1f{revision}\x1f{subscription_id}\x1f{channel_index}"
+    return hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
+def decide(conn: sqlite3.Connection, sub: Subscription, alert: Alert) -> str | None:
+    """None if ``alert`` goes to ``sub``; else why not (for the log)."""
+    if alert.revision > 1 and _received(conn, sub.id, alert.id):
+        if not releasable(alert.releasability, sub.audience):
+            return f"follow-up withheld: {alert.releasability} does not cover the audience"
+        if alert.status not in sub.statuses:
+            return f"status {alert.status} not subscribed"
+        return None
+    return None if matches(sub, alert) else "no match"
+
+
+def _received(conn: sqlite3.Connection, subscription_id: str, alert_id: str) -> bool:
+    row = conn.execute(
+        "SELECT 1 FROM outbox WHERE alert_id=? AND subscription_id=? LIMIT 1",
+        (alert_id, subscription_id),
+    ).fetchone()
+    return row is not None
+
+
+def envelope(alert: Alert, sub: Subscription, did: str) -> dict[str, Any]:
+    """The JSON body of a webhook/MQTT/e-mail delivery."""
+    return {
+        "delivery_id": did,
+        "subscription_id": sub.id,
+        "recipient": sub.recipient,
+        "alert": alert.to_dict(),
+    }
+
+
+def _previous(conn: sqlite3.Connection, alert: Alert) -> list[tuple[str, datetime]]:
+    from seawarden.alerts.cap import cap_identifier
+
+    rows = conn.execute(
+        "SELECT revision, time FROM alerts WHERE id=? AND revision<? ORDER BY revision",
+        (alert.id, alert.revision),
+    ).fetchall()
+    return [(cap_identifier(alert.id, int(r)), datetime.fromisoformat(t)) for r, t in rows]
+
+
+def payload(
+    conn: sqlite3.Connection,
+    alert: Alert,
+    sub: Subscription,
+    channel: Channel,
+    did: str,
+    *,
+    sender: str,
+) -> bytes:
+    """The bytes a channel will send, fixed when queued so every retry sends the same."""
+    fmt = channel.options.get("format")
+    if channel.kind == "cap_http" or fmt in ("cap_xml", "cap_json"):
+        from seawarden.alerts.cap import to_cap_json, to_cap_xml
+
+        previous = _previous(conn, alert) if alert.msg_type != "Alert" else []
+        if channel.kind == "cap_http" or (fmt == "cap_xml" and channel.kind == "mqtt"):
+            return to_cap_xml(alert, sender=sender, previous=previous)
+        if fmt == "cap_json":
+            body = to_cap_json(alert, sender=sender, previous=previous)
+            return orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
+        env = envelope(alert, sub, did)  # e-mail with the CAP document attached
+        env["cap_xml"] = to_cap_xml(alert, sender=sender, previous=previous).decode()
+        return orjson.dumps(env, option=orjson.OPT_SORT_KEYS)
+    return orjson.dumps(envelope(alert, sub, did), option=orjson.OPT_SORT_KEYS)
+
+
+def enqueue(
+    conn: sqlite3.Connection,
+    alerts: Sequence[Alert],
+    subscriptions: Sequence[Subscription],
+    *,
+    sender: str = DEFAULT_SENDER,
+    now: float | None = None,
+    counts: Counter[str] | None = None,
+) -> int:
+    """Insert the outbox rows for ``alerts`` (already written to ``alerts`` on ``conn``).
+
+    Does not commit: the caller commits the revision and its rows together. Returns the
+    number of rows inserted (0 for a revision queued before: idempotent).
+    """
+    created = wall_iso(now)
+    counts = counts if counts is not None else Counter()
+    inserted = 0
+    for alert in alerts:
+        for sub in subscriptions:
+            why_not = decide(conn, sub, alert)
+            if why_not is not None:
+                if why_not.startswith("follow-up withheld"):
+                    log.warning("alert %s r%d to %s: %s", alert.id, alert.revision, sub.id, why_not)
+                    counts["withheld"] += 1
+                continue
+            for index, channel in enumerate(sub.channels):
+                did = delivery_id(alert.id, alert.revision, sub.id, index)
+                status, error = "pending", None
+                try:
+                    body = payload(conn, alert, sub, channel, did, sender=sender)
+                except ValueError as exc:
+                    # Cannot be rendered (e.g. a CAP rule): a visible dead letter, not a crash.
+                    status, error, body = "dead", f"cannot render: {exc}", b""
+                cur = conn.execute(
+                    "INSERT OR IGNORE INTO outbox (delivery_id, alert_id, revision,"
+                    " subscription_id, channel, channel_index, status, attempts, next_attempt,"
+                    " last_error, created, delivered, payload)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, NULL, ?)",
+                    (
+                        did,
+                        alert.id,
+                        alert.revision,
+                        sub.id,
+                        label(channel),
+                        index,
+                        status,
+                        created,
+                        error,
+                        created,
+                        body,
+                    ),
+                )
+                inserted += cur.rowcount
+                counts["queued" if cur.rowcount else "already_queued"] += 1
+    return inserted
+
+
+class OutboxSink:
+    """Alert sink for the pipeline: revision + outbox rows, committed, then ``on_enqueue()``.
+
+    It writes through the pipeline's own store connection, because SQLite has one writer at
+    a time and the store keeps a transaction open between batch commits; committing here
+    also commits whatever the pipeline had buffered (harmless: every store write is an
+    idempotent upsert, and resume state lives only in the checkpoint row).
+    """
+
+    def __init__(
+        self,
+        store: SQLiteStore,
+        subscriptions: Sequence[Subscription],
+        *,
+        sender: str = DEFAULT_SENDER,
+        on_enqueue: Callable[[], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.subscriptions = list(subscriptions)
+        self.sender = sender
+        self.on_enqueue = on_enqueue
+        self.counts: Counter[str] = Counter()
+        ensure_schema(store.connection)
+        store.commit()
+
+    def write(self, alerts: Sequence[Alert]) -> None:
+        if not alerts:
+            return
+        # The write comes first, so this transaction holds the write lock before it reads.
+        self.store.write_alerts(alerts)
+        n = enqueue(
+            self.store.connection,
+            alerts,
+            self.subscriptions,
+            sender=self.sender,
+            counts=self.counts,
+        )
+        self.store.commit()
+        if n and self.on_enqueue is not None:
+            self.on_enqueue()
+
+    def close(self) -> None:
+        pass
+
+
+# -- reads and operator actions (CLI, API) ---------------------------------------------------
+_COLUMNS = (
+    "delivery_id, alert_id, revision, subscription_id, channel, channel_index, status,"
+    " attempts, next_attempt, last_error, created, delivered"
+)
+
+
+def deliveries(
+    conn: sqlite3.Connection,
+    *,
+    status: str | None = None,
+    alert_id: str | None = None,
+    subscription_id: str | None = None,
+    limit: int = 1000,
+) -> list[dict[str, Any]]:
+    """Outbox rows without their payload, oldest first."""
+    sql, args = f"SELECT {_COLUMNS} FROM outbox WHERE 1=1", list[Any]()
+    for col, value in (
+        ("status", status),
+        ("alert_id", alert_id),
+        ("subscription_id", subscription_id),
+    ):
+        if value is not None:
+            sql += f" AND {col}=?"
+            args.append(value)
+    sql += " ORDER BY created, alert_id, revision, subscription_id, channel_index LIMIT ?"
+    args.append(max(1, min(limit, 100_000)))
+    cur = conn.execute(sql, args)
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, r, strict=True)) for r in cur]
+
+
+def counts_by_status(conn: sqlite3.Connection) -> dict[str, int]:
+    rows = conn.execute("SELECT status, COUNT(*) FROM outbox GROUP BY status").fetchall()
+    return dict.fromkeys(STATUSES, 0) | {str(s): int(n) for s, n in rows}
+
+
+def requeue_dead(
+    conn: sqlite3.Connection, *, ids: Sequence[str] | None = None, actor: str = "system"
+) -> int:
+    """Put dead rows back to pending (attempts reset), audited; commits. Returns the count."""
+    from seawarden.store import audit
+
+    audit.ensure_schema(conn)
+    now = wall_iso()
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if ids is None:
+            chosen = [
+                r[0] for r in conn.execute("SELECT delivery_id FROM outbox WHERE status='dead'")
+            ]
+        else:
+            chosen = list(ids)
+        n = 0
+        for did in chosen:
+            cur = conn.execute(
+                "UPDATE outbox SET status='pending', attempts=0, next_attempt=?, created=?"
+                " WHERE delivery_id=? AND status='dead' AND length(payload) > 0",
+                (now, now, did),
+            )
+            if cur.rowcount:
+                n += 1
+                audit.record(conn, actor=actor, action="delivery.requeue", target=f"delivery:{did}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return n
+
+
+__all__ = [
+    "DEFAULT_SENDER",
+    "OutboxSink",
+    "counts_by_status",
+    "decide",
+    "deliveries",
+    "delivery_id",
+    "enqueue",
+    "ensure_schema",
+    "envelope",
+    "parse_wall",
+    "payload",
+    "requeue_dead",
+    "wall_iso",
+]
