@@ -79,9 +79,9 @@ def load_file(path: str | Path) -> dict[str, str]:
     if stripped and all("=" in ln and ":" not in ln.split("=", 1)[0] for ln in stripped):
         for n, line in enumerate(stripped, 1):
             name, _, value = line.partition("=")
-            out[_key(name)] = value.strip().strip('"').strip("'")
             if not name.strip():
                 raise ConfigError(f"secrets file {p}: entry {n} has no name")
+            out[_key(name)] = value.strip().strip('"').strip("'")
         return out
     try:
         data = yaml.safe_load(text)

@@ -16,6 +16,7 @@ failures are retried.
 
 from __future__ import annotations
 
+import contextlib
 import smtplib
 import ssl
 from datetime import UTC, datetime
@@ -126,10 +127,21 @@ class EmailSender:
             return smtplib.SMTP_SSL(
                 self.host, self.port, timeout=self.timeout_s, context=ssl.create_default_context()
             )
-        smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout_s)
-        if self.starttls:
-            smtp.starttls(context=ssl.create_default_context())
-        return smtp
+        return smtplib.SMTP(self.host, self.port, timeout=self.timeout_s)
+
+    def _send(self, msg: EmailMessage) -> dict[str, tuple[int, bytes]]:
+        smtp = self._connect()
+        try:
+            if self.starttls:
+                smtp.starttls(context=ssl.create_default_context())
+            if self.password is not None:
+                smtp.login(self.username, self.password)
+            refused = smtp.send_message(msg)
+            with contextlib.suppress(smtplib.SMTPException, OSError):
+                smtp.quit()
+            return refused
+        finally:
+            smtp.close()
 
     def send(self, delivery: Delivery) -> Outcome:
         try:
@@ -137,10 +149,9 @@ class EmailSender:
         except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
             return Outcome.dead(f"payload is not an alert envelope: {exc}")
         try:
-            with self._connect() as smtp:
-                if self.password is not None:
-                    smtp.login(self.username, self.password)
-                refused = smtp.send_message(msg)
+            refused = self._send(msg)
+        except smtplib.SMTPNotSupportedError as exc:
+            return Outcome.dead(f"SMTP server: {exc}; check the channel's options")
         except smtplib.SMTPAuthenticationError as exc:
             return Outcome.dead(f"SMTP authentication failed ({exc.smtp_code})")
         except smtplib.SMTPRecipientsRefused as exc:
