@@ -7,7 +7,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.api.conftest import Seeded
+from seawarden.api import ApiSettings, create_app
+from seawarden.store.sqlite import SQLiteStore
+from tests.api.conftest import Seeded, make_alert
 
 
 def ids(page: dict[str, Any]) -> list[str]:
@@ -317,3 +319,29 @@ def test_since_accepts_offsets_and_fractions(client: TestClient, seeded: Seeded)
     for since in ("2024-12-25T12:05:30+02:00", "2024-12-25t10:05:30.123456789z"):
         got = all_ids(client, seeded.auth("analyst-1"), since=since)
         assert sorted(got) == ["a-narrowed", "a-nato"]
+
+
+def test_reads_go_on_and_writes_get_503_while_the_pipeline_holds_a_batch(seeded: Seeded) -> None:
+    app = create_app(ApiSettings(store=seeded.store, busy_timeout_ms=200))
+    pipeline = SQLiteStore(seeded.store)
+    pipeline.write_alerts([make_alert("in-flight")])  # uncommitted: the write lock is held
+    try:
+        with TestClient(app) as c:
+            r = c.get("/api/alerts/a-jef-in", headers=seeded.auth("analyst-1"))
+            assert r.status_code == 200
+            assert (
+                c.get("/api/alerts/in-flight", headers=seeded.auth("analyst-1")).status_code == 404
+            )
+            busy = c.post("/api/alerts/a-jef-in/ack", headers=seeded.auth("analyst-1"))
+            assert busy.status_code == 503
+            assert busy.headers["retry-after"] == "1"
+            pipeline.commit()
+            assert (
+                c.post("/api/alerts/a-jef-in/ack", headers=seeded.auth("analyst-1")).status_code
+                == 200
+            )
+            assert (
+                c.get("/api/alerts/in-flight", headers=seeded.auth("analyst-1")).status_code == 200
+            )
+    finally:
+        pipeline.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+import sqlite3
 from typing import Any
 
 import orjson
@@ -120,6 +121,19 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _store_error(request: Request, exc: Exception) -> JSONResponse:
+    text = str(exc).lower()
+    if isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text):
+        # The pipeline holds the write lock for a batch longer than our busy timeout.
+        log.warning("api: store busy on %s %r", request.method, request.url.path)
+        return _json(
+            503,
+            "the store is busy (the pipeline is writing a batch); retry in a moment",
+            headers={"Retry-After": "1"},
+        )
+    return await _unexpected(request, exc)
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("api: unexpected error on %s %r", request.method, request.url.path)
     return _json(500, "internal error; the server log has the details")
@@ -128,4 +142,5 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
 def install(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(sqlite3.OperationalError, _store_error)
     app.add_exception_handler(Exception, _unexpected)

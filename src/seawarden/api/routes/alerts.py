@@ -34,6 +34,7 @@ _NOT_FOUND: dict[int | str, dict[str, Any]] = {
 _CONFLICT: dict[int | str, dict[str, Any]] = {
     409: {"model": ErrorBody, "description": "the alert is closed"},
     413: {"model": ErrorBody, "description": "body over the size limit (64 KiB)"},
+    503: {"model": ErrorBody, "description": "store busy (pipeline writing); retry"},
 }
 
 AlertId = Annotated[str, Path(pattern=ID_PATTERN, description="alert identifier")]

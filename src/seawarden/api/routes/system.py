@@ -13,6 +13,7 @@ from seawarden.api.auth import ANY_ROLE, AuthFailures, require
 from seawarden.api.deps import Settings
 from seawarden.api.principal import Principal
 from seawarden.api.schemas import ErrorBody, Health, Stats
+from seawarden.errors import StoreError
 
 router = APIRouter(tags=["system"])
 
@@ -24,7 +25,7 @@ def health(settings: Settings) -> Health:
     try:
         with db.connection(settings.store, busy_timeout_ms=1000) as conn:
             conn.execute("SELECT 1 FROM alerts LIMIT 1").fetchall()
-    except (sqlite3.DatabaseError, OSError, Exception):
+    except (sqlite3.DatabaseError, OSError, StoreError):
         return Health(status="degraded", store="unavailable")
     return Health(status="ok", store="ok")
 
