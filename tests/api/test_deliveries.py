@@ -91,3 +91,28 @@ def test_retry_rules(client: TestClient, seeded: Seeded) -> None:
     ally = client.get("/api/deliveries", headers=seeded.auth("dnk-moc"))
     assert ally.status_code == 403
     assert "secret" not in ally.text
+
+
+def test_reads_and_retries_the_real_outbox_table(client: TestClient, seeded: Seeded) -> None:
+    """The same against the table as alerts/outbox.py creates it (extra columns, NOT NULLs)."""
+    from seawarden.alerts import outbox
+
+    conn = sqlite3.connect(seeded.store)
+    outbox.ensure_schema(conn)
+    now = outbox.wall_iso()
+    did = outbox.delivery_id("a-jef-in", 1, "dnk-moc", 0)
+    conn.execute(
+        "INSERT INTO outbox (delivery_id, alert_id, revision, subscription_id, channel,"
+        " channel_index, status, attempts, next_attempt, last_error, created, delivered,"
+        " payload) VALUES (?, 'a-jef-in', 1, 'dnk-moc', 'webhook:http://127.0.0.1:9/dnk', 0,"
+        " 'dead', 8, ?, 'HTTP 500', ?, NULL, ?)",
+        (did, now, now, b'{"alert": "..."}'),
+    )
+    conn.commit()
+    conn.close()
+    admin = seeded.auth("ops-admin")
+    [row] = client.get("/api/deliveries", headers=admin, params={"status": "dead"}).json()["items"]
+    assert (row["delivery_id"], row["attempts"], row["payload_bytes"]) == (did, 8, 16)
+    r = client.post(f"/api/deliveries/{did}/retry", headers=admin)
+    assert r.status_code == 200, r.text
+    assert (r.json()["status"], r.json()["attempts"]) == ("pending", 0)
