@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from pathlib import Path
 
 import pytest
 
@@ -139,3 +140,42 @@ def test_retry_after_as_http_date() -> None:
     assert retry_after_s(later, now=now.timestamp()) == pytest.approx(90)
     assert retry_after_s("garbage") is None
     assert retry_after_s(None) is None
+
+
+def test_cap_over_http_posts_signed_cap_xml(tmp_path: Path) -> None:
+    from seawarden.alerts.channels.cap_http import CapHttpSender
+    from seawarden.alerts.dispatch import Dispatcher
+    from seawarden.alerts.outbox import OutboxSink
+    from seawarden.alerts.subscriptions import Subscription
+    from seawarden.store.sqlite import SQLiteStore
+    from tests.alerts.factories import make_alert, revise
+    from tests.alerts.receivers import wait_for
+
+    with HttpReceiver() as rx:
+        cap = Channel(kind="cap_http", target=rx.url, secret="HOOK")
+        assert isinstance(CapHttpSender(cap, secret=SECRET, timeout_s=1), CapHttpSender)
+        sub = Subscription(
+            id="est-cap",
+            recipient="Estonia",
+            nation="EST",
+            audience=frozenset({"EST"}),
+            areas=None,
+            min_severity="medium",
+            channels=(cap,),
+        )
+        store = SQLiteStore(tmp_path / "s.db")
+        sink = OutboxSink(store, [sub], sender="seawarden.test")
+        first = make_alert()
+        sink.write([first, revise(first, "Cancel", severity="low")])
+        worker = Dispatcher(store.path, [sub], secrets={"HOOK": SECRET})
+        worker.run_once()
+        worker.stop()
+        store.close()
+        wait_for(lambda: len(rx.view) == 2, what="two CAP messages")
+    assert all(r.verified for r in rx.requests)
+    assert {r.headers["Content-Type"] for r in rx.requests} == {"application/cap+xml"}
+    bodies = sorted(rx.view.values(), key=len)
+    assert all(
+        b.startswith(b"<?xml") and b"urn:oasis:names:tc:emergency:cap:1.2" in b for b in bodies
+    )
+    assert any(b"Cancel" in b and b"seawarden-" + first.id.encode() + b"-r1" in b for b in bodies)
