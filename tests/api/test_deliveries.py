@@ -76,7 +76,7 @@ def test_retry_dead_delivery_resets_it_and_is_audited(client: TestClient, seeded
     assert d["next_attempt"].endswith("Z")  # the outbox's own fixed-width time format
     audit = client.get("/api/audit", headers=admin).json()["items"]
     [entry] = [e for e in audit if e["target"] == "delivery:d-2"]
-    assert (entry["actor"], entry["action"]) == ("token:ops-admin", "delivery.retry")
+    assert (entry["actor"], entry["action"]) == ("token:ops-admin", "delivery.requeue")
     assert entry["detail"] == {"previous_status": "dead", "previous_attempts": 12}
     assert client.post("/api/deliveries/d-2/retry", headers=admin).status_code == 409
 

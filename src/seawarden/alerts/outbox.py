@@ -316,6 +316,9 @@ def requeue_dead(
             chosen = list(ids)
         n = 0
         for did in chosen:
+            before = conn.execute(
+                "SELECT attempts FROM outbox WHERE delivery_id=? AND status='dead'", (did,)
+            ).fetchone()
             cur = conn.execute(
                 "UPDATE outbox SET status='pending', attempts=0, next_attempt=?, created=?"
                 " WHERE delivery_id=? AND status='dead' AND length(payload) > 0",
@@ -323,7 +326,13 @@ def requeue_dead(
             )
             if cur.rowcount:
                 n += 1
-                audit.record(conn, actor=actor, action="delivery.requeue", target=f"delivery:{did}")
+                audit.record(
+                    conn,
+                    actor=actor,
+                    action="delivery.requeue",
+                    target=f"delivery:{did}",
+                    detail={"previous_status": "dead", "previous_attempts": int(before[0])},
+                )
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")

@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 
+from seawarden.alerts import outbox
 from seawarden.api.db import table_exists
 from seawarden.api.principal import Principal
 from seawarden.store import audit
@@ -255,50 +256,27 @@ def deliveries(
     return [_delivery(names, r) for r in cur]
 
 
-def wall_iso() -> str:
-    """Now as fixed-width ISO 8601 UTC, the outbox's own time format (sorts as text)."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
 def retry_delivery(
     conn: sqlite3.Connection, delivery_id: str, principal: Principal
 ) -> dict[str, Any] | None:
-    """Put a dead delivery back in the queue (attempts 0, due now), audited; ``None`` if absent."""
+    """Put a dead delivery back in the queue (attempts 0, due now), audited; ``None`` if absent.
+
+    The requeue itself is the outbox's own (:func:`seawarden.alerts.outbox.requeue_dead`), so
+    the API and ``seawarden deliver --requeue-dead`` reset a row the same way.
+    """
     if not table_exists(conn, OUTBOX):
         return None
-    now = wall_iso()
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        row = conn.execute(
-            f"SELECT status, attempts, length(payload) FROM {OUTBOX} WHERE delivery_id = ?",
-            (delivery_id,),
-        ).fetchone()
-        if row is None:
-            conn.execute("ROLLBACK")
-            return None
-        if row[0] != "dead":
-            conn.execute("ROLLBACK")
-            raise ConflictError(f"only a dead delivery can be retried; this one is {row[0]}")
-        if not row[2]:
-            conn.execute("ROLLBACK")
-            raise ConflictError("this delivery has no payload to send again")
-        conn.execute(
-            f"UPDATE {OUTBOX} SET status = 'pending', attempts = 0, next_attempt = ?"
-            " WHERE delivery_id = ?",
-            (now, delivery_id),
-        )
-        audit.record(
-            conn,
-            actor=principal.actor,
-            action="delivery.retry",
-            target=f"delivery:{delivery_id}",
-            detail={"previous_status": row[0], "previous_attempts": row[1]},
-        )
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
+    row = conn.execute(
+        f"SELECT status, length(payload) FROM {OUTBOX} WHERE delivery_id = ?", (delivery_id,)
+    ).fetchone()
+    if row is None:
+        return None
+    if row[0] != "dead":
+        raise ConflictError(f"only a dead delivery can be retried; this one is {row[0]}")
+    if not row[1]:
+        raise ConflictError("this delivery has no payload to send again")
+    if not outbox.requeue_dead(conn, ids=[delivery_id], actor=principal.actor):
+        raise ConflictError("the delivery changed while it was being retried; reload it")
     cur = conn.execute(f"SELECT * FROM {OUTBOX} WHERE delivery_id = ?", (delivery_id,))
     names = [d[0] for d in cur.description]
     r = cur.fetchone()
