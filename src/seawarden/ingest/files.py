@@ -17,7 +17,7 @@ from typing import IO, Literal, cast
 
 from seawarden.clock import EPOCH
 from seawarden.errors import InputError
-from seawarden.ingest.nmea import DecodeStats, NmeaConfig, NmeaDecoder
+from seawarden.ingest.nmea import DecodeStats, NmeaConfig, NmeaDecoder, RawTap
 from seawarden.model import Record, Rejection
 
 InputFormat = Literal["nmea", "dma", "noaa", "simple"]
@@ -114,17 +114,56 @@ class CsvFileSource:
         self.path = Path(path)
         self.fmt = fmt
         self.start_line = start_line
+        self.tap: RawTap | None = None  # evidence retention: each row with its raw text
+        self._memo: _LineMemo | None = None
+
+    def header(self) -> bytes | None:
+        """The file's first line (its column names), once reading has begun."""
+        return None if self._memo is None else self._memo.first
 
     def __iter__(self) -> Iterator[tuple[int, Record | Rejection]]:
         from seawarden.ingest.csv_detect import read_csv_records
+        from seawarden.ingest.csv_sources import _open_text
 
         if not self.path.is_file():
             raise InputError("no such file (check the path)", source=str(self.path))
-        # The CSV reader opens the path itself: it detects gzip by content and strips a BOM.
-        for item in read_csv_records(self.path, self.fmt):
-            if item.line_no < self.start_line:
-                continue
-            yield item.line_no, item
+        tap = self.tap
+        if tap is None:
+            # The CSV reader opens the path itself: it detects gzip by content, strips a BOM.
+            for item in read_csv_records(self.path, self.fmt):
+                if item.line_no < self.start_line:
+                    continue
+                yield item.line_no, item
+            return
+        # With a tap, the same opening, through a stream that remembers the line just read
+        # (the reader consumes one physical line per row, so it is the row's own line).
+        with _open_text(self.path) as stream:
+            memo = self._memo = _LineMemo(stream, str(self.path))
+            tapped = -1
+            for item in read_csv_records(cast(IO[str], memo), self.fmt):
+                if item.line_no < self.start_line:
+                    continue
+                if item.line_no != tapped and not isinstance(item, Rejection):
+                    tapped = item.line_no
+                    tap(item, item.line_no, memo.last.rstrip("\r\n").encode(), None)
+                yield item.line_no, item
+
+
+class _LineMemo:
+    """A text stream wrapper keeping the first and the latest line read (raw CSV rows)."""
+
+    def __init__(self, stream: IO[str], name: str) -> None:
+        self.stream = stream
+        self.name = name
+        self.first: bytes | None = None
+        self.last = ""
+
+    def __iter__(self) -> Iterator[str]:
+        for line in self.stream:
+            if self.first is None:
+                self.first = line.rstrip("\r\n").encode()
+            self.last = line
+            yield line
 
 
 def open_source(

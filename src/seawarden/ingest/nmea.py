@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -41,6 +42,10 @@ _DECODE_REASONS = {
 
 POSITION_TYPES = frozenset({1, 2, 3, 18, 19, 27})
 STATIC_TYPES = frozenset({5, 19, 24})
+# Evidence retention (store/evidence.py): called once per decoded message with its first
+# record, the input line number(s) and raw line(s) (tag block included; a tuple for every
+# part of a multi-part message) and the live receive time.
+RawTap = Callable[[Record, int | tuple[int, ...], bytes | tuple[bytes, ...], datetime | None], None]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -100,6 +105,8 @@ class _Fragment:
     line_no: int
     time: datetime
     station: str
+    raw: bytes = b""  # the input line as read (stripped), for evidence
+    received: datetime | None = None
 
 
 class NmeaDecoder:
@@ -124,6 +131,7 @@ class NmeaDecoder:
         self._wrapper_time: datetime | None = None
         # NMEA 4 groups: the first part carries c:/s:, later parts only g:.
         self._group_meta: dict[int, tuple[datetime, str]] = {}
+        self.tap: RawTap | None = None
 
     # -- public ---------------------------------------------------------------------------
     def feed(
@@ -156,7 +164,14 @@ class NmeaDecoder:
         time, station, group = self._stamp(sentence, received, line_no, raw)
         if time is None:
             return [self._reject_line("bad_tag_block", line_no, raw)]
-        frag = _Fragment(sentence=sentence, line_no=line_no, time=time, station=station)
+        frag = _Fragment(
+            sentence=sentence,
+            line_no=line_no,
+            time=time,
+            station=station,
+            raw=raw,
+            received=received,
+        )
         if sentence.frag_cnt == 1:
             self.stats.fragments_used += 1
             return self._decode([frag])
@@ -260,7 +275,17 @@ class NmeaDecoder:
         except (ValueError, IndexError, TypeError, KeyError, OverflowError) as exc:
             return [self._reject_message("decode_error", last, type(exc).__name__)]
         # Records name the first fragment's line: that is where a re-read must start.
-        return self._to_records(msg, first.time, first.station or self.source, first)
+        out = self._to_records(msg, first.time, first.station or self.source, first)
+        if self.tap is not None and out:
+            rec = out[0] if not isinstance(out[0], Rejection) else out[-1]
+            if isinstance(rec, Rejection):
+                pass
+            elif len(frags) == 1:
+                self.tap(rec, first.line_no, first.raw, first.received)
+            else:
+                nos, raws = tuple(f.line_no for f in frags), tuple(f.raw for f in frags)
+                self.tap(rec, nos, raws, last.received)
+        return out
 
     def _to_records(
         self, msg: Any, time: datetime, station: str, frag: _Fragment

@@ -25,6 +25,7 @@ from seawarden.fleet.watchlist import WatchlistMatch
 from seawarden.model import Event, PositionReport, Record, StaticReport, event_id
 from seawarden.risk.stage import RiskStage
 from seawarden.store.base import IdentityRow, Store, VesselRow
+from seawarden.store.evidence import EvidenceRetention, RetentionConfig, sqlite_writer
 
 PIPELINE_VERSION = "1"
 
@@ -36,11 +37,16 @@ class CoreConfig:
     """``positions``: which positions go to the store — every one (``full``), one per
     vessel per ``position_sample_s`` (``sampled``, the default: enough to draw tracks at a
     fraction of the size), or ``none``. ``expire_every_s``: how often (event time) vessels
-    unheard for their TTL are dropped from memory."""
+    unheard for their TTL are dropped from memory. ``evidence``: keep each vessel's raw
+    messages (last ``evidence_horizon_s`` / ``evidence_max_lines``) and store them when it
+    is alerted (store/evidence.py; only with a store)."""
 
     positions: PositionsMode = "sampled"
     position_sample_s: float = 60.0
     expire_every_s: float = 600.0
+    evidence: bool = True
+    evidence_horizon_s: float = 6 * 3600.0
+    evidence_max_lines: int = 2000
 
     def __post_init__(self) -> None:
         if self.positions not in ("full", "sampled", "none"):
@@ -100,6 +106,8 @@ class PipelineCore:
         self._identity: list[IdentityRow] = []
         self._events: list[Event] = []
         self.counts: dict[str, int] = {"positions": 0, "statics": 0, "events": 0}
+        writer = sqlite_writer(store) if store is not None and self.config.evidence else None
+        self.evidence = None if writer is None else EvidenceRetention(self._retention(), writer)
 
     @property
     def index(self) -> AreaIndex | None:
@@ -198,8 +206,14 @@ class PipelineCore:
             self._last_stored[rep.mmsi] = rep.time
         self._positions.append(rep)
 
+    def _retention(self) -> RetentionConfig:
+        c = self.config
+        return RetentionConfig(horizon_s=c.evidence_horizon_s, max_lines=c.evidence_max_lines)
+
     def _emit_alerts(self, alerts: list[Alert]) -> None:
         if alerts:
+            if self.evidence is not None:
+                self.evidence.on_alerts(alerts)  # the raw messages, with the revision
             self._alerts_out.extend(alerts)
             if self.store is not None:
                 self._alerts_store.extend(alerts)
@@ -231,6 +245,8 @@ class PipelineCore:
         self._next_expire = now + timedelta(seconds=self.config.expire_every_s)
         events = self.tracker.expire(now) if self.tracker is not None else []
         self.fleet.expire(now)
+        if self.evidence is not None:
+            self.evidence.expire(now)
         live = self.fleet
         alive = {v.mmsi for v in live}
         if self.detectors is not None:
@@ -264,6 +280,8 @@ class PipelineCore:
         if self._alerts_store:
             store.write_alerts(self._alerts_store)
             self._alerts_store = []
+        if self.evidence is not None:
+            self.evidence.flush()
 
     # -- checkpointing ----------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:

@@ -67,6 +67,8 @@ class LiveRunner:
         decoder = self.decoders.get(source)
         if decoder is None:
             decoder = self.decoders[source] = NmeaDecoder(source=source, config=self.config.nmea)
+            if self.core.evidence is not None:
+                decoder.tap = self.core.evidence.tap(source)
         self.lines += 1
         for item in decoder.feed(line, decoder.stats.lines + 1, received=self.clock.now()):
             self.feed_record(item)
@@ -223,7 +225,10 @@ class LiveRunner:
         for path in paths:
             started_wall = datetime.now(UTC)
             first_event: datetime | None = None
-            for _, item in open_source(path):
+            paced = open_source(path)
+            if self.core.evidence is not None:
+                self.core.evidence.attach(paced)
+            for _, item in paced:
                 if stop.is_set():
                     self.finish()
                     return

@@ -259,6 +259,8 @@ class Replay:
                 assume_time=self.config.assume_time,
                 start_line=start_line,
             )
+            if self.core.evidence is not None:
+                self.core.evidence.attach(source)
             nmea = source if isinstance(source, NmeaFileSource) else None
             pending_min = nmea.decoder.pending_min_line if nmea else None
             saved_decode = self._saved_decode if resume_at and index == resume_at[0] else None
@@ -299,6 +301,8 @@ class Replay:
                 nmea_config=self.config.nmea,
                 assume_time=self.config.assume_time,
             )
+            if self.core.evidence is not None:
+                self.core.evidence.attach(source)
             last_line = 0
             for line_no, item in source:
                 self.stats.lines += max(line_no - last_line, 0)
