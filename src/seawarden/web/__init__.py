@@ -80,10 +80,10 @@ class ConsoleSettings(BaseSettings):
                 raise ValueError(f"tile_url must contain {key}, e.g. /tiles/{{z}}/{{x}}/{{y}}.png")
         if value.startswith("/") and not value.startswith("//"):
             return value
-        parts = urlsplit(value)
+        parts = urlsplit(value.replace("{s}", "a"))  # {s}: Leaflet's subdomain placeholder
         if parts.scheme not in ("https", "http") or not parts.netloc:
             raise ValueError("tile_url must be an http(s) URL or a path starting with /")
-        if any(c in parts.netloc for c in " ;'\"{}"):
+        if any(c in parts.netloc for c in " ;,'\"{}"):
             raise ValueError("tile_url has an invalid host")
         return value
 

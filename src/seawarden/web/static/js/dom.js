@@ -2,9 +2,9 @@
 // never as HTML, so a vessel name cannot inject markup.
 
 /**
- * Create an element: h('div', {class: 'x', dataset: {testid: 'y'}}, 'text', child, ...).
- * Attributes: class, text, dataset (object), on (object of listeners), hidden, any other
- * attribute by name (null/undefined/false skipped).
+ * Create an element: h('div', {class: 'x'}, 'text', child, ...).
+ * Attributes: class, text, testid (sets data-testid), dataset (object), on (object of
+ * listeners), hidden, any other attribute by name (null/undefined/false skipped).
  */
 export function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);
