@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from seawarden.alerts.model import Alert, NextCrossing, Reason
+from seawarden.alerts.subscriptions import Channel, subscription_from_dict
 
 T0 = datetime(2024, 12, 25, 10, 1, tzinfo=UTC)
 
@@ -86,3 +87,27 @@ def revise(alert: Alert, msg_type: str, *, dt_s: float = 300.0, **overrides: Any
         event_time=alert.event_time + timedelta(seconds=dt_s),
         **overrides,
     )
+
+
+def channel_from_config(
+    kind: str, target: str = "", *, secret: str | None = None, **options: Any
+) -> Channel:
+    """A channel exactly as the subscriptions loader builds it from a file's mapping, so a
+    test configures a channel only with options the loader accepts (loader/sender drift is
+    caught by every channel test)."""
+    raw: dict[str, Any] = {"kind": kind, "target": target}
+    if secret is not None:
+        raw["secret"] = secret
+    if options:
+        raw["options"] = options
+    sub = subscription_from_dict(
+        {
+            "id": "test-sub",
+            "recipient": "Test recipient",
+            "cleared_for": "REL DNK",
+            "areas": "all",
+            "min_severity": "info",
+            "channels": [raw],
+        }
+    )
+    return sub.channels[0]

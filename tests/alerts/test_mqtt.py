@@ -19,7 +19,7 @@ from seawarden.alerts.outbox import OutboxSink
 from seawarden.alerts.subscriptions import Channel, Subscription
 from seawarden.errors import ConfigError
 from seawarden.store.sqlite import SQLiteStore
-from tests.alerts.factories import make_alert, revise
+from tests.alerts.factories import channel_from_config, make_alert, revise
 from tests.alerts.receivers import free_port, mqtt_broker, wait_for
 
 
@@ -49,7 +49,7 @@ def broker() -> Iterator[int]:
 
 
 def channel(port: int, **options: str) -> Channel:
-    return Channel(kind="mqtt", target=f"mqtt://127.0.0.1:{port}/seawarden/alerts", options=options)
+    return channel_from_config("mqtt", f"mqtt://127.0.0.1:{port}/seawarden/alerts", **options)
 
 
 def test_publish_qos1_not_retained_on_the_recipient_topic(broker: int) -> None:
@@ -155,3 +155,18 @@ def test_target_defaults() -> None:
         "x/y",
         True,
     )
+
+
+@pytest.mark.parametrize("name", ["qos", "tls"])
+def test_options_the_channel_does_not_have_are_refused_at_load(name: str) -> None:
+    # The documentation once offered `qos` and `tls`; the loader refuses them, and the
+    # sender no longer reads them (QoS is always 1; TLS is the mqtts:// scheme).
+    with pytest.raises(ConfigError, match=f"unknown mqtt option '{name}'"):
+        channel(1883, **{name: "1"})
+
+
+def test_username_and_client_id_from_config_are_used() -> None:
+    ch = channel(1883, username="seawarden-fin", client_id="sw-fin")
+    sender = MqttSender(ch, password="broker-pass-3c9d", timeout_s=1)
+    assert (sender.username, sender.client_id, sender.qos) == ("seawarden-fin", "sw-fin", 1)
+    assert MqttSender(ch, password=None, timeout_s=1).username is None

@@ -18,7 +18,8 @@ from seawarden.alerts.channels.webhook import (
 )
 from seawarden.alerts.subscriptions import Channel
 from seawarden.errors import ConfigError
-from tests.alerts.receivers import SECRET, HttpReceiver, Request, free_port
+from tests.alerts.factories import channel_from_config
+from tests.alerts.receivers import SECRET, HttpReceiver, Request, free_port, hostile_http_server
 
 BODY = b'{"alert":{"id":"x","revision":1}}'
 
@@ -36,24 +37,65 @@ def delivery(channel: Channel, payload: bytes = BODY, did: str = "d" * 32) -> De
     )
 
 
-def hook(url: str) -> Channel:
-    return Channel(kind="webhook", target=url, secret="HOOK")
+KEY = "d" * 32
+
+
+def hook(url: str, **options: str) -> Channel:
+    return channel_from_config("webhook", url, secret="HOOK", **options)
 
 
 def test_verify_signature_accepts_ours_and_refuses_tampering() -> None:
     ts = str(int(time.time()))
-    sig = sign(SECRET, ts, BODY)
+    sig = sign(SECRET, ts, BODY, idempotency_key=KEY)
     assert sig.startswith("sha256=")
     assert len(sig) == 7 + 64
-    assert verify_signature(SECRET, ts, BODY, sig)
-    assert not verify_signature(SECRET, ts, BODY + b" ", sig)  # body changed
-    assert not verify_signature("other-key", ts, BODY, sig)  # forged by someone else
-    assert not verify_signature(SECRET, str(int(ts) + 1), BODY, sig)  # timestamp changed
-    assert not verify_signature(SECRET, ts, BODY, sig.removeprefix("sha256="))
-    assert not verify_signature(SECRET, "yesterday", BODY, sig)
+
+    def ok(secret: str, t: str, body: bytes, header: str, key: str = KEY, **kw: float) -> bool:
+        return verify_signature(secret, t, body, header, idempotency_key=key, **kw)
+
+    assert ok(SECRET, ts, BODY, sig)
+    assert not ok(SECRET, ts, BODY + b" ", sig)  # body changed
+    assert not ok("other-key", ts, BODY, sig)  # forged by someone else
+    assert not ok(SECRET, str(int(ts) + 1), BODY, sig)  # timestamp changed
+    assert not ok(SECRET, ts, BODY, sig, key="e" * 32)  # idempotency key changed
+    assert not ok(SECRET, ts, BODY, sig, key="")
+    assert not ok(SECRET, ts, BODY, sig.removeprefix("sha256="))
+    assert not ok(SECRET, "yesterday", BODY, sig)
+    assert not ok(SECRET, "-5", BODY, sig)
     old = str(int(time.time()) - 301)
-    assert not verify_signature(SECRET, old, BODY, sign(SECRET, old, BODY))  # replayed later
-    assert verify_signature(SECRET, old, BODY, sign(SECRET, old, BODY), tolerance_s=600)
+    old_sig = sign(SECRET, old, BODY, idempotency_key=KEY)
+    assert not ok(SECRET, old, BODY, old_sig)  # replayed later
+    assert ok(SECRET, old, BODY, old_sig, tolerance_s=600)
+    # A key holding the delimiter would make "<ts>.<key>.<body>" ambiguous: refused.
+    with pytest.raises(ValueError, match="idempotency key"):
+        sign(SECRET, ts, BODY, idempotency_key="a.x")
+
+
+def test_a_captured_request_replayed_with_a_fresh_key_is_refused() -> None:
+    # Before the key was signed, a captured request could be sent again at once with a new
+    # Idempotency-Key: the signature still verified, and the receiver's deduplication
+    # (by key) counted it as a second alert.
+    import httpx
+
+    with HttpReceiver() as rx:
+        sender = WebhookSender(hook(rx.url), secret=SECRET, timeout_s=5)
+        assert sender.send(delivery(hook(rx.url))).ok
+        sender.close()
+        (captured,) = rx.requests
+        forged = {
+            k: v
+            for k, v in captured.headers.items()
+            if k.lower().startswith("x-seawarden") or k.lower() == "content-type"
+        }
+        forged["Idempotency-Key"] = "f" * 32
+        resp = httpx.post(rx.url, content=captured.body, headers=forged, trust_env=False)
+        assert resp.status_code == 401
+        same = dict(forged, **{"Idempotency-Key": captured.headers["Idempotency-Key"]})
+        assert httpx.post(rx.url, content=captured.body, headers=same).status_code == 200
+    assert not rx.requests[1].verified
+    assert rx.requests[2].verified  # the genuine replay verifies, and is deduplicated
+    assert list(rx.view) == ["d" * 32]
+    assert rx.duplicates == 1
 
 
 def test_post_is_signed_and_keyed() -> None:
@@ -68,6 +110,77 @@ def test_post_is_signed_and_keyed() -> None:
     assert req.headers["Idempotency-Key"] == "d" * 32
     assert req.headers["Content-Type"] == "application/json"
     assert rx.view == {"d" * 32: BODY}
+    assert req.headers["Accept-Encoding"] == "identity"
+
+
+@pytest.mark.parametrize("mode", ["drip-body", "drip-headers"])
+def test_a_dripping_answer_cannot_hold_the_attempt_past_its_timeout(mode: str) -> None:
+    # httpx's timeout is per read: one byte every 0.2 s kept an attempt going for as long as
+    # the recipient liked. The attempt's deadline is wall-clock.
+    with hostile_http_server(mode, for_s=8) as url:
+        sender = WebhookSender(hook(url), secret=SECRET, timeout_s=1.0)
+        started = time.monotonic()
+        out = sender.send(delivery(hook(url)))
+        took = time.monotonic() - started
+        sender.close()
+    assert took < 2.0, took
+    assert not out.ok
+    if mode == "drip-body":  # the status came in time: classified, body cut off
+        assert not out.retry
+        assert "HTTP 400" in (out.error or "")
+        assert "cut off at the deadline" in (out.error or "")
+    else:
+        assert out.retry
+        assert "timeout" in (out.error or "")
+
+
+def test_an_endless_answer_body_is_read_only_to_its_cap() -> None:
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with hostile_http_server("flood-body", for_s=4) as url:
+        sender = WebhookSender(hook(url), secret=SECRET, timeout_s=3.0)
+        started = time.monotonic()
+        out = sender.send(delivery(hook(url)))
+        took = time.monotonic() - started
+        sender.close()
+    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert took < 2.0, took  # stopped at the cap, not at the deadline
+    assert grown_mb < 50, grown_mb  # was ~800 MB in four seconds
+    assert not out.ok
+    assert "HTTP 400" in (out.error or "")
+    assert "truncated" in (out.error or "")
+    assert len(out.error or "") < 300
+
+
+def test_the_environment_proxy_is_ignored_and_an_explicit_one_is_used(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A proxy variable on the host must not route signed alerts elsewhere.
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{free_port()}")
+    monkeypatch.setenv("http_proxy", f"http://127.0.0.1:{free_port()}")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    with HttpReceiver() as rx:
+        sender = WebhookSender(hook(rx.url), secret=SECRET, timeout_s=5)
+        out = sender.send(delivery(hook(rx.url)))
+        sender.close()
+        assert out.ok, out
+        # Named in the channel, the proxy (here the receiver itself) gets the request.
+        proxy = rx.url.removesuffix("/alerts")
+        far = hook("http://moc.invalid/alerts", proxy=proxy)
+        sender = WebhookSender(far, secret=SECRET, timeout_s=5)
+        out = sender.send(delivery(far, did="p" * 32))
+        sender.close()
+    assert out.ok, out
+    assert rx.requests[1].path == "http://moc.invalid/alerts"
+    assert rx.requests[1].verified
+
+
+@pytest.mark.parametrize("proxy", ["socks5://127.0.0.1:1080", "http://u:p@proxy.example", "x"])
+def test_bad_proxy_options_are_refused_by_the_loader(proxy: str) -> None:
+    with pytest.raises(ConfigError, match="proxy"):
+        hook("https://moc.example/x", proxy=proxy)
 
 
 @pytest.mark.parametrize(
@@ -125,8 +238,10 @@ def test_timeout_and_refused_connection_are_retried() -> None:
     "url", ["ftp://127.0.0.1/x", "http://", "http://127.0.0.1:99999/x", "not a url", ""]
 )
 def test_malformed_urls_are_config_errors(url: str) -> None:
+    with pytest.raises(ConfigError):  # refused by the loader, and by the sender if built
+        hook(url)
     with pytest.raises(ConfigError):
-        WebhookSender(hook(url), secret=SECRET, timeout_s=1)
+        WebhookSender(Channel(kind="webhook", target=url, secret="H"), secret=SECRET, timeout_s=1)
 
 
 def test_unsigned_webhook_is_refused() -> None:
@@ -152,7 +267,7 @@ def test_cap_over_http_posts_signed_cap_xml(tmp_path: Path) -> None:
     from tests.alerts.receivers import wait_for
 
     with HttpReceiver() as rx:
-        cap = Channel(kind="cap_http", target=rx.url, secret="HOOK")
+        cap = channel_from_config("cap_http", rx.url, secret="HOOK")
         assert isinstance(CapHttpSender(cap, secret=SECRET, timeout_s=1), CapHttpSender)
         sub = Subscription(
             id="est-cap",

@@ -96,8 +96,23 @@ def _address(v: str) -> str | None:
     return None if _EMAIL.match(v) else "must be one e-mail address"
 
 
+def _subject_prefix(v: str) -> str | None:
+    ok = 0 < len(v) <= 60 and v.isprintable()
+    return None if ok else "must be 1..60 printable characters (no line breaks)"
+
+
+def _proxy(v: str) -> str | None:
+    try:
+        _check_url(v, "proxy", ("http", "https"), "http://proxy.example:3128")
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
 # Options each channel kind accepts, with a check returning the problem or None. The channel
-# implementations (alerts/channels) read them; extend this table when a channel grows one.
+# implementations (alerts/channels) read them through ``channels.option``, which refuses a
+# name missing here: extend this table when a channel grows one, and the table in
+# docs/dissemination.md (Channels) with it.
 # ``format`` picks the payload the outbox builds: seawarden's JSON envelope (default) or CAP.
 _COMMON: dict[str, Any] = {
     "max_bytes": _byte_count,
@@ -105,9 +120,10 @@ _COMMON: dict[str, Any] = {
     "max_attempts": _attempts,  # before the delivery becomes a dead letter (dispatch)
 }
 _FORMAT: dict[str, Any] = {"format": _choice("json", "cap_json", "cap_xml")}
+_HTTP: dict[str, Any] = {"proxy": _proxy}  # explicit only: the environment is ignored
 CHANNEL_OPTIONS: dict[str, dict[str, Any]] = {
-    "webhook": {**_COMMON, **_FORMAT},
-    "cap_http": {**_COMMON},
+    "webhook": {**_COMMON, **_FORMAT, **_HTTP},
+    "cap_http": {**_COMMON, **_HTTP},
     "mqtt": {**_COMMON, **_FORMAT, "username": _short_text, "client_id": _short_text},
     "email": {
         **_COMMON,
@@ -117,6 +133,7 @@ CHANNEL_OPTIONS: dict[str, dict[str, Any]] = {
         "tls": _choice("none", "starttls", "ssl"),
         "username": _short_text,
         "from": _address,
+        "subject_prefix": _subject_prefix,
     },
     "console": {**_COMMON},
 }

@@ -98,8 +98,25 @@ def label(channel: Channel) -> str:
     return f"{channel.kind}:{channel.target}"
 
 
+def option(channel: Channel, name: str, default: str | None = None) -> str | None:
+    """A channel option as the subscriptions loader validated it (``default`` if absent).
+
+    Senders read their options only through this, and only names the loader accepts for the
+    kind (:data:`~seawarden.alerts.subscriptions.CHANNEL_OPTIONS`): a sender reading a name
+    the loader refuses could never be configured from a file, so that is an error here.
+    """
+    from seawarden.alerts.subscriptions import CHANNEL_OPTIONS
+
+    if name not in CHANNEL_OPTIONS.get(channel.kind, {}):
+        raise ConfigError(
+            f"{channel.kind} channel reads option {name!r}, which subscriptions do not accept "
+            "(a seawarden bug: the loader and the channel disagree)"
+        )
+    return channel.options.get(name, default)
+
+
 def max_bytes(channel: Channel) -> int:
-    raw = channel.options.get("max_bytes")
+    raw = option(channel, "max_bytes")
     if raw is None:
         return DEFAULT_MAX_BYTES
     try:
@@ -150,5 +167,6 @@ __all__ = [
     "build_sender",
     "label",
     "max_bytes",
+    "option",
     "redact_url",
 ]

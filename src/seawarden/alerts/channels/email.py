@@ -1,17 +1,24 @@
 """E-mail channel: the revision as a plain-text message with the JSON attached, over SMTP.
 
 Some recipients (a liaison officer, a national duty desk without an integration) read
-alerts by e-mail. The target is a comma-separated address list; ``options`` (validated by
-:mod:`seawarden.alerts.subscriptions`): ``smtp`` = ``host[:port]`` of the relay (default
-``localhost:25``; port 465 means implicit TLS), ``starttls`` (``true`` upgrades the session
-with STARTTLS before anything is sent), ``from`` (default ``seawarden@localhost``; also
-the login name when a secret is given), ``subject_prefix``, ``format`` (``text``, or
-``cap_xml`` to attach the CAP 1.2 document as well). The secret is the SMTP password.
+alerts by e-mail. The target is a comma-separated address list; ``options`` — exactly the
+names :data:`seawarden.alerts.subscriptions.CHANNEL_OPTIONS` accepts for ``email``:
 
-``Message-ID`` is derived from the delivery id, so a mail system that sees a retry of a
-message it already took can drop the copy. Permanent SMTP refusals (5xx, refused
-recipients or sender, failed authentication) are dead at once; 4xx and connection
-failures are retried.
+* ``smtp_host`` (default ``localhost``) and ``smtp_port`` (default 465 with ``tls: ssl``,
+  587 with ``tls: starttls``, else 25) — the relay;
+* ``tls``: ``ssl`` (implicit TLS from the first byte), ``starttls`` (the session is upgraded
+  before anything else is sent; a server that does not offer it is a dead letter, nothing
+  goes out in clear) or ``none``. Certificates and host names are verified. Without ``tls``,
+  mail goes in clear and **no password is ever offered**: a channel with a secret must say
+  ``tls: starttls`` or ``tls: ssl`` — or ``tls: none`` explicitly, for a relay on a trusted
+  link — else it is refused when built;
+* ``username`` (default: the ``from`` address), ``from`` (default ``seawarden@localhost``),
+  ``subject_prefix``, ``format`` (``json``, or ``cap_xml`` to attach the CAP 1.2 document).
+
+The secret is the SMTP password. ``Message-ID`` is derived from the delivery id, so a mail
+system that sees a retry of a message it already took can drop the copy. Permanent SMTP
+refusals (5xx, refused recipients or sender, failed authentication, STARTTLS not offered)
+are dead at once; 4xx and connection failures are retried.
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from seawarden.alerts.channels import Delivery, Outcome, label
+from seawarden.alerts.channels import Delivery, Outcome, label, option
 from seawarden.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -100,41 +107,56 @@ def render(delivery: Delivery, *, sender: str, to: list[str], prefix: str = "") 
     return msg
 
 
+TLS_MODES = ("none", "starttls", "ssl")
+_DEFAULT_PORT = {"none": 25, "starttls": 587, "ssl": 465}
+
+
+def tls_context() -> ssl.SSLContext:
+    """The TLS context for SMTP: system trust store, certificate and host name verified."""
+    return ssl.create_default_context()
+
+
 class EmailSender:
     def __init__(self, channel: Channel, *, password: str | None, timeout_s: float) -> None:
         self.channel = channel
         self.to = parse_addresses(channel.target)
-        opts = channel.options
-        host, _, port_text = opts.get("smtp", "localhost:25").rpartition(":")
-        if not host:
-            host, port_text = port_text, "25"
+        explicit_tls = option(channel, "tls")
+        self.tls = explicit_tls or "none"
+        if self.tls not in TLS_MODES:
+            raise ConfigError(f"{label(channel)}: options.tls must be one of none, starttls, ssl")
+        if password is not None and explicit_tls is None:
+            raise ConfigError(
+                f"{label(channel)}: an SMTP password would be sent in clear text; set "
+                "`tls: starttls` or `tls: ssl` (or `tls: none` to accept that on a trusted link)"
+            )
+        self.host = (option(channel, "smtp_host") or "localhost").strip("[]")
+        port_text = option(channel, "smtp_port") or str(_DEFAULT_PORT[self.tls])
         if not port_text.isdigit() or not 0 < int(port_text) < 65536:
-            raise ConfigError(f"{label(channel)}: options.smtp must be host[:port]")
-        self.host, self.port = host.strip("[]"), int(port_text)
-        self.implicit_tls = self.port == 465
-        self.starttls = opts.get("starttls", "false") == "true"
-        self.sender = opts.get("from", "seawarden@localhost")
+            raise ConfigError(f"{label(channel)}: options.smtp_port must be a port 1..65535")
+        self.port = int(port_text)
+        self.sender = option(channel, "from") or "seawarden@localhost"
         Address(addr_spec=self.sender)  # raises on a malformed From
-        self.username = opts.get("username", self.sender)
+        self.username = option(channel, "username") or self.sender
         self.password = password
-        self.prefix = opts.get("subject_prefix", "")
+        self.prefix = option(channel, "subject_prefix") or ""
         if self.prefix:
             self.prefix += " "
         self.timeout_s = timeout_s
 
     def _connect(self) -> smtplib.SMTP:
-        if self.implicit_tls:
+        if self.tls == "ssl":
             return smtplib.SMTP_SSL(
-                self.host, self.port, timeout=self.timeout_s, context=ssl.create_default_context()
+                self.host, self.port, timeout=self.timeout_s, context=tls_context()
             )
         return smtplib.SMTP(self.host, self.port, timeout=self.timeout_s)
 
     def _send(self, msg: EmailMessage) -> dict[str, tuple[int, bytes]]:
         smtp = self._connect()
         try:
-            if self.starttls:
-                smtp.starttls(context=ssl.create_default_context())
+            if self.tls == "starttls":
+                smtp.starttls(context=tls_context())  # SMTPNotSupportedError if not offered
             if self.password is not None:
+                # Only over TLS, or where the configuration said `tls: none` in so many words.
                 smtp.login(self.username, self.password)
             refused = smtp.send_message(msg)
             with contextlib.suppress(smtplib.SMTPException, OSError):
@@ -169,4 +191,4 @@ class EmailSender:
         pass
 
 
-__all__ = ["EmailSender", "parse_addresses", "render"]
+__all__ = ["TLS_MODES", "EmailSender", "parse_addresses", "render", "tls_context"]

@@ -4,11 +4,12 @@ A navy or coast-guard network that already runs an MQTT broker subscribes its co
 one topic per recipient: seawarden publishes the JSON envelope to
 ``<topic>/<subscription id>`` with QoS 1 (the broker acknowledges it: at-least-once) and
 without the retain flag (a console that connects tomorrow must not take yesterday's alert
-for a current one; it reads the history from the API). The target is
-``mqtt://host:port/topic`` (``mqtts://`` or ``options.tls: true`` for TLS, port 1883/8883
-by default); options (validated by :mod:`seawarden.alerts.subscriptions`): ``qos`` (default
-1), ``client_id``, ``format`` (``json`` envelope, ``cap_json``, ``cap_xml``). The secret, if
-any, is the broker password, with the client id (default ``seawarden``) as user name.
+for a current one; it reads the history from the API). QoS is fixed: below 1 the worker
+could not know the broker took the alert. The target is ``mqtt://host:port/topic``
+(``mqtts://`` for TLS, port 1883/8883 by default); options (exactly those
+:mod:`seawarden.alerts.subscriptions` accepts): ``username``, ``client_id``, ``format``
+(``json`` envelope, ``cap_json``, ``cap_xml``). The secret, if any, is the broker password,
+with ``username`` (default: the client id, else ``seawarden``) as user name.
 
 The connection is kept between deliveries and rebuilt after any failure; a publish not
 acknowledged within the timeout is retried by the worker (the receiver deduplicates by the
@@ -24,7 +25,7 @@ from urllib.parse import unquote, urlsplit
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from seawarden.alerts.channels import Delivery, Outcome, label
+from seawarden.alerts.channels import Delivery, Outcome, label, option
 from seawarden.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -54,13 +55,10 @@ class MqttSender:
     def __init__(self, channel: Channel, *, password: str | None, timeout_s: float) -> None:
         self.channel = channel
         self.host, self.port, self.topic, self.tls = parse_target(channel)
-        opts = channel.options
-        self.tls = self.tls or opts.get("tls") == "true"
-        self.qos = int(opts.get("qos", "1"))
-        if self.qos not in (0, 1, 2):
-            raise ConfigError(f"{label(channel)}: options.qos must be 0, 1 or 2")
-        self.client_id = opts.get("client_id", "")
-        self.username = opts.get("username", self.client_id or "seawarden") if password else None
+        self.qos = 1
+        self.client_id = option(channel, "client_id") or ""
+        user = option(channel, "username") or self.client_id or "seawarden"
+        self.username = user if password else None
         self.password = password
         self.timeout_s = timeout_s
         self._client: mqtt.Client | None = None
