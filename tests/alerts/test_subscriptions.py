@@ -284,7 +284,7 @@ BAD: list[tuple[str, dict[str, Any], str]] = [
     (
         "unknown option",
         {"channels": [{"kind": "webhook", "target": "http://a.b/", "options": {"retry": 3}}]},
-        r"unknown webhook option 'retry'; allowed: \['format', 'max_attempts', 'max_bytes', 'proxy'",
+        r"unknown webhook option 'retry'; allowed: \['format', 'max_attempts', 'max_bytes', 'prox",
     ),
     (
         "secret option",
