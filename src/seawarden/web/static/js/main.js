@@ -1,7 +1,7 @@
 // The console's entry point: login, role, and wiring of map, feed, dossier and live stream.
 
 import { authFetch, getJSON, getToken, probe, setToken, setUnauthorizedHandler } from './api.js';
-import { AlertFeed } from './alerts.js';
+import { AlertFeed, alertState } from './alerts.js';
 import { $, toast } from './dom.js';
 import { Dossier } from './dossier.js';
 import { hhmm, normLevel, stamp } from './format.js';
@@ -82,6 +82,7 @@ async function start(config) {
   drawLegend($('map-legend'));
 
   let areasFC = null;
+  let areaLayer = null;
   const areaNames = new Map();
   const areaName = (id) => areaNames.get(id) || id;
 
@@ -169,6 +170,7 @@ async function start(config) {
       }
       feed.setAreas(list);
       const layer = drawAreas(map, areasFC);
+      areaLayer = layer;
       const b = layer.getBounds();
       if (b.isValid()) map.fitBounds(b.pad(0.05));
     } catch (err) {
@@ -182,6 +184,14 @@ async function start(config) {
     if (!err.unauthorized) toast(`Alerts: ${err.message}`, 'error');
   }
   alertPositions();
+  const prioritiseAlertedAreas = () => {
+    if (!areaLayer) return;
+    areaLayer.priority = new Set([...feed.items.values()]
+      .filter(({ item }) => !['closed', 'cancelled'].includes(alertState(item).state))
+      .flatMap(({ item }) => item.alert.area_ids || []));
+    areaLayer.declutter();
+  };
+  prioritiseAlertedAreas();
   await loadVessels(!areasFC);
   setInterval(() => loadVessels(false), VESSEL_REFRESH_MS);
 
@@ -202,6 +212,7 @@ async function start(config) {
       else if (kind === 'alert') {
         feed.update(data);
         alertPositions();
+        prioritiseAlertedAreas();
         if (data && data.mmsi !== undefined && vessels.get(data.mmsi) && staff) {
           vessels.upsert({ ...vessels.get(data.mmsi), risk_level: data.severity, risk_score: data.score,
             monitored: data.monitored, next_crossing: data.next_crossing, alert_id: data.id });

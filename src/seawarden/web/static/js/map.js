@@ -88,10 +88,41 @@ export function drawAreas(map, collection, { labels = true } = {}) {
     },
   });
   layer.addTo(map);
-  const sync = () => map.getContainer().classList.toggle('labels-off', map.getZoom() < 6);
-  map.on('zoomend', sync);
-  sync();
+  if (labels) {
+    layer.priority = new Set(); // area ids whose labels win a collision (alerted areas)
+    const run = () => declutter(map, layer);
+    map.on('zoomend moveend', run);
+    layer.declutter = run;
+    setTimeout(run, 0);
+  }
   return layer;
+}
+
+/**
+ * Hide area labels that would overlap one drawn before them (alerted areas first, then
+ * the larger areas), so the names that are shown can be read.
+ */
+export function declutter(map, layer) {
+  const entries = [];
+  layer.eachLayer((path) => {
+    const tip = path.getTooltip && path.getTooltip();
+    const el = tip && tip.getElement && tip.getElement();
+    if (!el) return;
+    const id = (path.feature && path.feature.properties && path.feature.properties.id) || '';
+    const b = path.getBounds ? path.getBounds() : null;
+    const size = b ? Math.abs((b.getEast() - b.getWest()) * (b.getNorth() - b.getSouth())) : 0;
+    entries.push({ el, id, size, alerted: layer.priority.has(id) });
+  });
+  entries.sort((a, b) => (b.alerted - a.alerted) || (b.size - a.size));
+  const placed = [];
+  for (const e of entries) {
+    e.el.classList.remove('label-hidden');
+    const r = e.el.getBoundingClientRect();
+    const hit = placed.some((p) => r.left < p.right + 4 && r.right > p.left - 4
+      && r.top < p.bottom + 2 && r.bottom > p.top - 2);
+    if (hit) e.el.classList.add('label-hidden');
+    else placed.push(r);
+  }
 }
 
 /** "Estlink 2 (Anttila FI – Püssi EE) HVDC" → "Estlink 2": the name before any bracket. */
