@@ -127,21 +127,31 @@ def test_map_renders_areas_with_names_and_vessel_markers(
     labels = tid(page, "area-label")
     expect(labels.first).to_be_attached()
     shown: list[list[str]] = labels.evaluate_all(
-        "els => els.map(e => [e.dataset.areaId || '', (e.textContent || '').trim()])"
+        "els => els.map(e => [e.dataset.areaId || '', (e.textContent || '').trim(),"
+        " e.getAttribute('title') || ''])"
     )
-    by_id = dict(shown)
-    missing = set(scenario.corridor_ids) - set(by_id)
-    assert not missing, f"areas the scenario crosses have no label: {missing}; shown {by_id}"
-    for area_id, text in by_id.items():
+    by_id = {a: (text, title) for a, text, title in shown}
+    missing = set(AREA_NAMES) - set(by_id)
+    assert not missing, f"areas drawn without a name label: {missing}"
+    for area_id, (text, title) in by_id.items():
         assert area_id in AREA_NAMES, f"label for an unknown area {area_id!r}"
-        assert AREA_NAMES[area_id] in text, (area_id, text)
+        name = AREA_NAMES[area_id]  # the label is the name (or its part before a bracket)
+        assert text, area_id
+        assert name.startswith(text), (area_id, text, name)
+        assert title == name, (area_id, title, name)
+    for area_id in published.alert["area_ids"]:  # the alerted area's name is readable
+        expect(
+            page.locator(f'[data-testid="area-label"][data-area-id="{area_id}"]')
+        ).to_be_visible()
+    readable = sum(1 for i in range(labels.count()) if labels.nth(i).is_visible())
+    assert readable >= 3, f"only {readable} area names readable on the map"
 
     ours = page.locator(f'[data-testid="vessel-marker"][data-mmsi="{scenario.mmsi}"]')
     expect(ours).to_have_count(1)
     expect(ours).to_have_attribute("data-risk", re.compile(r"^(medium|high|critical)$"))
     markers = tid(page, "vessel-marker")
     expect(markers.nth(1)).to_be_attached()  # background traffic too, not just the scenario
-    print(f"{markers.count()} vessel markers, {len(by_id)} area labels")
+    print(f"{markers.count()} vessel markers, {len(by_id)} area labels ({readable} readable)")
 
     st = wait_until_drawn(the_map, "map")
     assert st.distinct_colours >= 50, st
