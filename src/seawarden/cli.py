@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
 from collections.abc import Callable, Coroutine
@@ -36,6 +37,7 @@ from seawarden.pipeline.order import OrderConfig
 from seawarden.pipeline.replay import Replay, ReplayStats
 from seawarden.pipeline.settings import RunConfig, env_settings
 from seawarden.pipeline.sinks import EventSink, JsonlEventSink, LogEventSink
+from seawarden.report.cli import register as register_report_command
 from seawarden.risk.config import load_risk_settings
 from seawarden.store.sqlite import SQLiteStore
 
@@ -382,7 +384,10 @@ def run(
         float | None, typer.Option(help="stop the demo after this many seconds")
     ] = None,
     store: Annotated[Path, typer.Option(help="SQLite store")] = Path("seawarden-demo.db"),
-    events_out: Annotated[Path | None, typer.Option(help="write events as JSON Lines")] = None,
+    port: Annotated[int, typer.Option(help="console/API port (0: any free port)")] = 8800,
+    open_console: Annotated[
+        bool, typer.Option("--open/--no-open", help="open the console in a browser if possible")
+    ] = True,
     alerts_out: Annotated[
         Path | None, typer.Option(help="write alert revisions as JSON Lines")
     ] = None,
@@ -390,51 +395,36 @@ def run(
         Path | None, typer.Option(help="disseminate alerts to these subscriptions (YAML)")
     ] = None,
 ) -> None:
-    """The main job on the embedded default. ``--demo`` needs no feed and no servers."""
-    from seawarden.pipeline.live import LiveRunner
+    """The main job on the embedded default: ``--demo`` is ``serve --demo`` and opens the
+    console (the pipeline on bundled real traffic with scenario vessels, the API, the
+    console), needing no feed and no servers."""
+    from seawarden.api.cli_commands import start_service
+    from seawarden.api.serve import ServeOptions
 
     env = env_settings()
     _setup_logging(env.log_level, False)
     if not demo:
         console.print(
-            "Nothing to run: use `seawarden run --demo`, or `seawarden live --tcp HOST:PORT`."
+            "Nothing to run: use `seawarden run --demo`, `seawarden serve --tcp HOST:PORT`, "
+            "or `seawarden live --tcp HOST:PORT`."
         )
         raise typer.Exit(2)
-    if speed <= 0:
-        raise typer.BadParameter("--speed must be > 0")
-    demo_dir = _bundled("demo")
-    files = sorted(demo_dir.glob("*.csv.gz"))
-    if not files:
-        raise SeawardenError(f"demo data missing from {demo_dir}; reinstall seawarden")
-    watchlists = [_bundled("demo-watchlist.csv")]
-    cfg = _config(
-        areas=_default_areas(),
-        watchlists=[w for w in watchlists if w.is_file()],
-        fmt=None,
-        lateness_s=60.0,
-        dedup_window_s=3.0,
-        positions=PositionsMode.sampled,
-        assume_time=None,
-    )
-    db = SQLiteStore(store)
-    sinks, alert_sinks = _live_sinks(events_out, alerts_out, append=False)
-    delivery = start_delivery(subscriptions, db, demo=demo)
-    alert_sinks += [delivery.sink] if delivery else []
-    runner = LiveRunner(cfg, store=db, sinks=sinks, alert_sinks=alert_sinks)
-    console.print(
-        f"[bold]seawarden demo[/]: replaying {', '.join(f.name for f in files)} at {speed:g}x "
-        f"over {len(runner.core.index or [])} areas of interest; store {store}. Ctrl-C stops."
-    )
-    try:
-        _run_until_stopped(lambda stop: runner.run_paced(files, speed, stop), duration_s)
-    finally:
-        if delivery is not None:
-            delivery.close(wait_s=5.0)
-        db.close()
-    console.print(
-        f"demo: {runner.records:,} records, {len(runner.core.fleet):,} vessels, "
-        f"events {dict(sorted(runner.events.items()))}, "
-        f"alerts {dict(sorted(runner.alerts.items()))}, rejected {dict(runner.rejections)}"
+    extra: list[AlertSink] = []
+    if alerts_out is not None:
+        extra.append(JsonlAlertSink(alerts_out, append=False))
+    display = bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    start_service(
+        ServeOptions(
+            store=store,
+            host="127.0.0.1",
+            port=port,
+            demo=True,
+            subscriptions=subscriptions,
+            speed=speed,
+            open_browser=open_console and (display or sys.platform in ("darwin", "win32")),
+            duration_s=duration_s,
+            extra_alert_sinks=extra,
+        )
     )
 
 
@@ -510,6 +500,7 @@ def evaluate(
 
 register_api_commands(app)  # `seawarden token ...` and `seawarden serve` (api/cli_commands.py)
 register_delivery_commands(app)  # `seawarden deliver` (alerts/cli_deliver.py)
+register_report_command(app)  # `seawarden report` (report/cli.py)
 
 
 @app.command()

@@ -20,7 +20,9 @@ PROTECTED = [
     ("GET", "/api/tokens"),
     ("GET", "/api/openapi.json"),
     ("GET", "/api/no-such-route"),  # 401 before routing: paths are not enumerable
-    ("GET", "/"),
+    ("GET", "/api/stream"),
+    ("GET", "/metrics"),
+    ("GET", "/openapi.json"),
 ]
 
 

@@ -2,7 +2,8 @@
 
 Authentication is ASGI middleware, so a request without a valid token is answered 401
 before routing, body parsing or validation: an anonymous caller learns nothing about which
-paths exist or what bodies they take. Only ``/api/health`` is public. Each failure is
+API paths exist or what bodies they take. Only ``/api/health`` and the console's static
+files (everything outside ``/api``, ``/metrics`` and ``/openapi.json``) are public. Each failure is
 logged (reason, client address, path; never the token) and counted by reason.
 
 Authorisation is a FastAPI dependency per route (:func:`require`): 403 for a role that may
@@ -26,6 +27,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from seawarden.api import db, tokens
 from seawarden.api.errors import error_body
+from seawarden.api.middleware import is_api_path
 from seawarden.api.principal import Principal
 from seawarden.api.settings import ApiSettings, SubscriptionLike
 from seawarden.api.tokens import Role
@@ -113,7 +115,12 @@ class BearerAuthMiddleware:
         self.public_paths = public_paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket") or scope["path"] in self.public_paths:
+        path = str(scope.get("path", ""))
+        if (
+            scope["type"] not in ("http", "websocket")
+            or path in self.public_paths
+            or not is_api_path(path)  # the console's static files are public
+        ):
             await self.app(scope, receive, send)
             return
         header = Headers(scope=scope).get("authorization", "")

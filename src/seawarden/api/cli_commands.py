@@ -13,7 +13,7 @@ import logging
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -22,6 +22,9 @@ from rich.table import Table
 from seawarden.api import tokens
 from seawarden.api.settings import SubscriptionLike
 from seawarden.errors import ConfigError, StoreError
+
+if TYPE_CHECKING:
+    from seawarden.api.serve import ServeOptions
 
 console = Console(stderr=True)
 log = logging.getLogger("seawarden.api")
@@ -206,36 +209,80 @@ def serve(
     host: Annotated[str, typer.Option(help="address to bind (loopback by default)")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port (0: any free port)")] = 8800,
     subscriptions: Annotated[
-        Path | None, typer.Option(help="subscriptions (YAML) that ally tokens may be bound to")
+        Path | None,
+        typer.Option(help="subscriptions (YAML): ally token bindings and alert delivery"),
     ] = None,
     demo: Annotated[
-        bool, typer.Option(help="loopback only: create and accept the public demo admin token")
+        bool,
+        typer.Option(
+            help="loopback only: the public demo admin token, and (without a feed option) "
+            "bundled real traffic with scenario vessels replayed live"
+        ),
     ] = False,
+    areas: Annotated[
+        Path | None, typer.Option(help="areas (GeoJSON) to seed the store's areas with")
+    ] = None,
+    watchlist: Annotated[
+        list[Path] | None, typer.Option(help="watchlist CSV to seed the store's (repeatable)")
+    ] = None,
+    tcp: Annotated[str | None, typer.Option(help="HOST:PORT of an NMEA TCP server")] = None,
+    udp: Annotated[str | None, typer.Option(help="[HOST]:PORT to listen on for NMEA/UDP")] = None,
+    replay: Annotated[
+        list[Path] | None, typer.Option(help="recorded file(s) replayed as a live feed")
+    ] = None,
+    speed: Annotated[float, typer.Option(help="replay pace over real time")] = 60.0,
 ) -> None:
-    """Run the HTTP API (alerts, operator actions, audit, deliveries) under uvicorn."""
-    import uvicorn
+    """Run the pipeline on a feed, the delivery worker, the HTTP API and the console."""
+    from seawarden.api.serve import ServeOptions
 
-    from seawarden.api import ApiSettings, create_app
+    start_service(
+        ServeOptions(
+            store=store,
+            host=host,
+            port=port,
+            demo=demo,
+            areas=areas,
+            watchlists=list(watchlist or []),
+            subscriptions=subscriptions,
+            tcp=tcp,
+            udp=udp,
+            replay=list(replay or []),
+            speed=speed,
+        )
+    )
 
-    if demo and not is_loopback(host):
-        raise ConfigError(f"--demo uses a public token and binds to loopback only, not {host}")
-    if not 0 <= port <= 65535:
+
+def start_service(opts: ServeOptions) -> None:
+    """Checks shared by ``serve`` and ``run --demo``, then run the service."""
+    from seawarden.api import ApiSettings
+    from seawarden.api.serve import run as run_service
+
+    if opts.demo and not is_loopback(opts.host):
+        raise ConfigError(f"--demo uses a public token and binds to loopback only, not {opts.host}")
+    if not 0 <= opts.port <= 65535:
         raise typer.BadParameter("--port must be 0-65535")
-    _prepare_store(store, create=demo)
-    preflight(store, demo=demo)
-    subs = load_subscriptions(subscriptions) or {}
-    app = create_app(ApiSettings(store=store, demo=demo, subscriptions=subs))
-    if demo:
+    if sum(bool(x) for x in (opts.tcp, opts.udp, opts.replay)) > 1:
+        raise typer.BadParameter("give at most one of --tcp, --udp, --replay")
+    if opts.speed <= 0:
+        raise typer.BadParameter("--speed must be > 0")
+    feed = bool(opts.tcp or opts.udp or opts.replay or opts.demo)
+    _prepare_store(opts.store, create=feed)
+    preflight(opts.store, demo=opts.demo)
+    subs = load_subscriptions(opts.subscriptions) or {}
+    settings = ApiSettings(store=opts.store, demo=opts.demo, subscriptions=subs)
+    if opts.demo:
         console.print(
             f"[bold yellow]DEMO[/]: admin token (public, loopback only): {tokens.DEMO_ADMIN_TOKEN}"
         )
-    if not is_loopback(host):
+    if not is_loopback(opts.host):
         console.print(
-            f"[yellow]listening on {host}: put TLS in front (reverse proxy); tokens are bearer "
-            "secrets[/]"
+            f"[yellow]listening on {opts.host}: put TLS in front (reverse proxy); tokens are "
+            "bearer secrets[/]"
         )
-    console.print(f"seawarden API on http://{host}:{port}/api (store {store}); Ctrl-C stops.")
-    uvicorn.run(app, host=host, port=port, server_header=False, log_level="info")
+    console.print(
+        f"seawarden: console /, API /api, metrics /metrics (store {opts.store}); Ctrl-C stops."
+    )
+    run_service(opts, app_settings=settings)
 
 
 def register(app: typer.Typer) -> None:

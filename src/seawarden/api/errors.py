@@ -72,7 +72,10 @@ def _allowed_methods(request: Request) -> list[str]:
     """The methods the OpenAPI document lists for the requested path."""
     path = request.url.path
     methods: set[str] = set()
-    for template, ops in request.app.openapi().get("paths", {}).items():
+    paths: dict[str, Any] = request.app.openapi().get("paths", {})
+    if path in paths:  # a literal path (/api/watchlist/import) wins over a template
+        return sorted(m.upper() for m in paths[path] if m.upper() in _HTTP_METHODS)
+    for template, ops in paths.items():
         pattern = "^" + re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)) + "$"
         if re.match(pattern, path):
             methods |= {m.upper() for m in ops if m.upper() in _HTTP_METHODS}

@@ -143,6 +143,9 @@ def operator_state(actions: Sequence[dict[str, Any]]) -> dict[str, str | None]:
         elif a["action"] == "close":
             state.update(closed_by=a["actor"], closed_at=a["time"])
             state["close_reason"] = a["detail"].get("reason")
+        elif a["action"] == "cancel":
+            state.update(cancelled_by=a["actor"], cancelled_at=a["time"])
+            state["cancel_reason"] = a["detail"].get("reason")
     return state
 
 
@@ -171,12 +174,14 @@ def act(
             conn.execute("ROLLBACK")
             return False
         closed = conn.execute(
-            "SELECT 1 FROM alert_actions WHERE alert_id = ? AND action = 'close' LIMIT 1",
+            "SELECT action FROM alert_actions WHERE alert_id = ?"
+            " AND action IN ('close', 'cancel') LIMIT 1",
             (alert_id,),
         ).fetchone()
         if closed is not None:
             conn.execute("ROLLBACK")
-            raise ConflictError("the alert is closed; no further actions apply")
+            what = "closed" if closed[0] == "close" else "cancelled"
+            raise ConflictError(f"the alert is {what}; no further actions apply")
         conn.execute(
             "INSERT INTO alert_actions (alert_id, time, actor, action, detail)"
             " VALUES (?, ?, ?, ?, ?)",

@@ -76,13 +76,16 @@ class OperatorState(BaseModel):
     closed_by: str | None = None
     closed_at: str | None = None
     close_reason: str | None = None
+    cancelled_by: str | None = None
+    cancelled_at: str | None = None
+    cancel_reason: str | None = None
 
 
 class AlertAction(BaseModel):
     seq: int
     time: str
     actor: str
-    action: Literal["ack", "assign", "close"]
+    action: Literal["ack", "assign", "close", "cancel"]
     detail: dict[str, Any]
 
 

@@ -37,3 +37,10 @@ class ApiSettings:
     # an ally listing scans at most this many alerts per request, then hands back a cursor
     max_scan: int = 5000
     busy_timeout_ms: int = 5000
+    # bodies of PUT /api/areas/{id} and POST /api/watchlist/import may be this large
+    max_upload_bytes: int = 1024 * 1024
+    # live push (GET /api/stream): heartbeat interval, frames queued per client before it
+    # is dropped, and the least interval between two positions of one vessel
+    heartbeat_s: float = 15.0
+    stream_queue: int = 1000
+    position_interval_s: float = 1.0

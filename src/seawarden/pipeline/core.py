@@ -10,7 +10,7 @@ transaction per report would cap throughput at disk speed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -21,8 +21,9 @@ from seawarden.clock import ReplayClock
 from seawarden.detectors.runner import DetectorRunner
 from seawarden.fleet.fleet import Fleet
 from seawarden.fleet.vessel import IdentityChange, VesselState
-from seawarden.fleet.watchlist import WatchlistMatch
+from seawarden.fleet.watchlist import Watchlist, WatchlistMatch
 from seawarden.model import Event, PositionReport, Record, StaticReport, event_id
+from seawarden.risk.monitor import CorridorDistance, CrossingPredictor
 from seawarden.risk.stage import RiskStage
 from seawarden.store.base import IdentityRow, Store, VesselRow
 from seawarden.store.evidence import EvidenceRetention, RetentionConfig, sqlite_writer
@@ -255,6 +256,62 @@ class PipelineCore:
             self.risk.forget(alive | set(self.risk.alerts.open_alerts()))
         self._last_stored = {m: t for m, t in self._last_stored.items() if m in live}
         return events
+
+    # -- changes while running (the API; called between two records) -------------------------
+    def replace_areas(self, index: AreaIndex | None) -> None:
+        """Watch a new set of areas from the next record on. Visits to areas that still
+        exist carry over (no spurious enter events); visits to removed areas end silently."""
+        tracker = None
+        if index is not None:
+            tracker = AreaTracker(index, self.tracker.config if self.tracker else None)
+            if self.tracker is not None:
+                snap = self.tracker.snapshot()
+                known = {a.id for a in index.areas}
+                for v in snap["vessels"].values():
+                    v["visits"] = {a: vis for a, vis in v["visits"].items() if a in known}
+                tracker.restore(snap)
+        self.tracker = tracker
+        if self.detectors is not None:
+            self.detectors.areas = index
+        if self.risk is not None:
+            self.risk.index = index
+            self.risk.predictor = CrossingPredictor(index) if index is not None else None
+            self.risk.corridor_distance = CorridorDistance(index) if index is not None else None
+
+    def replace_watchlist(self, watchlist: Watchlist | None) -> None:
+        """Match vessels against a new watchlist: matches to removed entries are dropped,
+        every vessel in memory is matched again (new entries take effect at once)."""
+        self.fleet.watchlist = watchlist
+        for vessel in self.fleet:
+            if vessel.watch is not None and (
+                watchlist is None or watchlist.get(vessel.watch.entry.key) is None
+            ):
+                vessel.watch = None
+            self.fleet._rematch(vessel)  # the fleet's own (sticky) matching rule
+
+    def cancel_alert(self, alert_id: str) -> Alert | None:
+        """An operator's cancel: the open alert ``alert_id`` is forgotten by the lifecycle
+        (a new situation opens a new alert) and its Cancel revision is emitted like any
+        other. ``None`` if no open alert has that id."""
+        if self.risk is None:
+            return None
+        lifecycle = self.risk.alerts
+        for mmsi, open_id in lifecycle.open_alerts().items():
+            if open_id != alert_id:
+                continue
+            current = lifecycle._open.pop(mmsi)  # the lifecycle has no public forget
+            if current.last is None:  # restored from a checkpoint: no revision in memory
+                return None
+            cancel = replace(
+                current.last,
+                revision=current.revision + 1,
+                msg_type="Cancel",
+                event_time=max(self.clock.now(), current.last.event_time),
+                predicted_track=(),
+            )
+            self._emit_alerts([cancel])
+            return cancel
+        return None
 
     # -- store ----------------------------------------------------------------------------
     def flush(self) -> None:

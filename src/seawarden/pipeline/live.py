@@ -15,11 +15,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import Counter
-from collections.abc import Sequence
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from seawarden.alerts.model import Alert
 from seawarden.alerts.sinks import AlertSink
 from seawarden.clock import Clock, SystemClock
 from seawarden.errors import SourceError
@@ -61,6 +63,17 @@ class LiveRunner:
         self.records = 0
         self.lines = 0
         self._last_push = self.clock.now()
+        # Called with every record after it is processed (the API's live push). None unless
+        # someone listens, so the hot path pays one attribute test per record.
+        self.on_record: Callable[[Record], None] | None = None
+        # Work from other threads (the API: area/watchlist swaps, operator cancel, state
+        # reads), run in the pipeline's own thread between two records.
+        self.commands: deque[Callable[[], None]] = deque()
+
+    def run_commands(self) -> None:
+        """Run queued commands (each is expected to catch its own errors)."""
+        while self.commands:
+            self.commands.popleft()()
 
     # -- feeding ---------------------------------------------------------------------------------
     def feed_line(self, line: bytes, source: str) -> None:
@@ -85,6 +98,8 @@ class LiveRunner:
         about once a second. ``now`` is event time (paced replays); without it the feed's
         own clock is not trusted — a receiver may be skewed or replaying — so records are
         released only after ``lateness_s`` of wall-clock silence."""
+        if self.commands:
+            self.run_commands()
         if now is not None:
             self._handle(self.orderer.release_until(now.timestamp()))
         else:
@@ -106,6 +121,8 @@ class LiveRunner:
             alert_sink.close()
 
     def _handle(self, released: list[Record | Rejection]) -> None:
+        if self.commands:
+            self.run_commands()
         for rec in released:
             if isinstance(rec, Rejection):
                 self._reject(rec)
@@ -114,12 +131,18 @@ class LiveRunner:
             events = self.core.process(rec)
             if events:
                 self._deliver(events)
+            if self.on_record is not None:
+                self.on_record(rec)
             alerts = self.core.drain_alerts()
             if alerts:
-                for a in alerts:
-                    self.alerts[f"{a.msg_type}:{a.severity}"] += 1
-                for alert_sink in self.alert_sinks:
-                    alert_sink.write(alerts)
+                self.dispatch_alerts(alerts)
+
+    def dispatch_alerts(self, alerts: list[Alert]) -> None:
+        """Count alert revisions and hand them to the alert sinks."""
+        for a in alerts:
+            self.alerts[f"{a.msg_type}:{a.severity}"] += 1
+        for alert_sink in self.alert_sinks:
+            alert_sink.write(alerts)
 
     def _deliver(self, events: list[Event]) -> None:
         for ev in events:
@@ -222,6 +245,7 @@ class LiveRunner:
         Files are played one after another; give them in time order (a later file that
         starts earlier than the previous one ends would be refused as ``too_late``).
         """
+        last_tick = time.monotonic()
         for path in paths:
             started_wall = datetime.now(UTC)
             first_event: datetime | None = None
@@ -238,8 +262,15 @@ class LiveRunner:
                     lag = due - (datetime.now(UTC) - started_wall).total_seconds()
                     if lag > 0.05:
                         self.tick(item.time)
+                        last_tick = time.monotonic()
                         with contextlib.suppress(TimeoutError):
                             await asyncio.wait_for(stop.wait(), timeout=lag)
+                    elif time.monotonic() - last_tick >= 1.0:
+                        # Behind the pace: still commit (and yield) once a second, so
+                        # readers of the store see alerts while the replay catches up.
+                        self.tick(item.time)
+                        last_tick = time.monotonic()
+                        await asyncio.sleep(0)
                 self.feed_record(item)
             self._handle(self.orderer.flush())
             self.core.flush()

@@ -6,11 +6,14 @@ import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 
-from seawarden.api import queries
+from seawarden.api import cancel, queries
 from seawarden.api.auth import ANY_ROLE, STAFF, require
+from seawarden.api.console_schemas import CancelBody
 from seawarden.api.deps import Conn, Settings
+from seawarden.api.hub import Hub
+from seawarden.api.link import PipelineBusyError
 from seawarden.api.principal import Principal, visible_revisions
 from seawarden.api.schemas import (
     ID_PATTERN,
@@ -48,11 +51,11 @@ _RFC3339 = re.compile(
 )
 
 
-def _rfc3339(text: str) -> datetime:
+def _rfc3339(text: str, name: str = "since") -> datetime:
     """Parse an RFC 3339 date-time (with offset); 422 otherwise."""
     m = _RFC3339.match(text)
     if m is None:
-        raise HTTPException(422, "since must be an RFC 3339 date-time, e.g. 2020-11-01T00:00:00Z")
+        raise HTTPException(422, f"{name} must be an RFC 3339 date-time, e.g. 2020-11-01T00:00:00Z")
     norm = text.upper().replace("Z", "+00:00")
     if m.group(1) == "60":  # a leap second: the same instant as :59 for our purposes
         norm = norm[: m.start(1)] + "59" + norm[m.end(1) :]
@@ -62,7 +65,7 @@ def _rfc3339(text: str) -> datetime:
     try:
         return datetime.fromisoformat(norm)
     except ValueError:
-        raise HTTPException(422, f"since {text[:40]!r} is not a valid date-time") from None
+        raise HTTPException(422, f"{name} {text[:40]!r} is not a valid date-time") from None
 
 
 @router.get(
@@ -193,3 +196,47 @@ def assign_alert(alert_id: AlertId, body: AssignBody, principal: Staff, conn: Co
 )
 def close_alert(alert_id: AlertId, body: CloseBody, principal: Staff, conn: Conn) -> AlertDetail:
     return _act(conn, principal, alert_id, "close", {"reason": body.reason})
+
+
+@router.post(
+    "/{alert_id}/cancel",
+    summary="Cancel an alert: a Cancel revision to the store and to its recipients",
+    description="Analyst or admin. Allies that received the alert are sent the Cancel "
+    "revision through the outbox; in `seawarden serve` the running lifecycle forgets the "
+    "alert, so a new situation opens a new alert.",
+    response_model=AlertDetail,
+    responses=_ERRORS | _NOT_FOUND | _CONFLICT,
+)
+def cancel_alert(
+    request: Request, alert_id: AlertId, body: CancelBody, principal: Staff, conn: Conn
+) -> AlertDetail:
+    from seawarden.api.routes.vessels import link_of
+
+    settings = request.app.state.settings
+    subs = cancel.subscriptions_of(list(settings.subscriptions.values()))
+    try:
+        if cancel.check(conn, alert_id) is None:
+            raise HTTPException(404, f"no alert {alert_id}")
+        link = link_of(request)
+        done = None
+        if link is not None:
+            try:
+                done = link.cancel(alert_id)
+            except PipelineBusyError as exc:
+                raise HTTPException(503, str(exc), {"Retry-After": "1"}) from exc
+        if done is not None:
+            detail = {"reason": body.reason, "revision": done.revision, "by": "pipeline"}
+            cancel.record_action(conn, alert_id, principal, detail)
+        else:
+            done = cancel.cancel_in_store(conn, alert_id, principal, body.reason, subs)
+            if done is None:
+                raise HTTPException(404, f"no alert {alert_id}")
+            hub = getattr(request.app.state, "hub", None)
+            if isinstance(hub, Hub):
+                hub.publish_alerts([done])
+            wake = getattr(request.app.state, "wake_delivery", None)
+            if callable(wake):
+                wake()
+    except queries.ConflictError as exc:
+        raise HTTPException(409, str(exc)) from exc
+    return _detail(conn, principal, alert_id)

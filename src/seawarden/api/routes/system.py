@@ -6,16 +6,18 @@ import sqlite3
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from seawarden.api import db
-from seawarden.api.auth import ANY_ROLE, AuthFailures, require
+from seawarden.api.auth import ANY_ROLE, STAFF, AuthFailures, require
 from seawarden.api.deps import Settings
 from seawarden.api.principal import Principal
 from seawarden.api.schemas import ErrorBody, Health, Stats
 from seawarden.errors import StoreError
 
 router = APIRouter(tags=["system"])
+root_router = APIRouter(tags=["system"])  # mounted at / (not under /api)
 
 
 @router.get(
@@ -43,6 +45,31 @@ def stats(request: Request, _admin: Annotated[Principal, Depends(require("admin"
     failures = request.app.state.auth_failures
     counts = failures.snapshot() if isinstance(failures, AuthFailures) else {}
     return Stats(auth_failures=counts)
+
+
+@root_router.get(
+    "/metrics",
+    summary="Prometheus metrics (analyst, admin)",
+    response_class=Response,
+    responses={
+        200: {"content": {"text/plain": {"schema": {"type": "string"}}}},
+        401: {"model": ErrorBody, "description": "no valid token"},
+        403: {"model": ErrorBody, "description": "analyst or admin only"},
+    },
+)
+def metrics(request: Request, _staff: Annotated[Principal, Depends(require(*STAFF))]) -> Response:
+    registry = request.app.state.metrics
+    if not isinstance(registry, CollectorRegistry):
+        raise RuntimeError("app.state.metrics is not a CollectorRegistry")
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+
+@root_router.get("/openapi.json", include_in_schema=False)
+def openapi_root(
+    request: Request, _who: Annotated[Principal, Depends(require(*ANY_ROLE))]
+) -> JSONResponse:
+    spec: dict[str, Any] = request.app.openapi()
+    return JSONResponse(spec)
 
 
 @router.get("/openapi.json", include_in_schema=False)
