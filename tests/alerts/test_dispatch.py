@@ -19,27 +19,32 @@ from seawarden.alerts.subscriptions import Channel, Subscription
 from seawarden.errors import StoreError
 from seawarden.store import audit
 from seawarden.store.sqlite import SQLiteStore
-from tests.alerts.factories import make_alert, revise
+from tests.alerts.factories import channel_from_config, make_alert, revise
 from tests.alerts.receivers import SECRET, HttpReceiver, Request, free_port, wait_for
 
 FAST = RetryPolicy(base_s=0.02, cap_s=0.2, max_attempts=6)
 SECRETS = {"HOOK": SECRET}
 
 
-def sub(sid: str, *channels: Channel, audience: frozenset[str] = JEF) -> Subscription:
+def sub(
+    sid: str,
+    *channels: Channel,
+    audience: frozenset[str] = JEF,
+    areas: frozenset[str] | None = None,
+) -> Subscription:
     return Subscription(
         id=sid,
         recipient=sid.upper(),
         nation=None,
         audience=audience,
-        areas=None,
+        areas=areas,
         min_severity="low",
         channels=channels,
     )
 
 
 def hook(url: str, **options: str) -> Channel:
-    return Channel(kind="webhook", target=url, secret="HOOK", options=options)
+    return channel_from_config("webhook", url, secret="HOOK", **options)
 
 
 def alerts(n: int) -> list:  # type: ignore[type-arg]
@@ -206,7 +211,10 @@ def test_hostile_config_and_payloads_are_counted_not_raised(store: SQLiteStore) 
     with HttpReceiver() as rx:
         good = hook(rx.url)
         subs = [
-            sub("bad-url", hook("http://exa mple.com:99999/x")),
+            sub(
+                "bad-url",
+                Channel(kind="webhook", target="http://exa mple.com:99999/x", secret="HOOK"),
+            ),
             sub("tiny", hook(rx.url, max_bytes="100")),
             sub("no-secret", Channel(kind="webhook", target=rx.url, secret="MISSING")),
             sub("bad-mqtt", Channel(kind="mqtt", target="mqtt://127.0.0.1/a/#")),
@@ -253,3 +261,70 @@ def test_changed_config_is_checked_before_sending(store: SQLiteStore) -> None:
         dead = outbox_rows(store.path, status="dead")
         assert len(dead) == 3
         assert all("not releasable" in str(r["last_error"]) for r in dead)
+
+
+def test_a_down_recipient_with_a_backlog_larger_than_the_batch_holds_no_one_up(
+    store: SQLiteStore,
+) -> None:
+    # The worker used to select the oldest due rows, batch at a time: with a dead recipient
+    # 60 alerts behind and a batch of 10, every poll selected only its rows, skipped them
+    # (its lane paused), and the healthy recipient's alert was never selected.
+    down_url = f"http://127.0.0.1:{free_port()}/down"  # connection refused
+    with HttpReceiver() as good:
+        subs = [
+            sub("down", hook(down_url), areas=frozenset({"estlink-2"})),
+            sub("good", hook(good.url), areas=frozenset({"balticconnector"})),
+        ]
+        sink = OutboxSink(store, subs)
+        backlog = [make_alert(id=f"{i:04d}dead", mmsi=230_000_000 + i, t=i) for i in range(60)]
+        sink.write(backlog)  # near Estlink 2: for "down" only
+        sink.write([make_alert(id="0001600d", t=100, area_ids=("balticconnector",))])
+        worker = Dispatcher(
+            store.path,
+            subs,
+            secrets=SECRETS,
+            policy=RetryPolicy(base_s=30, cap_s=30),  # seed 0: the first pause is ~25 s
+            timeout_s=2.0,
+            batch=10,
+            poll_s=0.05,
+            seed=0,
+        )
+        worker.start()
+        wait_for(lambda: len(good.view) == 1, timeout_s=10, what="the healthy recipient")
+        wait_for(lambda: worker.stats.retried == 1, what="the failed attempt recorded")
+        worker.stop()
+    rows = outbox_rows(store.path, subscription_id="down")
+    assert len(rows) == 60
+    assert {r["status"] for r in rows} == {"pending"}
+    assert sorted(int(str(r["attempts"])) for r in rows) == [0] * 59 + [1]
+    # The lane paused: every one of its rows now waits for the same retry time, instead of
+    # staying "due" (and refilling the batch) while nothing can be sent to it.
+    (retry_at,) = {r["next_attempt"] for r in rows}
+    assert outbox.parse_wall(str(retry_at)) > time.time() + 5
+
+
+def test_rows_never_attempted_expire_at_max_age(store: SQLiteStore) -> None:
+    # max_age used to apply only to rows that had been attempted, so a row stuck behind a
+    # paused lane (attempts 0) never expired. A warning a day late is dead, attempted or not.
+    with HttpReceiver() as rx:
+        subs = [sub("late", hook(rx.url))]
+        OutboxSink(store, subs).write(alerts(1))
+        day_later = RetryPolicy(base_s=1, max_age_s=3600)
+        worker = Dispatcher(
+            store.path,
+            subs,
+            secrets=SECRETS,
+            policy=day_later,
+            clock=lambda: time.time() + 2 * 3600,
+        )
+        worker.run_once(all_pending=False)
+        worker.stop()
+    assert rx.requests == []
+    dead = outbox_rows(store.path, status="dead")
+    assert len(dead) == 3
+    assert all(r["attempts"] == 0 for r in dead)
+    assert all("expired: older than 3600 s" in str(r["last_error"]) for r in dead)
+    conn = sqlite3.connect(store.path)
+    actions = [e.action for e in audit.entries(conn, action_prefix="delivery.")]
+    conn.close()
+    assert actions == ["delivery.dead"] * 3

@@ -6,13 +6,16 @@ None of that may delay the others. So the worker keeps one *lane* per (subscript
 channel) — a thread with its own queue and its own connection (HTTP keep-alive, MQTT
 session) — and every attempt is bounded by the channel's timeout. A lane that gets a
 retryable failure pauses until its retry time (a dead host costs one timeout per backoff
-step, not one per queued alert); the other lanes carry on.
+step, not one per queued alert), and its other pending rows are rescheduled to that time;
+the other lanes carry on. Rows are picked oldest first but never from a paused lane and at
+most ``lane_depth`` per lane, so one recipient's backlog cannot fill the batch and starve
+the rest.
 
 Attempts follow the outbox (:mod:`seawarden.alerts.outbox`): due ``pending`` rows are
 picked, sent, and their outcome recorded — ``delivered``; retried with exponential backoff
 and full jitter (``uniform(0, min(cap, base·2^(attempt-1)))``, or the recipient's
 ``Retry-After``); or ``dead`` with the reason (a permanent refusal, ``max_attempts``
-reached, older than ``max_age_s``), visible in the outbox and the audit log
+reached, older than ``max_age_s`` — whether attempted or not), visible in the outbox and the audit log
 (``delivery.ok`` / ``delivery.retry`` / ``delivery.dead``). Times are wall-clock: delivery
 is a real-world action (event-time determinism applies to alerts, not to deliveries).
 
@@ -49,13 +52,24 @@ from typing import IO
 import orjson
 
 from seawarden.alerts import outbox
-from seawarden.alerts.channels import Delivery, Outcome, Sender, build_sender, label, max_bytes
+from seawarden.alerts.channels import (
+    Delivery,
+    Outcome,
+    Sender,
+    build_sender,
+    label,
+    max_bytes,
+    option,
+)
 from seawarden.alerts.releasability import releasable
 from seawarden.alerts.subscriptions import Channel, Subscription
 from seawarden.errors import ConfigError, SeawardenError, StoreError
 from seawarden.store import audit
 
 log = logging.getLogger(__name__)
+
+# A lane's key in SQL, as ``Dispatcher._paused_lanes`` writes it.
+_LANE_KEY = "(subscription_id || char(31) || channel_index)"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -100,6 +114,7 @@ class _Result:
     finished: float
     attempted: bool = True  # False: refused before sending (no attempt counted)
     delay_s: float = 0.0  # before the next attempt, if retried
+    defer_until: float = 0.0  # not attempted: the lane is paused until then
 
 
 class _Lane:
@@ -141,8 +156,10 @@ class _Lane:
             if row is None:
                 break
             outcome: Outcome | None = None
-            attempted, delay = False, 0.0
-            if self.clock() >= self.paused_until:
+            attempted, delay, defer_until = False, 0.0, 0.0
+            if self.clock() < self.paused_until:
+                defer_until = self.paused_until
+            else:
                 outcome, attempted = self._attempt(row)
                 if not outcome.ok and outcome.retry:
                     delay = self.pause_for(row, outcome)
@@ -154,6 +171,7 @@ class _Lane:
                     finished=self.clock(),
                     attempted=attempted,
                     delay_s=delay,
+                    defer_until=defer_until,
                 )
             )
             self.on_result()
@@ -225,6 +243,7 @@ class Dispatcher:
         timeout_s: float = 10.0,
         poll_s: float = 0.25,
         batch: int = 500,
+        lane_depth: int = 32,
         busy_timeout_s: float = 10.0,
         clock: Callable[[], float] = time.time,
         seed: int | None = None,
@@ -235,7 +254,9 @@ class Dispatcher:
         self.policy = policy or RetryPolicy()
         self.timeout_s = timeout_s
         self.poll_s = poll_s
-        self.batch = batch
+        self.batch = max(1, batch)
+        # Rows one lane may hold picked at once: no lane, slow or backlogged, fills the batch.
+        self.lane_depth = max(1, min(lane_depth, self.batch))
         self.clock = clock
         self.rng = random.Random(seed)
         self.stats = DispatchStats()
@@ -401,41 +422,52 @@ class Dispatcher:
             wait = min(wait, outbox.parse_wall(row[0]) - now)
         return max(wait, 0.005)
 
+    def _paused_lanes(self, now: float) -> bytes:
+        """The lanes paused at ``now``, as a JSON list of ``"<subscription>\x1f<index>"``."""
+        keys = [f"{k[0]}\x1f{k[1]}" for k, lane in self._lanes.items() if lane.paused_until > now]
+        return orjson.dumps(keys)
+
     def _due_count(self) -> int:
+        """Due pending rows, not counting those behind a paused lane (they are not due)."""
+        now = self.clock()
         row = self._db.execute(
-            "SELECT COUNT(*) FROM outbox WHERE status='pending' AND next_attempt<=?",
-            (outbox.wall_iso(self.clock()),),
+            "SELECT COUNT(*) FROM outbox WHERE status='pending' AND next_attempt<=?"
+            f" AND {_LANE_KEY} NOT IN (SELECT value FROM json_each(?))",
+            (outbox.wall_iso(now), self._paused_lanes(now)),
         ).fetchone()
-        due = int(row[0])
-        paused = [lane.key for lane in self._lanes.values() if lane.paused_until > self.clock()]
-        if due and paused:  # rows waiting behind a paused lane are not "due" yet
-            args: list[object] = [outbox.wall_iso(self.clock())]
-            cond = " OR ".join("(subscription_id=? AND channel_index=?)" for _ in paused)
-            for sid, idx in paused:
-                args += [sid, idx]
-            row = self._db.execute(
-                "SELECT COUNT(*) FROM outbox WHERE status='pending' AND next_attempt<=?"
-                f" AND ({cond})",
-                args,
-            ).fetchone()
-            due -= int(row[0])
-        return due
+        return int(row[0])
 
     def _pick(self, *, ignore_schedule: bool) -> int:
+        """Hand due rows to their lanes, oldest first, at most ``lane_depth`` per lane.
+
+        A paused lane's rows are not selected at all and no lane gets more than its depth,
+        so one recipient's backlog — however old and however large — never fills the batch
+        and holds back the rows of the others. With ``ignore_schedule`` (``run_once``) every
+        pending row is taken, up to the batch, as before.
+        """
         now = self.clock()
+        where = "status='pending'"
+        args: list[object] = []
+        depth = self.lane_depth
+        if ignore_schedule:
+            depth = self.batch + len(self._busy)
+        else:
+            where += f" AND next_attempt<=? AND {_LANE_KEY} NOT IN (SELECT value FROM json_each(?))"
+            args += [outbox.wall_iso(now), self._paused_lanes(now)]
         sql = (
-            "SELECT o.delivery_id, o.alert_id, o.revision, o.subscription_id, o.channel,"
+            "WITH ranked AS (SELECT delivery_id, created, alert_id, revision,"
+            " ROW_NUMBER() OVER (PARTITION BY subscription_id, channel_index"
+            "  ORDER BY created, alert_id, revision) AS rn"
+            f" FROM outbox WHERE {where})"
+            " SELECT o.delivery_id, o.alert_id, o.revision, o.subscription_id, o.channel,"
             " o.channel_index, o.attempts, o.created, o.payload,"
             " json_extract(a.body, '$.releasability')"
-            " FROM outbox o LEFT JOIN alerts a ON a.id = o.alert_id AND a.revision = o.revision"
-            " WHERE o.status='pending'"
+            " FROM ranked r JOIN outbox o ON o.delivery_id = r.delivery_id"
+            " LEFT JOIN alerts a ON a.id = o.alert_id AND a.revision = o.revision"
+            " WHERE r.rn <= ?"
+            " ORDER BY r.created, r.alert_id, r.revision LIMIT ?"
         )
-        args: list[object] = []
-        if not ignore_schedule:
-            sql += " AND o.next_attempt<=?"
-            args.append(outbox.wall_iso(now))
-        sql += " ORDER BY o.created, o.alert_id, o.revision LIMIT ?"
-        args.append(self.batch + len(self._busy))
+        args += [depth, self.batch + len(self._busy)]
         try:
             rows = self._db.execute(sql, args).fetchall()
         except sqlite3.OperationalError as exc:
@@ -457,7 +489,9 @@ class Dispatcher:
             )
             if row.delivery_id in self._busy:
                 continue
-            if row.attempts and now - row.created > self.policy.max_age_s:
+            # Attempted or not: a warning a day late is no warning (and a row that waited
+            # behind a dead recipient must not stay pending for ever).
+            if now - row.created > self.policy.max_age_s:
                 self._bury(row, f"expired: older than {self.policy.max_age_s:g} s undelivered")
                 continue
             lane = self._lane(row)
@@ -489,7 +523,7 @@ class Dispatcher:
         sender: Sender | None = None
         error: str | None = None
         try:
-            timeout = float(channel.options.get("timeout_s", self.timeout_s))
+            timeout = float(option(channel, "timeout_s") or self.timeout_s)
             sender = build_sender(channel, secrets=self.secrets, timeout_s=timeout)
         except (SeawardenError, ValueError) as exc:
             error = str(exc)
@@ -517,7 +551,7 @@ class Dispatcher:
     def _max_attempts(self, row: _Row) -> int:
         sub = self.subscriptions.get(row.subscription_id)
         if sub is not None and row.channel_index < len(sub.channels):
-            raw = sub.channels[row.channel_index].options.get("max_attempts")
+            raw = option(sub.channels[row.channel_index], "max_attempts")
             if raw is not None and raw.isdigit():
                 return max(1, int(raw))
         return self.policy.max_attempts
@@ -570,6 +604,15 @@ class Dispatcher:
     def _record_one(self, res: _Result, tally: DispatchStats) -> None:
         row, out = res.row, res.outcome
         if out is None:
+            # Not attempted: its lane paused (after another row failed). Due again when the
+            # lane is, so it is neither re-picked meanwhile nor shown as due in the outbox.
+            if res.defer_until > 0:
+                until = outbox.wall_iso(res.defer_until)
+                self._db.execute(
+                    "UPDATE outbox SET next_attempt=? WHERE delivery_id=? AND status='pending'"
+                    " AND next_attempt<?",
+                    (until, row.delivery_id, until),
+                )
             tally.deferred += 1
             return
         attempts = row.attempts + (1 if res.attempted else 0)
@@ -597,10 +640,17 @@ class Dispatcher:
             age = res.finished + delay - row.created
             limit = self._max_attempts(row)
             if out.retry and attempts < limit and age <= self.policy.max_age_s:
+                until = outbox.wall_iso(res.finished + delay)
                 self._db.execute(
                     "UPDATE outbox SET attempts=?, next_attempt=?, last_error=?"
                     " WHERE delivery_id=? AND status='pending'",
-                    (attempts, outbox.wall_iso(res.finished + delay), error, row.delivery_id),
+                    (attempts, until, error, row.delivery_id),
+                )
+                # The lane pauses until then: its other pending rows wait with it.
+                self._db.execute(
+                    "UPDATE outbox SET next_attempt=? WHERE status='pending'"
+                    " AND subscription_id=? AND channel_index=? AND next_attempt<?",
+                    (until, row.subscription_id, row.channel_index, until),
                 )
                 action = "delivery.retry"
                 detail["retry_in_s"] = round(delay, 3)
