@@ -139,7 +139,7 @@ export class AlertFeed {
     if (!data) return;
     if (data.alert) this.put(data);
     else if (Array.isArray(data.revisions)) {
-      const latest = data.revisions[data.revisions.length - 1];
+      const latest = data.revisions.reduce((a, b) => (Number(b.revision) > Number(a.revision) ? b : a));
       const old = this.items.get(data.id);
       this.put({
         alert: latest, revisions: data.revisions.length,

@@ -198,9 +198,15 @@ async function start(config) {
   // live stream: positions are batched and drawn twice a second
   const pending = new Map();
   let wasLive = false;
+  let streamState = 'connecting';
+  // while the stream is down, poll so the feed still moves (the stream is the fast path)
+  setInterval(() => {
+    if (streamState !== 'live') feed.load().then(() => { alertPositions(); prioritiseAlertedAreas(); }).catch(() => {});
+  }, 10000);
   openStream('/api/stream', {
     authFetch,
     onState: (state) => {
+      streamState = state;
       const el = $('stream-state');
       el.dataset.state = state;
       el.textContent = { connecting: 'connecting…', live: 'live', reconnecting: 'reconnecting…', off: 'offline' }[state] || state;
