@@ -15,9 +15,10 @@ Attempts follow the outbox (:mod:`seawarden.alerts.outbox`): due ``pending`` row
 picked, sent, and their outcome recorded — ``delivered``; retried with exponential backoff
 and full jitter (``uniform(0, min(cap, base·2^(attempt-1)))``, or the recipient's
 ``Retry-After``); or ``dead`` with the reason (a permanent refusal, ``max_attempts``
-reached, older than ``max_age_s`` — whether attempted or not), visible in the outbox and the audit log
-(``delivery.ok`` / ``delivery.retry`` / ``delivery.dead``). Times are wall-clock: delivery
-is a real-world action (event-time determinism applies to alerts, not to deliveries).
+reached, older than ``max_age_s`` — whether attempted or not), visible in the outbox and
+the audit log (``delivery.ok`` / ``delivery.retry`` / ``delivery.dead``). Times are
+wall-clock: delivery is a real-world action (event-time determinism applies to alerts, not
+to deliveries).
 
 Only the worker's main thread touches its SQLite connection. It reads with plain
 statements (WAL: readers never wait for the pipeline) and records outcomes in short
