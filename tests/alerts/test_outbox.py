@@ -145,3 +145,33 @@ def test_requeue_dead_puts_rows_back_and_audits(store: SQLiteStore) -> None:
     (action,) = conn.execute("SELECT action FROM audit").fetchone()
     conn.close()
     assert action == "delivery.requeue"
+
+
+def test_dead_at_enqueue_and_withheld_follow_ups_are_audited_once(store: SQLiteStore) -> None:
+    # Rows dead when queued ("cannot render") and withheld follow-ups left no audit entry:
+    # the audit log must account for every delivery decision, in the revision's transaction.
+    from seawarden.store import audit
+
+    cap = Channel(kind="cap_http", target="https://cap.example/in", secret="HOOK")
+    subs = [sub("cap", channels=(cap,)), sub("jef", JEF)]
+    sink = OutboxSink(store, subs, sender="not a valid CAP sender")  # spaces: CAP refuses
+    first = make_alert()
+    narrowed = revise(first, "Update", releasability="REL GBR, NOR")
+    sink.write([first])
+    sink.write([narrowed])
+    sink.write([first, narrowed])  # a --resume queues both again: nothing new to record
+    conn = sqlite3.connect(store.path)
+    entries = audit.entries(conn, action_prefix="delivery.")
+    conn.close()
+    got = sorted((e.action, e.detail["subscription_id"], e.detail["revision"]) for e in entries)
+    assert got == [
+        ("delivery.dead", "cap", 1),
+        ("delivery.withheld", "cap", 2),
+        ("delivery.withheld", "jef", 2),
+    ]
+    dead = next(e for e in entries if e.action == "delivery.dead")
+    assert dead.target == f"delivery:{delivery_id(first.id, 1, 'cap', 0)}"
+    assert "cannot render" in dead.detail["error"]
+    withheld = next(e for e in entries if e.detail["subscription_id"] == "jef")
+    assert "REL GBR, NOR does not cover" in withheld.detail["reason"]
+    assert sink.counts["withheld"] == 4  # counted per enqueue; audited once

@@ -16,7 +16,9 @@ Who gets what (``decide``): a first revision goes to subscriptions it
 :func:`~seawarden.alerts.subscriptions.matches` (releasable to the whole audience, status,
 severity, areas, watchlist). A later revision (Update, Cancel) of an alert a subscription
 already received goes to it whatever its severity or area — a watch officer must see the
-Cancel — but still only if releasable: a marking that narrowed withholds it.
+Cancel — but still only if releasable: a marking that narrowed withholds it. A withheld
+follow-up (``delivery.withheld``) and a row dead when queued (``cannot render``,
+``delivery.dead``) are audited in the same transaction as the revision.
 
 The table (read by the API as written here; times are wall-clock ISO 8601 UTC)::
 
@@ -43,6 +45,7 @@ from seawarden.alerts.channels import label
 from seawarden.alerts.model import Alert
 from seawarden.alerts.releasability import releasable
 from seawarden.alerts.subscriptions import Channel, Subscription, matches
+from seawarden.store import audit
 from seawarden.store.sqlite import SQLiteStore
 
 log = logging.getLogger(__name__)
@@ -183,6 +186,7 @@ def enqueue(
                 if why_not.startswith("follow-up withheld"):
                     log.warning("alert %s r%d to %s: %s", alert.id, alert.revision, sub.id, why_not)
                     counts["withheld"] += 1
+                    _audit_withheld(conn, alert, sub, why_not)
                 continue
             for index, channel in enumerate(sub.channels):
                 did = delivery_id(alert.id, alert.revision, sub.id, index)
@@ -213,7 +217,54 @@ def enqueue(
                 )
                 inserted += cur.rowcount
                 counts["queued" if cur.rowcount else "already_queued"] += 1
+                if cur.rowcount and status == "dead":
+                    # Dead at birth: audited like any other dead letter, in this transaction.
+                    _ensure_audit(conn)
+                    audit.record(
+                        conn,
+                        actor="system",
+                        action="delivery.dead",
+                        target=f"delivery:{did}",
+                        detail=_detail(alert, sub, label(channel), error=error, attempt=0),
+                    )
     return inserted
+
+
+def _ensure_audit(conn: sqlite3.Connection) -> None:
+    """The audit table, statement by statement (``executescript`` would commit)."""
+    for stmt in audit.SCHEMA.split(";"):
+        if stmt.strip():
+            conn.execute(stmt)
+
+
+def _detail(alert: Alert, sub: Subscription, channel: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "alert_id": alert.id,
+        "revision": alert.revision,
+        "subscription_id": sub.id,
+        "channel": channel,
+        **extra,
+    }
+
+
+def _audit_withheld(conn: sqlite3.Connection, alert: Alert, sub: Subscription, why: str) -> None:
+    """``delivery.withheld`` for each channel the follow-up would have used; once each, so a
+    resumed run that queues the revision again does not repeat it."""
+    _ensure_audit(conn)
+    for index, channel in enumerate(sub.channels):
+        target = f"delivery:{delivery_id(alert.id, alert.revision, sub.id, index)}"
+        seen = conn.execute(
+            "SELECT 1 FROM audit WHERE target=? AND action='delivery.withheld' LIMIT 1",
+            (target,),
+        ).fetchone()
+        if seen is None:
+            audit.record(
+                conn,
+                actor="system",
+                action="delivery.withheld",
+                target=target,
+                detail=_detail(alert, sub, label(channel), reason=why),
+            )
 
 
 class OutboxSink:
@@ -302,8 +353,6 @@ def requeue_dead(
     conn: sqlite3.Connection, *, ids: Sequence[str] | None = None, actor: str = "system"
 ) -> int:
     """Put dead rows back to pending (attempts reset), audited; commits. Returns the count."""
-    from seawarden.store import audit
-
     audit.ensure_schema(conn)
     now = wall_iso()
     conn.execute("BEGIN IMMEDIATE")
