@@ -11,7 +11,7 @@ monospace block.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
@@ -158,8 +158,8 @@ def _map(b: Bundle, axis: TimeAxis) -> str:
         for r in b.revisions
     ]
     legend = (
-        f'<p class="sub">Track {esc(_t(b.window[0]))} <span class="ramp"></span>'
-        f" {esc(_t(b.window[1]))} (colour = time). Circles: positions of finding evidence;"
+        f'<p class="sub">Track {esc(_t(axis.t0_dt))} <span class="ramp"></span>'
+        f" {esc(_t(axis.t1_dt))} (colour = time). Circles: positions of finding evidence;"
         " squares: alert revisions (colour = severity); orange: watched corridors with their"
         " centre line dashed; land: Natural Earth. Azimuthal equidistant projection.</p>"
     )
@@ -169,7 +169,7 @@ def _map(b: Bundle, axis: TimeAxis) -> str:
 def _plots(b: Bundle, axis: TimeAxis) -> str:
     marks = [
         Mark(
-            time=datetime.fromisoformat(r["event_time"].replace("Z", "+00:00")),
+            time=_parse(r["event_time"]),
             colour=SEVERITY_COLOURS.get(str(r["severity"]), "#111"),
             label=f"revision {r['revision']} {r['msg_type']} {r['severity']}",
         )
@@ -232,7 +232,7 @@ def _timeline(b: Bundle, axis: TimeAxis) -> str:
     for r in b.revisions:
         alert.ticks.append(
             Mark(
-                time=datetime.fromisoformat(r["event_time"].replace("Z", "+00:00")),
+                time=_parse(r["event_time"]),
                 colour=SEVERITY_COLOURS.get(str(r["severity"]), "#111"),
                 label=f"#{r['revision']} {r['msg_type']} {r['severity']} {r['event_time']}",
             )
@@ -260,7 +260,7 @@ def _timeline(b: Bundle, axis: TimeAxis) -> str:
             Mark(time=e.time, colour="#c2410c", label=f"{e.kind} {e.area_id} {utc(e.time)}")
         )
     lanes.extend(areas[k] for k in sorted(areas))
-    return timeline("Timeline (UTC)", lanes, axis)
+    return timeline("Timeline (UTC)", lanes, TimeAxis(axis.t0, axis.t1, x0=170))
 
 
 def _revisions(b: Bundle) -> str:
@@ -423,9 +423,22 @@ def _provenance(b: Bundle) -> str:
     )
 
 
+def _extent(b: Bundle) -> tuple[datetime, datetime]:
+    """From the first to the last thing shown (track, finding phases, revisions)."""
+    times = [p.time for p in b.track] + [p.time for f in b.findings for p in f.phases]
+    times += [_parse(r["event_time"]) for r in b.revisions]
+    return (min(times), max(times)) if times else b.window
+
+
+def _parse(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
 def render_html(b: Bundle, *, generated: datetime | None = None) -> str:
     """The report; ``generated`` (wall clock) is printed but not part of the digest."""
-    axis = TimeAxis.of(*b.window)
+    start, end = _extent(b)
+    pad = max((end - start) * 0.02, timedelta(minutes=1))
+    axis = TimeAxis.of(start - pad, end + pad)
     last = b.revisions[-1]
     marking = esc(last.get("releasability") or "UNMARKED")
     name = b.vessel.get("name") if b.vessel else None

@@ -10,6 +10,7 @@ escaped here, once. Times are UTC throughout.
 from __future__ import annotations
 
 import html
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -62,6 +63,14 @@ class TimeAxis:
         a, b = start.timestamp(), end.timestamp()
         return cls(a, b if b > a else a + 60.0)
 
+    @property
+    def t0_dt(self) -> datetime:
+        return datetime.fromtimestamp(self.t0, UTC)
+
+    @property
+    def t1_dt(self) -> datetime:
+        return datetime.fromtimestamp(self.t1, UTC)
+
     def x(self, t: datetime | float) -> float:
         ts = t.timestamp() if isinstance(t, datetime) else t
         return self.x0 + (ts - self.t0) / (self.t1 - self.t0) * (self.x1 - self.x0)
@@ -78,6 +87,19 @@ class TimeAxis:
             out.append((self.x(t), label))
             t += step
         return out
+
+
+def nice_ticks(lo: float, hi: float, n: int = 5) -> list[float]:
+    """Round tick values (1, 2, 5 × 10^k steps) covering [lo, hi]."""
+    raw = (hi - lo) / max(n - 1, 1)
+    exp = 10 ** math.floor(math.log10(raw)) if raw > 0 else 1.0
+    step = next(s * exp for s in (1, 2, 2.5, 5, 10) if s * exp >= raw)
+    first = math.ceil(lo / step) * step
+    out, v = [], first
+    while v <= hi + step * 1e-9:
+        out.append(round(v, 10))
+        v += step
+    return out
 
 
 def _frame(axis: TimeAxis, height: float, title: str) -> list[str]:
@@ -135,7 +157,7 @@ def series_plot(
         return bottom - (v - lo) / (hi - lo) * (bottom - TOP)
 
     out = _frame(axis, height, title)
-    ticks = y_ticks if y_ticks is not None else [lo + (hi - lo) * k / 4 for k in range(5)]
+    ticks = y_ticks if y_ticks is not None else nice_ticks(lo, hi)
     for v in ticks:
         out.append(
             f'<line x1="{LEFT}" y1="{num(y(v))}" x2="{num(axis.x1)}" y2="{num(y(v))}"'

@@ -1,0 +1,98 @@
+"""The incident evidence report of one alert, as an HTML or PDF download.
+
+Same rule as ``GET /api/alerts/{id}``: analysts and admins get any alert; an ally only an
+alert releasable to its nation and about its areas (``principal.visible_revisions``, the
+check that route uses), else 404 — and the report shows only the revisions the reader may
+see. Every download is audited (``report.download``) with the format and the evidence
+digest, so it can later be shown which evidence left, when and to whom.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Path
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
+
+from seawarden.api import queries
+from seawarden.api.auth import ANY_ROLE, require
+from seawarden.api.deps import Conn
+from seawarden.api.principal import Principal, visible_revisions
+from seawarden.api.schemas import ID_PATTERN, ErrorBody
+from seawarden.report import evidence_digest, gather, render_html
+from seawarden.report.pdf import PdfFailedError, PdfUnavailableError, html_to_pdf
+from seawarden.store import audit
+
+router = APIRouter(prefix="/alerts", tags=["reports"])
+
+AlertId = Annotated[str, Path(pattern=ID_PATTERN, description="alert identifier")]
+Reader = Annotated[Principal, Depends(require(*ANY_ROLE))]
+
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorBody, "description": "no valid token"},
+    403: {"model": ErrorBody, "description": "role may not do this"},
+    404: {"model": ErrorBody, "description": "no such alert (or not releasable to the caller)"},
+    422: {"model": ErrorBody, "description": "invalid parameters"},
+}
+
+
+def _build(conn: sqlite3.Connection, principal: Principal, alert_id: str) -> tuple[str, str]:
+    shown = visible_revisions(principal, queries.revisions(conn, alert_id))
+    if not shown:
+        raise HTTPException(404, f"no alert {alert_id}")
+    bundle = gather(conn, alert_id, shown)
+    return render_html(bundle, generated=datetime.now(UTC)), evidence_digest(bundle)
+
+
+def _audit(
+    conn: sqlite3.Connection, principal: Principal, alert_id: str, fmt: str, digest: str
+) -> None:
+    audit.record(
+        conn,
+        actor=principal.actor,
+        action="report.download",
+        target=f"alert:{alert_id}",
+        detail={"format": fmt, "evidence_sha256": digest},
+    )
+
+
+def _attachment(alert_id: str, ext: str) -> dict[str, str]:
+    # alert ids match ID_PATTERN (no quotes, no separators): safe in the header as is
+    return {"Content-Disposition": f'attachment; filename="seawarden-evidence-{alert_id}.{ext}"'}
+
+
+@router.get(
+    "/{alert_id}/report.html",
+    summary="The incident evidence report (self-contained HTML)",
+    response_class=Response,
+    responses=_RESPONSES | {200: {"content": {"text/html": {}}, "description": "the report"}},
+)
+def report_html(alert_id: AlertId, principal: Reader, conn: Conn) -> Response:
+    html, digest = _build(conn, principal, alert_id)
+    _audit(conn, principal, alert_id, "html", digest)
+    return Response(
+        html, media_type="text/html; charset=utf-8", headers=_attachment(alert_id, "html")
+    )
+
+
+@router.get(
+    "/{alert_id}/report.pdf",
+    summary="The incident evidence report as PDF (printed by headless Chromium)",
+    response_class=Response,
+    responses=_RESPONSES
+    | {
+        200: {"content": {"application/pdf": {}}, "description": "the report"},
+        503: {"model": ErrorBody, "description": "no Chromium on the server (use report.html)"},
+    },
+)
+async def report_pdf(alert_id: AlertId, principal: Reader, conn: Conn) -> Response:
+    html, digest = await run_in_threadpool(_build, conn, principal, alert_id)
+    try:
+        pdf = await run_in_threadpool(html_to_pdf, html)
+    except (PdfUnavailableError, PdfFailedError) as exc:
+        raise HTTPException(503, str(exc)) from exc
+    _audit(conn, principal, alert_id, "pdf", digest)
+    return Response(pdf, media_type="application/pdf", headers=_attachment(alert_id, "pdf"))
