@@ -56,9 +56,38 @@ def test_parse_label_refuses(text: str) -> None:
         parse_label(text)
 
 
+@pytest.mark.parametrize("text", ["REL TO ALL", "REL TO DNL, NOR", "REL JEF, USA, XXX", "REL ANY"])
+def test_three_letters_that_are_no_nation_are_refused(text: str) -> None:
+    # Any three letters used to pass: `REL TO ALL` meant {"ALL"}, a marking no recipient's
+    # audience is ever covered by, so alerts silently went nowhere.
+    with pytest.raises(ConfigError, match="not an ISO 3166-1 alpha-3 nation code"):
+        parse_label(text)
+
+
+def test_every_group_member_and_common_partners_are_nations() -> None:
+    from seawarden.alerts.releasability import nations
+    from seawarden.fleet.identity import mid_table
+
+    assert {flag.alpha3 for flag in mid_table().values()} >= JEF | NATO  # the table suffices
+    assert {"AUS", "JPN", "NZL", "KOR", "UKR", "CHE", "AUT", "IRL"} <= nations()
+    assert not {"ALL", "REL", "XXX", "EUR", "DNL"} & nations()
+
+
+def test_a_typo_in_a_subscription_is_a_config_error_at_load() -> None:
+    from seawarden.alerts.subscriptions import subscription_from_dict
+
+    base = {"id": "x", "recipient": "X", "areas": "all", "min_severity": "low"}
+    with pytest.raises(ConfigError, match="DNL"):
+        subscription_from_dict({**base, "cleared_for": "REL TO DNL"})
+    with pytest.raises(ConfigError, match="nation: must be an ISO 3166-1 alpha-3 nation"):
+        subscription_from_dict({**base, "cleared_for": "REL JEF", "nation": "ALL"})
+
+
 def test_label_of_refuses_what_is_not_a_nation() -> None:
     with pytest.raises(ConfigError, match="ISO 3166-1"):
         label_of({"gbr"})
+    with pytest.raises(ConfigError, match="ISO 3166-1"):
+        label_of({"GBR", "ALL"})
     with pytest.raises(ConfigError, match="no nation"):
         label_of(set())
 

@@ -8,6 +8,12 @@ markings), with two named groups:
 * ``JEF`` — the ten Joint Expeditionary Force nations;
 * ``NATO`` — the 32 NATO members (Sweden joined in March 2024).
 
+A nation code must be a real one: the ISO 3166-1 alpha-3 codes of the ITU table of
+Maritime Identification Digits that ships with seawarden (``seawarden/data/mid.csv``, its
+source noted in its header; every ITU member state and maritime territory), so a typo
+(``REL TO DNL``) or a word (``REL TO ALL``) is a :class:`~seawarden.errors.ConfigError` at
+load — not a subscription that silently never receives anything.
+
 A recipient has an *audience*: the nations that can read what is sent to it. A Danish
 maritime operations centre's audience is ``{DNK}``; a JEF-wide distribution list's is all
 of JEF. An alert may go to a recipient only if **every** nation in the audience is in the
@@ -28,6 +34,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import cache
 
 from seawarden.errors import ConfigError
 
@@ -46,6 +53,18 @@ NATO: frozenset[str] = frozenset(
 GROUPS: dict[str, frozenset[str]] = {"JEF": JEF, "NATO": NATO}
 
 _CODE = re.compile(r"^[A-Z]{3}$")
+
+
+@cache
+def nations() -> frozenset[str]:
+    """Every nation code a marking may name (ISO 3166-1 alpha-3, from the MID table)."""
+    from seawarden.fleet.identity import mid_table
+
+    return frozenset(flag.alpha3 for flag in mid_table().values()) | JEF | NATO
+
+
+def is_nation(code: str) -> bool:
+    return isinstance(code, str) and _CODE.match(code) is not None and code in nations()
 _PREFIX = re.compile(r"^\s*REL(?:\s+TO)?\s+", re.IGNORECASE)
 
 
@@ -70,6 +89,12 @@ def parse_label(text: str) -> frozenset[str]:
         if word in GROUPS:
             out |= GROUPS[word]
         elif _CODE.match(word):
+            if word not in nations():
+                raise ConfigError(
+                    f"releasability {text!r}: {token!r} is not an ISO 3166-1 alpha-3 nation "
+                    "code (e.g. DNK, GBR, NOR) nor a group "
+                    f"({', '.join(sorted(GROUPS))}); check the spelling"
+                )
             out.add(word)
         else:
             raise ConfigError(
@@ -86,7 +111,7 @@ def label_of(nations: Iterable[str]) -> str:
     rest = set(nations)
     if not rest:
         raise ConfigError("cannot mark an alert releasable to no nation")
-    bad = sorted(str(n) for n in rest if not (isinstance(n, str) and _CODE.match(n)) or n == "REL")
+    bad = sorted(str(n) for n in rest if not is_nation(n))
     if bad:
         raise ConfigError(f"cannot mark for {bad[:3]}: nations are ISO 3166-1 alpha-3 codes")
     parts: list[str] = []
@@ -115,4 +140,14 @@ def releasable(label: str, audience: frozenset[str]) -> bool:
     return bool(audience) and audience <= parse_label(label)
 
 
-__all__ = ["GROUPS", "JEF", "NATO", "label_of", "narrowest", "parse_label", "releasable"]
+__all__ = [
+    "GROUPS",
+    "JEF",
+    "NATO",
+    "is_nation",
+    "label_of",
+    "narrowest",
+    "nations",
+    "parse_label",
+    "releasable",
+]

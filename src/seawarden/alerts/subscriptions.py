@@ -31,7 +31,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
 from seawarden.alerts.model import STATUSES, Alert
-from seawarden.alerts.releasability import label_of, parse_label, releasable
+from seawarden.alerts.releasability import is_nation, label_of, parse_label, releasable
 from seawarden.errors import ConfigError
 from seawarden.risk.score import LEVELS
 
@@ -296,8 +296,8 @@ class _SubscriptionIn(BaseModel):
     @field_validator("nation")
     @classmethod
     def _nation(cls, v: str | None) -> str | None:
-        if v is not None and not _NATION.match(v):
-            raise ValueError("must be an ISO 3166-1 alpha-3 code (DNK, GBR, ...) or null")
+        if v is not None and not (_NATION.match(v) and is_nation(v)):
+            raise ValueError("must be an ISO 3166-1 alpha-3 nation code (DNK, GBR, ...) or null")
         return v
 
     @field_validator("cleared_for")
