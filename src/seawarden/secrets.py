@@ -11,8 +11,10 @@ referred to by NAME in config (``secret: DNK_WEBHOOK``) and its value comes from
 
 :data:`DEMO_SECRETS` are the published values that ``--demo`` uses; outside ``--demo``,
 :func:`require` raises :class:`~seawarden.errors.ConfigError` naming the secret when one is
-missing, empty, or equal to a demo/default value. Values are never logged: error messages
-name secrets, never show them.
+missing, empty, or equal to a demo/default value, and a signing key (webhook and CAP HMAC
+keys, passed as ``signing``) shorter than :data:`MIN_SIGNING_KEY_BYTES`. Values are never
+logged: error messages name secrets, never show them — nor anything from a secrets file
+that could be a value pasted in the wrong place (a file's entries are named by number).
 """
 
 from __future__ import annotations
@@ -40,6 +42,10 @@ DEMO_SECRETS: dict[str, str] = {
 _DEFAULTS = frozenset(
     {"changeme", "change-me", "secret", "password", "default", "example", "test", "xxx"}
 )
+
+
+#: The shortest HMAC signing key accepted outside ``--demo`` (UTF-8 bytes): 128 bits.
+MIN_SIGNING_KEY_BYTES = 16
 
 
 def _key(name: str) -> str:
@@ -81,7 +87,7 @@ def load_file(path: str | Path) -> dict[str, str]:
             name, _, value = line.partition("=")
             if not name.strip():
                 raise ConfigError(f"secrets file {p}: entry {n} has no name")
-            out[_key(name)] = value.strip().strip('"').strip("'")
+            out[_file_key(p, n, name)] = value.strip().strip('"').strip("'")
         return out
     try:
         data = yaml.safe_load(text)
@@ -92,11 +98,27 @@ def load_file(path: str | Path) -> dict[str, str]:
         raise ConfigError(f"secrets file {p}: not NAME=value lines nor YAML{where}") from None
     if not isinstance(data, Mapping):
         raise ConfigError(f"secrets file {p}: expected NAME=value lines or a YAML mapping")
-    for name, value in data.items():
+    for n, (name, value) in enumerate(data.items(), 1):
+        # Neither the name nor the value is shown: a value pasted as a key (``s3cr3t:``)
+        # would otherwise be echoed to the terminal and the logs.
+        key = _file_key(p, n, str(name))
         if not isinstance(value, str | int) or isinstance(value, bool):
-            raise ConfigError(f"secrets file {p}: {name!r} must be a string")
-        out[_key(str(name))] = str(value)
+            raise ConfigError(
+                f"secrets file {p}: entry {n} ({key}) must be NAME: value with a string value"
+            )
+        out[key] = str(value)
     return out
+
+
+def _file_key(p: Path, n: int, name: str) -> str:
+    """A secrets file entry's name, or a ConfigError that does not repeat it."""
+    try:
+        return _key(name)
+    except ConfigError:
+        raise ConfigError(
+            f"secrets file {p}: entry {n} has no valid NAME (letters, digits, '_' or '-'; "
+            "not shown, in case a value was pasted in its place)"
+        ) from None
 
 
 def resolve(name: str, *, env: Mapping[str, str] | None = None) -> str:
@@ -120,13 +142,21 @@ def is_default(value: str) -> bool:
 
 
 def require(
-    names: Iterable[str], *, demo: bool = False, env: Mapping[str, str] | None = None
+    names: Iterable[str],
+    *,
+    demo: bool = False,
+    env: Mapping[str, str] | None = None,
+    signing: Iterable[str] = (),
 ) -> dict[str, str]:
     """Resolve every named secret at start-up, so a bad deployment fails before it runs.
 
     With ``demo``, a missing secret that has a :data:`DEMO_SECRETS` value gets it. Without,
-    a missing, empty or demo/default value is a ``ConfigError`` naming the secret.
+    a missing, empty or demo/default value is a ``ConfigError`` naming the secret, and so is
+    a ``signing`` secret (an HMAC key; also required) shorter than
+    :data:`MIN_SIGNING_KEY_BYTES`.
     """
+    signing_keys = {_key(n) for n in signing}
+    names = set(names) | set(signing)
     out: dict[str, str] = {}
     for name in sorted(set(names)):
         key = _key(name)
@@ -144,6 +174,11 @@ def require(
             )
         if not value:
             raise ConfigError(f"secret {name!r} is empty")
+        if not demo and key in signing_keys and len(value.encode()) < MIN_SIGNING_KEY_BYTES:
+            raise ConfigError(
+                f"secret {name!r} is a signing key of {len(value.encode())} bytes; use at least "
+                f"{MIN_SIGNING_KEY_BYTES} random bytes (e.g. `openssl rand -hex 32`)"
+            )
         out[name] = value
     return out
 
@@ -152,6 +187,7 @@ __all__ = [
     "DEMO_SECRETS",
     "ENV_PREFIX",
     "FILE_ENV",
+    "MIN_SIGNING_KEY_BYTES",
     "is_default",
     "load_file",
     "require",

@@ -104,3 +104,56 @@ def test_service_refuses_to_start_with_a_missing_or_default_secret(
     loaded, resolved = load_checked(subs, demo=False)
     assert [s.id for s in loaded] == ["dnk-moc"]
     assert resolved == {"DNK_HOOK": "9c1f0e6b2d8a4f7e"}
+
+
+def test_a_short_signing_key_is_refused_outside_demo(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A 1-character HMAC key used to be accepted: anyone could forge alerts to the ally.
+    env = {"SEAWARDEN_SECRET_HOOK": "k", "SEAWARDEN_SECRET_PW": "k"}
+    with pytest.raises(ConfigError, match=r"'HOOK' is a signing key of 1 bytes") as exc:
+        secrets.require(["HOOK"], env=env, signing=["HOOK"])
+    assert "'k'" not in str(exc.value)
+    assert secrets.require(["PW"], env=env) == {"PW": "k"}  # a password is the server's rule
+    assert secrets.require(["HOOK"], env=env, signing=["HOOK"], demo=True) == {"HOOK": "k"}
+    ok = "0123456789abcdef"
+    assert secrets.require([], env={"SEAWARDEN_SECRET_HOOK": ok}, signing=["HOOK"]) == {"HOOK": ok}
+    with pytest.raises(ConfigError, match="at least 16"):
+        secrets.require([], env={"SEAWARDEN_SECRET_HOOK": ok[:-1]}, signing=["HOOK"])
+    # And through start-up: a webhook's secret is a signing key.
+    subs = tmp_path / "subscriptions.yaml"
+    subs.write_text(
+        "subscriptions:\n"
+        "  - id: dnk-moc\n"
+        "    recipient: Denmark MOC\n"
+        "    nation: DNK\n"
+        "    cleared_for: REL DNK\n"
+        "    areas: all\n"
+        "    min_severity: medium\n"
+        "    channels:\n"
+        "      - {kind: webhook, target: 'https://moc.example/in', secret: DNK_HOOK}\n"
+    )
+    for key in [k for k in os.environ if k.startswith("SEAWARDEN_SECRET")]:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("SEAWARDEN_SECRET_DNK_HOOK", "x7")
+    with pytest.raises(ConfigError, match=r"DNK_HOOK.*signing key"):
+        load_checked(subs, demo=False)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "s3cr3t-pasted-value-9f2e:\n",  # the value pasted where the name goes (value null)
+        "s3cr3t+pasted/value==: x\n",  # not a valid name
+        "GOOD: fine-value\ns3cr3t-pasted-value-9f2e: [a, list]\n",
+        "s3cr3t pasted value=x\n",  # NAME=value form with a bad name
+    ],
+)
+def test_a_secrets_file_error_never_echoes_what_may_be_a_value(tmp_path: Path, text: str) -> None:
+    f = tmp_path / "secrets.yaml"
+    f.write_text(text)
+    f.chmod(0o600)
+    with pytest.raises(ConfigError, match="entry") as exc:
+        secrets.load_file(f)
+    assert "s3cr3t" not in str(exc.value)
+    assert "value==" not in str(exc.value)

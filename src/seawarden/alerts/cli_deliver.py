@@ -23,7 +23,12 @@ import typer
 from seawarden import secrets
 from seawarden.alerts import outbox
 from seawarden.alerts.channels import build_sender, label
-from seawarden.alerts.dispatch import Dispatcher, RetryPolicy, secret_names
+from seawarden.alerts.dispatch import (
+    Dispatcher,
+    RetryPolicy,
+    secret_names,
+    signing_secret_names,
+)
 from seawarden.alerts.subscriptions import Subscription, load_subscriptions
 from seawarden.errors import ConfigError, SeawardenError, StoreError
 from seawarden.store.sqlite import SQLiteStore
@@ -46,7 +51,7 @@ def load_checked(
                     f"{path}: subscription {sub.id!r}, {label(ch)}: needs `secret: NAME` "
                     "(the HMAC signing key)"
                 )
-    resolved = secrets.require(secret_names(subs), demo=demo)
+    resolved = secrets.require(secret_names(subs), demo=demo, signing=signing_secret_names(subs))
     for sub in subs:
         for ch in sub.channels:
             try:

@@ -686,4 +686,14 @@ def secret_names(subscriptions: Sequence[Subscription]) -> set[str]:
     return {c.secret for s in subscriptions for c in s.channels if c.secret is not None}
 
 
-__all__ = ["DispatchStats", "Dispatcher", "RetryPolicy", "secret_names"]
+def signing_secret_names(subscriptions: Sequence[Subscription]) -> set[str]:
+    """The secrets that are HMAC signing keys (webhook and CAP-over-HTTP channels)."""
+    return {
+        c.secret
+        for s in subscriptions
+        for c in s.channels
+        if c.secret is not None and c.kind in ("webhook", "cap_http")
+    }
+
+
+__all__ = ["DispatchStats", "Dispatcher", "RetryPolicy", "secret_names", "signing_secret_names"]

@@ -65,6 +65,8 @@ def nations() -> frozenset[str]:
 
 def is_nation(code: str) -> bool:
     return isinstance(code, str) and _CODE.match(code) is not None and code in nations()
+
+
 _PREFIX = re.compile(r"^\s*REL(?:\s+TO)?\s+", re.IGNORECASE)
 
 
