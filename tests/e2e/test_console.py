@@ -13,11 +13,13 @@ import html
 import json
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import pytest
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Locator, Page, Route, expect
 
 from tests.conftest import REPO
 from tests.e2e import png
@@ -73,9 +75,36 @@ def wait_until_drawn(target: Locator, name: str, timeout_s: float = 10.0) -> png
 # -- 1. live: must run first, before the alert is published ------------------------------------
 
 
+@dataclass(slots=True)
+class HeldStream:
+    """A console whose first /api/stream request is held back until the test lets it go."""
+
+    page: Page
+    held: list[Route]
+    published_before_load: bool
+
+
+@pytest.fixture(scope="module")
+def held_stream_console(server: Server, scenario: Scenario, browser: Any) -> Iterator[HeldStream]:
+    ctx = browser.new_context(viewport={"width": 1440, "height": 900})
+    page = ctx.new_page()
+    held: list[Route] = []
+    page.route("**/api/stream", lambda route: held.append(route))  # answered later
+    open_console(page, server, "e2e-admin")
+    deadline = time.monotonic() + 15
+    while not held and time.monotonic() < deadline:
+        page.wait_for_timeout(100)  # lets Playwright deliver the intercepted request
+    assert held, "the console never requested /api/stream"
+    expect(tid(page, "alert-feed")).to_be_visible()
+    before = poll_anchor_drag_alert(server, scenario) is not None
+    yield HeldStream(page=page, held=held, published_before_load=before)
+    ctx.close()
+
+
 def test_alert_appears_in_the_feed_within_seconds_of_publication(
-    server: Server, scenario: Scenario, page: Page
+    server: Server, scenario: Scenario, page: Page, held_stream_console: HeldStream
 ) -> None:
+    """(The held-stream console is opened here too, before the alert: see the next test.)"""
     open_console(page, server, "e2e-admin")
     expect(tid(page, "alert-feed")).to_be_visible()
     expect(tid(page, "stream-state")).to_have_attribute("data-state", "live")
@@ -98,6 +127,34 @@ def test_alert_appears_in_the_feed_within_seconds_of_publication(
     # newest first: the alert is the first item of the feed
     expect(tid(page, "alert-item").first).to_have_attribute("data-alert-id", pub.id)
     shot(page, "feed-live-alert")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="console bug: web/static/js/main.js re-reads GET /api/alerts only when the stream "
+    "comes back ('live' && wasLive), not on its first connect, so an alert published between "
+    "the first feed load and the stream going live is missing until its next revision",
+)
+def test_an_alert_published_while_the_console_connects_is_not_lost(
+    server: Server, scenario: Scenario, held_stream_console: HeldStream
+) -> None:
+    """The console loaded its feed, then its stream connected only after the alert was
+    published (the gap between the first GET /api/alerts and the stream, made wide here):
+    the alert must still reach the feed once the stream is live."""
+    console = held_stream_console
+    if console.published_before_load:
+        pytest.fail("the alert was published before this console loaded: run the file in order")
+    pub = wait_for_anchor_drag_alert(server, scenario)
+    page = console.page
+    expect(alert_item(page, pub.id)).to_have_count(0)  # not in the feed it loaded earlier
+    for route in console.held:
+        route.continue_()
+    page.unroute("**/api/stream")
+    expect(tid(page, "stream-state")).to_have_attribute("data-state", "live")
+    try:
+        expect(alert_item(page, pub.id)).to_be_visible(timeout=FEED_LATENCY_S * 1000)
+    finally:
+        shot(page, "feed-after-late-stream")
 
 
 # -- 2. the map -----------------------------------------------------------------------------
