@@ -104,7 +104,8 @@ def load_file(path: str | Path) -> dict[str, str]:
         key = _file_key(p, n, str(name))
         if not isinstance(value, str | int) or isinstance(value, bool):
             raise ConfigError(
-                f"secrets file {p}: entry {n} ({key}) must be NAME: value with a string value"
+                f"secrets file {p}: entry {n} must be NAME: value with a string value "
+                "(its name is not shown, in case a value was pasted in its place)"
             )
         out[key] = str(value)
     return out
