@@ -68,6 +68,19 @@ TOKENS = {  # name -> token create arguments
 }
 
 
+def require_browser() -> None:
+    """Skip (or, in CI, fail) at once when Debian's chromium is not installed."""
+    if CHROMIUM.is_file():
+        return
+    reason = (
+        f"{CHROMIUM} is missing: run `make browser` as root "
+        "(apt-get install --no-install-recommends chromium)"
+    )
+    if os.environ.get("CI"):
+        pytest.fail(f"CI must run the end-to-end tests: {reason}")
+    pytest.skip(reason)
+
+
 # -- the scenario input ---------------------------------------------------------------------
 
 
@@ -120,6 +133,7 @@ def _sentences_by_mmsi(lines: list[str]) -> dict[int, list[tuple[int, str]]]:
 
 @pytest.fixture(scope="session")
 def scenario(tmp_path_factory: pytest.TempPathFactory) -> Scenario:
+    require_browser()  # before the work below, which is useless without a browser
     tmp = tmp_path_factory.mktemp("e2e-scenario")
     full, labels = tmp / "full.nmea", tmp / "labels.jsonl"
     (label,) = simulate(full, labels, scenarios=[SCENARIO], background=BALTIC, seed=11)
@@ -297,14 +311,7 @@ def published(server: Server, scenario: Scenario) -> Published:
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
-    if not CHROMIUM.is_file():
-        reason = (
-            f"{CHROMIUM} is missing: run `make browser` as root "
-            "(apt-get install --no-install-recommends chromium)"
-        )
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must run the end-to-end tests: {reason}")
-        pytest.skip(reason)
+    require_browser()
     from playwright.sync_api import expect, sync_playwright
 
     expect.set_options(timeout=UI_TIMEOUT_MS)
