@@ -129,12 +129,6 @@ def test_alert_appears_in_the_feed_within_seconds_of_publication(
     shot(page, "feed-live-alert")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="console bug: web/static/js/main.js re-reads GET /api/alerts only when the stream "
-    "comes back ('live' && wasLive), not on its first connect, so an alert published between "
-    "the first feed load and the stream going live is missing until its next revision",
-)
 def test_an_alert_published_while_the_console_connects_is_not_lost(
     server: Server, scenario: Scenario, held_stream_console: HeldStream
 ) -> None:

@@ -197,7 +197,6 @@ async function start(config) {
 
   // live stream: positions are batched and drawn twice a second
   const pending = new Map();
-  let wasLive = false;
   let streamState = 'connecting';
   // while the stream is down, poll so the feed still moves (the stream is the fast path)
   setInterval(() => {
@@ -210,8 +209,9 @@ async function start(config) {
       const el = $('stream-state');
       el.dataset.state = state;
       el.textContent = { connecting: 'connecting…', live: 'live', reconnecting: 'reconnecting…', off: 'offline' }[state] || state;
-      if (state === 'live' && wasLive) feed.load().then(alertPositions).catch(() => {}); // catch up
-      if (state === 'live') wasLive = true;
+      // Re-read the feed on every (re)connect, the first included: an alert published
+      // between the first feed load and the stream going live would otherwise be missing.
+      if (state === 'live') feed.load().then(() => { alertPositions(); prioritiseAlertedAreas(); }).catch(() => {});
     },
     onEvent: (kind, data) => {
       if (kind === 'position' && data && typeof data === 'object') pending.set(String(data.mmsi), data);
