@@ -385,6 +385,7 @@ def run(
     ] = None,
     store: Annotated[Path, typer.Option(help="SQLite store")] = Path("seawarden-demo.db"),
     port: Annotated[int, typer.Option(help="console/API port (0: any free port)")] = 8800,
+    events_out: Annotated[Path | None, typer.Option(help="write events as JSON Lines")] = None,
     open_console: Annotated[
         bool, typer.Option("--open/--no-open", help="open the console in a browser if possible")
     ] = True,
@@ -412,8 +413,11 @@ def run(
     extra: list[AlertSink] = []
     if alerts_out is not None:
         extra.append(JsonlAlertSink(alerts_out, append=False))
+    event_sinks: list[EventSink] = []
+    if events_out is not None:
+        event_sinks.append(JsonlEventSink(events_out, append=False))
     display = bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
-    start_service(
+    runner = start_service(
         ServeOptions(
             store=store,
             host="127.0.0.1",
@@ -424,8 +428,15 @@ def run(
             open_browser=open_console and (display or sys.platform in ("darwin", "win32")),
             duration_s=duration_s,
             extra_alert_sinks=extra,
+            extra_event_sinks=event_sinks,
         )
     )
+    if runner is not None:
+        console.print(
+            f"demo: {runner.records:,} records, {len(runner.core.fleet):,} vessels, "
+            f"events {dict(sorted(runner.events.items()))}, "
+            f"alerts {dict(sorted(runner.alerts.items()))}, rejected {dict(runner.rejections)}"
+        )
 
 
 @app.command()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import selectors
 import signal
 import sqlite3
 import subprocess
@@ -11,6 +12,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 import httpx2
 import pytest
@@ -22,6 +24,7 @@ from seawarden.api.cli_commands import preflight
 from seawarden.cli import app
 from seawarden.errors import ConfigError
 from tests.api.conftest import Seeded, build_store, seed_alerts
+from tests.conftest import REPO
 
 runner = CliRunner()
 
@@ -210,33 +213,46 @@ def test_real_http_round_trip(live_server: str, seeded: Seeded) -> None:
         assert "/api/alerts/{alert_id}/ack" in spec["paths"]
 
 
-def test_serve_demo_subprocess(tmp_path: Path) -> None:
-    """`seawarden serve --demo --port 0`: prints the demo token, serves it, stops on SIGINT."""
+def read_line(stream: IO[str], *, timeout_s: float) -> str:
+    """One line from a subprocess pipe, or "" after ``timeout_s`` (never blocks longer)."""
+    with selectors.DefaultSelector() as sel:
+        sel.register(stream, selectors.EVENT_READ)
+        if not sel.select(timeout_s):
+            return ""
+    return stream.readline()
+
+
+def test_serve_api_only_subprocess(tmp_path: Path) -> None:
+    """`seawarden serve --demo --replay FILE --port 0`: prints the demo token and
+    `listening on URL` (stdout), serves the API and the pipeline's vessels, stops on SIGINT."""
     store = tmp_path / "demo.db"
+    sample = REPO / "tests/data/dma_aisdk_sample.csv"
     proc = subprocess.Popen(
         [sys.executable, "-c", "from seawarden.cli import main; main()",
-         "serve", "--store", str(store), "--demo", "--port", "0"],
-        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+         "serve", "--store", str(store), "--demo", "--port", "0", "--replay", str(sample),
+         "--speed", "100000"],
+        stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
         env={**os.environ, "COLUMNS": "200"},
     )  # fmt: skip
+    assert proc.stdout is not None
     assert proc.stderr is not None
-    lines: list[str] = []
-    url = None
     try:
-        deadline = time.monotonic() + 30
-        while url is None and time.monotonic() < deadline:
-            line = proc.stderr.readline()
-            if not line:
-                break
-            lines.append(line)
-            if "Uvicorn running on" in line:
-                url = line.split("Uvicorn running on ")[1].split()[0]
-        assert url is not None, "".join(lines)
-        assert any(tokens.DEMO_ADMIN_TOKEN in s for s in lines)
+        line = read_line(proc.stdout, timeout_s=60)
+        assert line.startswith("listening on http://127.0.0.1:"), line
+        url = line.split("listening on ")[1].strip()
         headers = {"Authorization": f"Bearer {tokens.DEMO_ADMIN_TOKEN}"}
         with httpx2.Client(base_url=url, timeout=5) as http:
             assert http.get("/api/alerts", headers=headers).json()["items"] == []
             assert http.get("/api/tokens", headers=headers).json()[0]["name"] == "demo-admin"
+            assert http.get("/metrics", headers=headers).status_code == 200
+            assert http.get("/openapi.json", headers=headers).json()["paths"]
+            deadline = time.monotonic() + 20
+            mmsis: set[int] = set()
+            while 219012345 not in mmsis and time.monotonic() < deadline:
+                items = http.get("/api/vessels", headers=headers).json()["items"]
+                mmsis = {v["mmsi"] for v in items}
+                time.sleep(0.1)  # pacing the poll only
+            assert 219012345 in mmsis  # NORDIC TRADER, from the replayed sample
     finally:
         proc.send_signal(signal.SIGINT)
         try:
@@ -244,5 +260,8 @@ def test_serve_demo_subprocess(tmp_path: Path) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(5)
+        err = proc.stderr.read()
+        proc.stdout.close()
         proc.stderr.close()
-    assert proc.returncode == 0
+    assert tokens.DEMO_ADMIN_TOKEN in err.replace("\n", "")
+    assert proc.returncode == 0, err

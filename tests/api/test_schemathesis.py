@@ -40,8 +40,9 @@ ally_api = schemathesis.openapi.from_asgi(OPENAPI_URL, APP, headers=STORE.auth("
 # Constraints that OpenAPI cannot state (422 otherwise, as documented): a track window
 # must have end >= start and span at most 31 days; a bbox needs min <= max within range;
 # an area is checked by the areas loader (closed rings, corridor widths, coordinates); an
-# IMO number by its check digit.
+# IMO number by its check digit; an imported CSV by the watchlist reader (its header).
 CROSS_PARAMETER = {
+    "/api/watchlist/import",
     "/api/vessels/{mmsi}/track",
     "/api/vessels",
     "/api/areas/{area_id}",

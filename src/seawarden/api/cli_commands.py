@@ -25,6 +25,7 @@ from seawarden.errors import ConfigError, StoreError
 
 if TYPE_CHECKING:
     from seawarden.api.serve import ServeOptions
+    from seawarden.pipeline.live import LiveRunner
 
 console = Console(stderr=True)
 log = logging.getLogger("seawarden.api")
@@ -252,7 +253,7 @@ def serve(
     )
 
 
-def start_service(opts: ServeOptions) -> None:
+def start_service(opts: ServeOptions) -> LiveRunner | None:
     """Checks shared by ``serve`` and ``run --demo``, then run the service."""
     from seawarden.api import ApiSettings
     from seawarden.api.serve import run as run_service
@@ -282,7 +283,7 @@ def start_service(opts: ServeOptions) -> None:
     console.print(
         f"seawarden: console /, API /api, metrics /metrics (store {opts.store}); Ctrl-C stops."
     )
-    run_service(opts, app_settings=settings)
+    return run_service(opts, app_settings=settings)
 
 
 def register(app: typer.Typer) -> None:

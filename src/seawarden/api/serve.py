@@ -14,6 +14,7 @@ with ``--port 0`` that line is how a test or a script learns the port.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
 import sys
@@ -36,6 +37,7 @@ from seawarden.api.settings import ApiSettings
 from seawarden.areas.index import AreaIndex
 from seawarden.errors import ConfigError
 from seawarden.pipeline.live import LiveRunner
+from seawarden.pipeline.sinks import EventSink
 from seawarden.store.sqlite import SQLiteStore
 
 log = logging.getLogger("seawarden.api.serve")
@@ -63,6 +65,7 @@ class ServeOptions:
     open_browser: bool = False
     duration_s: float | None = None
     extra_alert_sinks: list[AlertSink] = field(default_factory=list)
+    extra_event_sinks: list[EventSink] = field(default_factory=list)
 
 
 def split_endpoint(text: str, what: str) -> tuple[str, int]:
@@ -137,7 +140,9 @@ def build_link(
         positions=PositionsMode.sampled,
         assume_time=None,
     )
-    runner = LiveRunner(cfg, store=store_db, alert_sinks=alert_sinks)
+    runner = LiveRunner(
+        cfg, store=store_db, sinks=list(opts.extra_event_sinks), alert_sinks=alert_sinks
+    )
     with db.connection(opts.store) as conn:
         found = managed.areas(conn)
         wl = managed.watchlist(conn)
@@ -176,8 +181,8 @@ def url_of(host: str, port: int) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
-def run(opts: ServeOptions, *, app_settings: ApiSettings) -> None:
-    """Run until Ctrl-C / SIGTERM (or ``duration_s``)."""
+def run(opts: ServeOptions, *, app_settings: ApiSettings) -> LiveRunner | None:
+    """Run until Ctrl-C / SIGTERM (or ``duration_s``); returns the pipeline's runner."""
     files = list(opts.replay)
     if opts.demo and not (opts.tcp or opts.udp or files):
         files = [demo_feed_file(opts.store)]
@@ -233,6 +238,7 @@ def run(opts: ServeOptions, *, app_settings: ApiSettings) -> None:
                 dict(r.alerts),
                 dict(r.rejections),
             )
+    return link.runner if link is not None else None
 
 
 class _Server:
@@ -254,4 +260,6 @@ class _Server:
         self.server.should_exit = True
 
     def run(self, sockets: list[socket.socket]) -> None:
-        asyncio.run(self.server.serve(sockets=sockets))
+        # uvicorn re-raises the signal it stopped on; Ctrl-C / SIGTERM is a normal stop here
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(self.server.serve(sockets=sockets))
