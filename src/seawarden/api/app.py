@@ -13,6 +13,7 @@ from fastapi import Depends, FastAPI
 
 from seawarden.api import db, errors, managed
 from seawarden.api.auth import AuthFailures, BearerAuthMiddleware
+from seawarden.api.cursors import OpaqueCursors
 from seawarden.api.hub import Hub
 from seawarden.api.link import PipelineLink
 from seawarden.api.metrics import registry_for
@@ -78,6 +79,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.auth_failures = AuthFailures()
+    app.state.cursors = OpaqueCursors()
     app.state.hub = hub
     app.state.link = link
     app.state.wake_delivery = None  # set by `serve` when it runs a delivery worker

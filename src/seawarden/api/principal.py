@@ -6,7 +6,7 @@ An ally (a partner nation's operations centre) may read an alert only if
   (``releasable(marking, {nation})``, :mod:`seawarden.alerts.releasability`), and the
   alert's **latest** revision does too — an alert narrowed later vanishes from the ally's
   view rather than showing a stale broader revision; and
-* the alert concerns one of the ally's areas: any revision's ``area_ids`` or predicted
+* the alert concerns one of the ally's areas: any readable revision's ``area_ids`` or predicted
   ``next_crossing`` area is in the token's areas (an alert that was ever about your cable
   stays yours until it is cancelled, including its Cancel revision). A token created
   with ``--areas all`` (or bound to a subscription for ``all``) sees every area.
@@ -80,9 +80,12 @@ def visible_revisions(
         return list(revisions)
     if not may_read_revision(p, revisions[-1]):
         return []
-    if not in_areas(p, (areas_of(r) for r in revisions)):
+    readable = [r for r in revisions if may_read_revision(p, r)]
+    # Areas are judged only over what the ally may read: a hidden revision about its area
+    # must not make an alert visible (that would tell it the hidden revision existed).
+    if not in_areas(p, (areas_of(r) for r in readable)):
         return []
-    return [r for r in revisions if may_read_revision(p, r)]
+    return readable
 
 
 __all__ = ["Principal", "areas_of", "in_areas", "may_read_revision", "visible_revisions"]

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from seawarden.api import cancel, queries
 from seawarden.api.auth import ANY_ROLE, STAFF, require
 from seawarden.api.console_schemas import CancelBody
+from seawarden.api.cursors import OpaqueCursors
 from seawarden.api.deps import Conn, Settings
 from seawarden.api.hub import Hub
 from seawarden.api.link import PipelineBusyError
@@ -75,6 +76,7 @@ def _rfc3339(text: str, name: str = "since") -> datetime:
     responses=_ERRORS,
 )
 def list_alerts(
+    request: Request,
     principal: Reader,
     conn: Conn,
     settings: Settings,
@@ -98,10 +100,16 @@ def list_alerts(
     """Allies see only alerts releasable to their nation and about their areas."""
     since_t = None if since is None else _rfc3339(since)
     limit = min(limit, settings.max_page)
-    try:
-        before = None if cursor is None else queries.decode_cursor(cursor)
-    except queries.CursorError as exc:
-        raise HTTPException(422, str(exc)) from exc
+    handles: OpaqueCursors = request.app.state.cursors
+    if cursor is not None and principal.is_ally and handles.is_handle(cursor):
+        before = handles.resolve(principal.name, cursor)
+        if before is None:
+            raise HTTPException(422, "cursor unknown or expired; list again without a cursor")
+    else:
+        try:
+            before = None if cursor is None else queries.decode_cursor(cursor)
+        except queries.CursorError as exc:
+            raise HTTPException(422, str(exc)) from exc
     pos: tuple[str, str] | None = None if before is None else (before[0], before[1])
     items: list[dict[str, Any]] = []
     scanned = 0
@@ -124,7 +132,12 @@ def list_alerts(
                 break
         if len(items) >= limit or (principal.is_ally and scanned >= settings.max_scan):
             end = pos or (rows[-1].time, rows[-1].id)  # pos is set: rows was not empty
-            next_cursor = queries.encode_cursor(*end)
+            # An ally's page may end on a row it was not shown: never hand back its key.
+            next_cursor = (
+                handles.issue(principal.name, end)
+                if principal.is_ally
+                else queries.encode_cursor(*end)
+            )
             break
         if len(rows) < batch:
             break
