@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from seawarden.api import tokens
-from tests.api.conftest import Seeded
+from tests.api.conftest import DNK_AREAS, Seeded
 
 PROTECTED = [
     ("GET", "/api/alerts"),
@@ -162,3 +162,13 @@ def test_admin_creates_token_over_api_and_it_is_audited(client: TestClient, seed
     assert [
         (e["actor"], e["action"], e["target"]) for e in audit if e["target"] == "token:nor-jhq"
     ] == [("token:ops-admin", "token.create", "token:nor-jhq")]
+
+
+def test_me_says_who_the_token_is(client: TestClient, seeded: Seeded) -> None:
+    dnk = client.get("/api/me", headers=seeded.auth("dnk-moc")).json()
+    assert (dnk["name"], dnk["role"], dnk["nation"]) == ("dnk-moc", "ally", "DNK")
+    assert dnk["areas"] == sorted(DNK_AREAS)
+    admin = client.get("/api/me", headers=seeded.auth("ops-admin")).json()
+    assert (admin["role"], admin["nation"], admin["areas"]) == ("admin", None, None)
+    assert client.get("/api/me").status_code == 401
+    assert client.get("/api/me", headers=seeded.auth("old-analyst")).status_code == 401

@@ -361,7 +361,7 @@ def test_an_ally_sees_only_releasable_alerts_and_cannot_act(
     dnk = new_page()  # DNK is in JEF: the alert is released to it, but allies only read
     open_console(dnk, server, "e2e-ally-dnk")
     expect(tid(dnk, "app")).to_have_attribute("data-role", "ally")
-    expect(tid(dnk, "user-role")).to_contain_text("ally")
+    expect(tid(dnk, "user-role")).to_contain_text("ally · DNK")
     expect(alert_item(dnk, published.id)).to_be_visible()
     for action in ("alert-ack", "alert-assign", "alert-close", "alert-cancel"):
         expect(tid(dnk, action)).to_have_count(0)

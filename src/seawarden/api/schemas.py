@@ -179,3 +179,12 @@ class TokenCreated(BaseModel):
 
 class Stats(BaseModel):
     auth_failures: dict[str, int]
+
+
+class Me(BaseModel):
+    """Who the token is: what the console shows in its header and which controls it offers."""
+
+    name: str
+    role: Literal["admin", "analyst", "ally"]
+    nation: str | None
+    areas: list[str] | None  # None = all areas

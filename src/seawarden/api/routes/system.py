@@ -13,7 +13,7 @@ from seawarden.api import db
 from seawarden.api.auth import ANY_ROLE, STAFF, AuthFailures, require
 from seawarden.api.deps import Settings
 from seawarden.api.principal import Principal
-from seawarden.api.schemas import ErrorBody, Health, Stats
+from seawarden.api.schemas import ErrorBody, Health, Me, Stats
 from seawarden.errors import StoreError
 
 router = APIRouter(tags=["system"])
@@ -30,6 +30,17 @@ def health(settings: Settings) -> Health:
     except (sqlite3.DatabaseError, OSError, StoreError):
         return Health(status="degraded", store="unavailable")
     return Health(status="ok", store="ok")
+
+
+@router.get(
+    "/me",
+    summary="The calling token: name, role, nation and areas (any role)",
+    response_model=Me,
+    responses={401: {"model": ErrorBody, "description": "no valid token"}},
+)
+def me(principal: Annotated[Principal, Depends(require(*ANY_ROLE))]) -> Me:
+    areas = None if principal.areas is None else sorted(principal.areas)
+    return Me(name=principal.name, role=principal.role, nation=principal.nation, areas=areas)
 
 
 @router.get(

@@ -41,12 +41,11 @@ function showLogin() {
   });
 }
 
-/** The caller's role, from what it may read (the API has no "who am I" route). */
-async function detectRole() {
-  const vessels = await probe('/api/vessels?limit=1');
-  if (vessels.status === 403) return 'ally';
-  const tokens = await probe('/api/tokens');
-  return tokens.status === 200 ? 'admin' : 'analyst';
+/** Who the token is (GET /api/me): role, and for an ally its nation. */
+async function whoAmI() {
+  const r = await probe('/api/me');
+  if (r.status === 200 && r.body && typeof r.body === 'object') return r.body;
+  return { role: 'ally', nation: null }; // least privilege if the answer is unreadable
 }
 
 async function loadConfig() {
@@ -67,12 +66,13 @@ async function start(config) {
   });
   const first = await probe('/api/alerts?limit=1');
   if (first.status === 401) return;
-  const role = await detectRole();
+  const me = await whoAmI();
+  const role = ['admin', 'analyst', 'ally'].includes(me.role) ? me.role : 'ally';
   const staff = role !== 'ally';
   const app = $('app');
   app.dataset.role = role;
   document.body.classList.add(`role-${role}`);
-  $('user-role').textContent = role;
+  $('user-role').textContent = role === 'ally' && me.nation ? `ally · ${me.nation}` : role;
   $('login').hidden = true;
   app.hidden = false;
   $('logout').addEventListener('click', () => signOut());
