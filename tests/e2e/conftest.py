@@ -131,7 +131,7 @@ def _sentences_by_mmsi(lines: list[str]) -> dict[int, list[tuple[int, str]]]:
     return out
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def scenario(tmp_path_factory: pytest.TempPathFactory) -> Scenario:
     require_browser()  # before the work below, which is useless without a browser
     tmp = tmp_path_factory.mktemp("e2e-scenario")
@@ -152,7 +152,7 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Scenario:
     )
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="package", autouse=True)
 def _fresh_artifacts() -> None:
     """Start each run with an empty artifacts folder (old failure screenshots mislead)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -201,7 +201,7 @@ def _create_token(store: Path, name: str, extra: list[str]) -> str:
     return r.stdout.strip().splitlines()[-1]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def server(scenario: Scenario, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     tmp = tmp_path_factory.mktemp("e2e-server")
     store = tmp / "e2e.db"
@@ -300,7 +300,7 @@ def wait_for_anchor_drag_alert(server: Server, scenario: Scenario) -> Published:
     )
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def published(server: Server, scenario: Scenario) -> Published:
     """The anchor-drag alert, once the server has published it (bounded wait)."""
     return wait_for_anchor_drag_alert(server, scenario)
@@ -309,7 +309,7 @@ def published(server: Server, scenario: Scenario) -> Published:
 # -- the browser ----------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
     require_browser()
     from playwright.sync_api import expect, sync_playwright
