@@ -122,3 +122,20 @@ def test_allies_see_what_their_nation_and_areas_allow(
     for alert_id in stored:
         r = client.get(f"/api/alerts/{alert_id}", headers={"Authorization": auth["dnk"]})
         assert r.status_code == (200 if alert_id in expected else 404)
+
+
+def test_runs_show_the_replay_with_its_effective_config(
+    api: tuple[TestClient, dict[str, str]], replayed: Path
+) -> None:
+    client, auth = api
+    r = client.get("/api/runs", headers={"Authorization": auth["analyst"]})
+    assert r.status_code == 200, r.text
+    [run] = r.json()["items"]
+    assert run["command"] == "replay"
+    assert run["status"] == "complete", run
+    assert run["finished"] is not None
+    assert run["inputs"] and run["inputs"][0].endswith("sim.nmea")
+    assert run["config"]["areas"].endswith("areas.geojson")
+    assert run["versions"]  # detector and software versions that produced the alerts
+    assert run["stats"]["lines"] > 0
+    assert client.get("/api/runs", headers={"Authorization": auth["dnk"]}).status_code == 403

@@ -181,6 +181,24 @@ class Stats(BaseModel):
     auth_failures: dict[str, int]
 
 
+class Run(BaseModel):
+    """One pipeline run as the store recorded it: inputs, effective config, versions, totals."""
+
+    run_id: str
+    started: str
+    finished: str | None
+    command: str
+    status: str
+    inputs: list[str]
+    config: dict[str, Any]
+    versions: dict[str, str]
+    stats: dict[str, Any] | None
+
+
+class RunPage(BaseModel):
+    items: list[Run]
+
+
 class Me(BaseModel):
     """Who the token is: what the console shows in its header and which controls it offers."""
 

@@ -5,15 +5,16 @@ from __future__ import annotations
 import sqlite3
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+import orjson
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from seawarden.api import db
 from seawarden.api.auth import ANY_ROLE, STAFF, AuthFailures, require
-from seawarden.api.deps import Settings
+from seawarden.api.deps import Conn, Settings
 from seawarden.api.principal import Principal
-from seawarden.api.schemas import ErrorBody, Health, Me, Stats
+from seawarden.api.schemas import ErrorBody, Health, Me, Run, RunPage, Stats
 from seawarden.errors import StoreError
 
 router = APIRouter(tags=["system"])
@@ -30,6 +31,42 @@ def health(settings: Settings) -> Health:
     except (sqlite3.DatabaseError, OSError, StoreError):
         return Health(status="degraded", store="unavailable")
     return Health(status="ok", store="ok")
+
+
+@router.get(
+    "/runs",
+    summary="Pipeline runs recorded in the store, newest first (analyst, admin)",
+    response_model=RunPage,
+    responses={
+        401: {"model": ErrorBody, "description": "no valid token"},
+        403: {"model": ErrorBody, "description": "analyst or admin only"},
+    },
+)
+def runs(
+    _staff: Annotated[Principal, Depends(require(*STAFF))],
+    conn: Conn,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> RunPage:
+    rows = conn.execute(
+        "SELECT run_id, started, finished, command, status, inputs, config, versions, stats"
+        " FROM runs ORDER BY started DESC, run_id DESC LIMIT ?",
+        (limit,),
+    ).fetchall()
+    items = [
+        Run(
+            run_id=r[0],
+            started=r[1],
+            finished=r[2],
+            command=r[3],
+            status=r[4],
+            inputs=orjson.loads(r[5]),
+            config=orjson.loads(r[6]),
+            versions=orjson.loads(r[7]),
+            stats=None if r[8] is None else orjson.loads(r[8]),
+        )
+        for r in rows
+    ]
+    return RunPage(items=items)
 
 
 @router.get(
