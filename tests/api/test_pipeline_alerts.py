@@ -134,7 +134,8 @@ def test_runs_show_the_replay_with_its_effective_config(
     assert run["command"] == "replay"
     assert run["status"] == "complete", run
     assert run["finished"] is not None
-    assert run["inputs"] and run["inputs"][0].endswith("sim.nmea")
+    assert run["inputs"]
+    assert run["inputs"][0].endswith("sim.nmea")
     assert run["config"]["areas"].endswith("areas.geojson")
     assert run["versions"]  # detector and software versions that produced the alerts
     assert run["stats"]["lines"] > 0
