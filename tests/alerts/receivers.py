@@ -38,6 +38,21 @@ def wait_for(
     raise AssertionError(f"timed out after {timeout_s:g} s waiting for {what}")
 
 
+def webhook_subscription(sub_id: str, recipient: str, nation: str, url: str) -> str:
+    """One YAML subscription entry: a nation's centre, all areas, from ``low``, one webhook
+    signed with the ``TEST_HOOK`` secret (set ``SEAWARDEN_SECRET_TEST_HOOK`` to ``SECRET``)."""
+    return (
+        f"  - id: {sub_id}\n"
+        f"    recipient: {recipient}\n"
+        f"    nation: {nation}\n"
+        f"    cleared_for: REL {nation}\n"
+        "    areas: all\n"
+        "    min_severity: low\n"
+        "    channels:\n"
+        f"      - {{kind: webhook, target: '{url}', secret: TEST_HOOK}}\n"
+    )
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

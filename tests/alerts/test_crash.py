@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from seawarden.sim import simulate
-from tests.alerts.receivers import SECRET, HttpReceiver, wait_for
+from tests.alerts.receivers import SECRET, HttpReceiver, wait_for, webhook_subscription
 from tests.conftest import REPO, SHARED_DATA
 
 BALTIC = SHARED_DATA / "tracks/baltic-cargo-2020/baltic_cargo_20201101.csv"
@@ -54,15 +54,7 @@ def test_sigkill_with_deliveries_pending_then_restart_delivers_each_revision_onc
     with HttpReceiver(delay_s=0.4) as rx:
         subs = tmp_path / "subscriptions.yaml"
         subs.write_text(
-            "subscriptions:\n"
-            "  - id: fin-moc\n"
-            "    recipient: Finland MOC\n"
-            "    nation: FIN\n"
-            "    cleared_for: REL FIN\n"
-            "    areas: all\n"
-            "    min_severity: low\n"
-            "    channels:\n"
-            f"      - {{kind: webhook, target: '{rx.url}', secret: TEST_HOOK}}\n"
+            "subscriptions:\n" + webhook_subscription("fin-moc", "Finland MOC", "FIN", rx.url)
         )
         replay = _cli(
             "replay", nmea, "--areas", REPO / "config/areas.geojson",

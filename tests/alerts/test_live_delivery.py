@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from seawarden.sim import simulate
-from tests.alerts.receivers import SECRET, HttpReceiver, wait_for
+from tests.alerts.receivers import SECRET, HttpReceiver, wait_for, webhook_subscription
 from tests.conftest import REPO, SHARED_DATA
 
 BALTIC = SHARED_DATA / "tracks/baltic-cargo-2020/baltic_cargo_20201101.csv"
@@ -74,23 +74,9 @@ def test_live_feed_alerts_are_delivered_to_cleared_recipients_only(tmp_path: Pat
         subs = tmp_path / "subscriptions.yaml"
         subs.write_text(
             "subscriptions:\n"
-            "  - id: fin-moc\n"
-            "    recipient: Finland MOC\n"
-            "    nation: FIN\n"
-            "    cleared_for: REL FIN\n"
-            "    areas: all\n"
-            "    min_severity: low\n"
-            "    channels:\n"
-            f"      - {{kind: webhook, target: '{fin.url}', secret: TEST_HOOK}}\n"
+            + webhook_subscription("fin-moc", "Finland MOC", "FIN", fin.url)
             # Alerts are marked REL JEF (config/risk.yaml); the US is not in JEF.
-            "  - id: usa-liaison\n"
-            "    recipient: US liaison\n"
-            "    nation: USA\n"
-            "    cleared_for: REL USA\n"
-            "    areas: all\n"
-            "    min_severity: low\n"
-            "    channels:\n"
-            f"      - {{kind: webhook, target: '{narrow.url}', secret: TEST_HOOK}}\n"
+            + webhook_subscription("usa-liaison", "US liaison", "USA", narrow.url)
         )
         cmd = [
             sys.executable, "-c", "from seawarden.cli import main; main()",

@@ -179,18 +179,20 @@ def _area_events(
         " ORDER BY time, id, phase",
         (mmsi, start.isoformat(), end.isoformat()),
     )
-    return [
-        Phase(
-            kind=str(r[0]),
-            phase=str(r[1]),
-            time=_time(r[2]),
-            lat=r[3],
-            lon=r[4],
-            area_id=r[5],
-            attrs=orjson.loads(r[6]),
-        )
-        for r in rows
-    ]
+    return [_phase(r, attrs_col=6) for r in rows]
+
+
+def _phase(r: Sequence[Any], *, attrs_col: int) -> Phase:
+    """One events row (kind, phase, time, lat, lon, area_id, …, attrs) as a Phase."""
+    return Phase(
+        kind=str(r[0]),
+        phase=str(r[1]),
+        time=_time(r[2]),
+        lat=r[3],
+        lon=r[4],
+        area_id=r[5],
+        attrs=orjson.loads(r[attrs_col]),
+    )
 
 
 def _findings(
@@ -216,18 +218,7 @@ def _findings(
                 (eid, end.isoformat()),
             )
         )
-        phases = tuple(
-            Phase(
-                kind=str(r[0]),
-                phase=str(r[1]),
-                time=_time(r[2]),
-                lat=r[3],
-                lon=r[4],
-                area_id=r[5],
-                attrs=orjson.loads(r[7]),
-            )
-            for r in rows
-        )
+        phases = tuple(_phase(r, attrs_col=7) for r in rows)
         params: Mapping[str, Any] = next(
             (p.attrs["params"] for p in phases if "params" in p.attrs), {}
         )
