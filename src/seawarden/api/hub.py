@@ -12,7 +12,8 @@ publish, not once per client. Positions are throttled to one per vessel per
 What a client receives depends on its role: staff get everything; an ally only alert
 revisions it could read through ``GET /api/alerts`` (:mod:`seawarden.api.principal`: the
 revision's marking releases it to the ally's nation, and the alert has been about one of
-the ally's areas in some revision the hub has seen).
+the ally's areas in some revision the hub has seen *that the ally may read* — the very
+rule of ``visible_revisions``, applied to the revisions the hub remembers per alert).
 """
 
 from __future__ import annotations
@@ -29,12 +30,12 @@ from typing import Any
 import orjson
 
 from seawarden.alerts.model import Alert
-from seawarden.api.principal import Principal, areas_of, in_areas, may_read_revision
+from seawarden.api.principal import Principal, areas_of, visible_revisions
 from seawarden.model import Event, PositionReport
 from seawarden.pipeline.sinks import event_to_dict, iso_utc
 
 KINDS = ("position", "alert", "area_event", "heartbeat")
-MAX_TRACKED_ALERTS = 20_000  # alert ids whose areas the hub remembers (for the ally rule)
+MAX_TRACKED_ALERTS = 20_000  # alert ids whose revisions the hub remembers (for the ally rule)
 
 
 def frame(kind: str, data: Mapping[str, Any]) -> bytes:
@@ -120,7 +121,8 @@ class Hub:
         self._lock = threading.Lock()
         self._clients: tuple[StreamClient, ...] = ()  # copy-on-write: publishers never lock it
         self._last_position: dict[int, float] = {}
-        self._alert_areas: dict[str, set[str]] = {}
+        # per alert id: each revision seen so far, reduced to what the ally rule reads
+        self._alert_history: dict[str, list[dict[str, Any]]] = {}
         self.dropped_clients = 0
         self.frames: Counter[str] = Counter()
         # Told True when the first client connects and False when the last leaves, so the
@@ -210,27 +212,28 @@ class Hub:
     def publish_alert_body(self, body: Mapping[str, Any]) -> None:
         """Publish one revision (``Alert.to_dict()``); the ally rule is applied per client."""
         alert_id = str(body.get("id"))
+        slim = {"releasability": body.get("releasability"), "area_ids": sorted(areas_of(body))}
         with self._lock:
-            seen = self._alert_areas.setdefault(alert_id, set())
-            seen |= areas_of(body)
-            history = set(seen)
+            seen = self._alert_history.setdefault(alert_id, [])
+            seen.append(slim)
+            history = list(seen)
             if body.get("msg_type") == "Cancel":
-                self._alert_areas.pop(alert_id, None)
-            while len(self._alert_areas) > MAX_TRACKED_ALERTS:
-                self._alert_areas.pop(next(iter(self._alert_areas)))
+                self._alert_history.pop(alert_id, None)
+            while len(self._alert_history) > MAX_TRACKED_ALERTS:
+                self._alert_history.pop(next(iter(self._alert_history)))
         clients = self._clients
         if not clients:
             return
-        allowed = [c for c in clients if _may_see(c.principal, body, history)]
+        allowed = [c for c in clients if _may_see(c.principal, history)]
         if allowed:
             self._fan_out("alert", frame("alert", body), allowed)
 
 
-def _may_see(p: Principal, body: Mapping[str, Any], history: set[str]) -> bool:
-    """The ``GET /api/alerts`` rule for one new revision, given the alert's areas so far."""
-    if not p.is_ally:
-        return True
-    return may_read_revision(p, body) and in_areas(p, [history])
+def _may_see(p: Principal, history: Sequence[Mapping[str, Any]]) -> bool:
+    """The ``GET /api/alerts`` rule (``visible_revisions``) for the newest revision in
+    ``history`` (the alert's revisions so far, oldest first): shown iff the alert is
+    visible to ``p`` with that revision as its latest."""
+    return bool(visible_revisions(p, history))
 
 
 class HubEventSink:
