@@ -309,7 +309,7 @@ def test_subscriptions_show_secret_names_only(api: TestClient, seeded_solent: Se
     assert r.status_code == 200
     (sub,) = r.json()["items"]
     assert sub["id"] == "gbr-moc"
-    assert sub["channels"] == [{"kind": "webhook", "target": "http://127.0.0.1:9/hook",
+    assert sub["channels"] == [{"kind": "webhook", "target": "http://127.0.0.1:9",
                                 "secret": "GBR_KEY"}]  # fmt: skip
 
 

@@ -173,7 +173,7 @@ class ImportResult(BaseModel):
 
 class ChannelOut(BaseModel):
     kind: str
-    target: str
+    target: str = Field(description="scheme://host[:port] only (no path or query); email addresses")
     secret: str | None = Field(description="the secret's name, never its value")
 
 

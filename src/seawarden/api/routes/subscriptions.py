@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends
 
@@ -24,14 +25,34 @@ def _strings(value: object) -> list[str]:
     return []
 
 
+def shown_target(kind: str, target: str) -> str:
+    """What the API shows of a channel target: for a URL only ``scheme://host[:port]`` —
+    never user info, path, query or fragment, where a secret may hide (a Slack-style
+    webhook path, ``?token=``); email addresses as configured; nothing otherwise."""
+    if kind == "email":
+        return target
+    if not target:
+        return ""
+    try:
+        parts = urlsplit(target)
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        return ""
+    if not parts.scheme or not host:
+        return ""
+    if ":" in host:  # IPv6 literal
+        host = f"[{host}]"
+    return f"{parts.scheme}://{host}" + (f":{port}" if port is not None else "")
+
+
 def describe(sub: Any) -> dict[str, Any]:
-    """A subscription as the API shows it: targets never carry credentials (the loader
-    refuses URLs with them), secrets by name."""
+    """A subscription as the API shows it: targets reduced to scheme, host and port
+    (:func:`shown_target`), secrets by name."""
     areas = getattr(sub, "areas", None)
     channels = [
         {
             "kind": str(getattr(ch, "kind", "")),
-            "target": str(getattr(ch, "target", "")),
+            "target": shown_target(str(getattr(ch, "kind", "")), str(getattr(ch, "target", ""))),
             "secret": getattr(ch, "secret", None),
         }
         for ch in getattr(sub, "channels", ())

