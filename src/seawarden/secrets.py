@@ -79,7 +79,12 @@ def load_file(path: str | Path) -> dict[str, str]:
             f"secrets file {p} is readable by other users (mode {stat.filemode(mode)}): "
             f"run `chmod 600 {p}`"
         )
-    text = p.read_text(encoding="utf-8")
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"secrets file {p}: cannot read it ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"secrets file {p}: not UTF-8 text") from None
     out: dict[str, str] = {}
     stripped = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
     if stripped and all("=" in ln and ":" not in ln.split("=", 1)[0] for ln in stripped):

@@ -328,3 +328,9 @@ def test_rows_never_attempted_expire_at_max_age(store: SQLiteStore) -> None:
     actions = [e.action for e in audit.entries(conn, action_prefix="delivery.")]
     conn.close()
     assert actions == ["delivery.dead"] * 3
+
+
+def test_a_lock_that_cannot_be_created_is_a_store_error(store: SQLiteStore) -> None:
+    Path(store.path + ".deliver.lock").mkdir()  # where the lock file should go
+    with pytest.raises(StoreError, match="cannot create the delivery lock"):
+        Dispatcher(store.path, [], secrets={})

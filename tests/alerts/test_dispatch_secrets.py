@@ -158,3 +158,17 @@ def test_a_secrets_file_error_never_echoes_what_may_be_a_value(tmp_path: Path, t
         secrets.load_file(f)
     assert "s3cr3t" not in str(exc.value).lower()
     assert "value==" not in str(exc.value)
+
+
+def test_an_unreadable_or_binary_secrets_file_is_a_clear_error(tmp_path: Path) -> None:
+    binary = tmp_path / "binary.sec"
+    binary.write_bytes(b"HOOK=\xff\xfe-secret\n")
+    binary.chmod(0o600)
+    with pytest.raises(ConfigError, match="not UTF-8") as exc:
+        secrets.load_file(binary)
+    assert "secret" not in str(exc.value).split(":", 1)[1]
+    # A regular, private file whose read fails (EIO): /proc/self/mem on Linux.
+    mem = Path("/proc/self/mem")
+    if mem.is_file():
+        with pytest.raises(ConfigError, match="cannot read"):
+            secrets.load_file(mem)

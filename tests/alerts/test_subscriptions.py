@@ -92,7 +92,8 @@ def test_example_config_validates_against_the_real_areas() -> None:
             if ch.kind in ("webhook", "cap_http"):
                 assert ch.target.startswith(("http://127.0.0.1:", "https://example.invalid/"))
                 assert ch.secret is not None
-                assert ch.secret.startswith("SEAWARDEN_")
+                # a NAME that secrets.resolve prefixes itself (SEAWARDEN_SECRET_<NAME>)
+                assert not ch.secret.startswith("SEAWARDEN_"), ch.secret
 
 
 def test_example_config_routes_an_estlink_alert() -> None:
@@ -300,6 +301,11 @@ BAD: list[tuple[str, dict[str, Any], str]] = [
         "timeout",
         {"channels": [{"kind": "webhook", "target": "http://a.b/", "options": {"timeout_s": 0}}]},
         r"webhook option timeout_s: must be > 0",
+    ),
+    (
+        "email cap_json",  # e-mail renders the envelope or attaches CAP XML, not bare CAP JSON
+        {"channels": [{"kind": "email", "target": "a@b.c", "options": {"format": "cap_json"}}]},
+        r"email option format: must be one of json, cap_xml",
     ),
     (
         "option type",

@@ -16,7 +16,12 @@ from seawarden.ingest.nmea import NmeaDecoder
 from seawarden.model import PositionReport, Rejection
 from seawarden.pipeline.live import LiveRunner
 from seawarden.report.gather import gather
-from seawarden.store.evidence import EvidenceRetention, RetentionConfig, read_rows
+from seawarden.store.evidence import (
+    EvidenceRetention,
+    RetentionConfig,
+    match_evidence,
+    read_rows,
+)
 from seawarden.store.sqlite import SQLiteStore
 from tests.conftest import REPO
 from tests.report.conftest import Replayed, config, replay_into
@@ -144,6 +149,12 @@ def test_csv_rows_are_kept_with_their_header() -> None:
     assert sum(len(retention.ring(m)) for m in {r.mmsi for r in records}) == len(
         {r.line_no for r in records}
     )
+    # Every position is found as findings cite it (time, message type, source, line): a
+    # row that also yields a static report must be kept under its position.
+    for r in records:
+        cited = {"time": r.time.isoformat(), "msg_type": r.msg_type, "source": r.source,
+                 "line_no": r.line_no}  # fmt: skip
+        assert match_evidence(retention.ring(r.mmsi), r.mmsi, cited).exact, r
 
 
 # -- bounds (property) -----------------------------------------------------------------

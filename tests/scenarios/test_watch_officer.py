@@ -206,7 +206,8 @@ def test_simulated_normal_behaviour_stays_at_or_below_low(
     cases = [v for v in report["vessels"] if v["scenario"] == scenario]
     assert cases, report
     for v in cases:
-        assert not v["detected"], v
+        # a no_alert label has no "detected"; what counts is any alert at medium or above
+        assert v["false_alerts"] == 0, v
 
 
 # -- nothing above low ---------------------------------------------------------------------------

@@ -127,7 +127,9 @@ def deliver(
         bool, typer.Option(help="put dead letters back to pending first")
     ] = False,
     demo: Annotated[bool, typer.Option(help="allow the published demo secrets")] = False,
-    timeout_s: Annotated[float, typer.Option(help="per-attempt timeout")] = 10.0,
+    timeout_s: Annotated[
+        float, typer.Option(min=0.001, max=600.0, help="per-attempt timeout (s)")
+    ] = 10.0,
 ) -> None:
     """Send the outbox's pending deliveries (and retries) until Ctrl-C, or once."""
     if not store.is_file():

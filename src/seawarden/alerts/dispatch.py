@@ -292,7 +292,13 @@ class Dispatcher:
     # -- lifecycle ---------------------------------------------------------------------------
     def _acquire_lock(self) -> None:
         path = self.db_path + ".deliver.lock"
-        fh = open(path, "a+")  # noqa: SIM115 - held for the worker's lifetime
+        try:
+            fh = open(path, "a+")  # noqa: SIM115 - held for the worker's lifetime
+        except OSError as exc:
+            raise StoreError(
+                f"{path}: cannot create the delivery lock ({exc.strerror}); "
+                "the store's folder must be writable"
+            ) from None
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:

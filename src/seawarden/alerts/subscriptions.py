@@ -127,7 +127,9 @@ CHANNEL_OPTIONS: dict[str, dict[str, Any]] = {
     "mqtt": {**_COMMON, **_FORMAT, "username": _short_text, "client_id": _short_text},
     "email": {
         **_COMMON,
-        **_FORMAT,
+        # e-mail renders the seawarden envelope (json) or attaches CAP XML; bare CAP JSON
+        # has no envelope to render, so it is refused here rather than dying at delivery
+        "format": _choice("json", "cap_xml"),
         "smtp_host": _host,
         "smtp_port": _port,
         "tls": _choice("none", "starttls", "ssl"),

@@ -18,7 +18,7 @@ from typing import IO, Literal, cast
 from seawarden.clock import EPOCH
 from seawarden.errors import InputError
 from seawarden.ingest.nmea import DecodeStats, NmeaConfig, NmeaDecoder, RawTap
-from seawarden.model import Record, Rejection
+from seawarden.model import PositionReport, Record, Rejection
 
 InputFormat = Literal["nmea", "dma", "noaa", "simple"]
 FORMATS: tuple[str, ...] = ("nmea", "dma", "noaa", "simple")
@@ -143,7 +143,9 @@ class CsvFileSource:
             for item in read_csv_records(cast(IO[str], memo), self.fmt):
                 if item.line_no < self.start_line:
                     continue
-                if item.line_no != tapped and not isinstance(item, Rejection):
+                # A DMA/NOAA row may yield a static report before its position: tap the
+                # position, which is what findings cite (matched by time and message type).
+                if item.line_no != tapped and isinstance(item, PositionReport):
                     tapped = item.line_no
                     tap(item, item.line_no, memo.last.rstrip("\r\n").encode(), None)
                 yield item.line_no, item
