@@ -4,6 +4,8 @@ standalone vessel ranking)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi.testclient import TestClient
 
 from seawarden.alerts.subscriptions import Channel, Subscription
@@ -42,3 +44,27 @@ def test_subscription_targets_show_no_path_or_query(seeded: Seeded) -> None:
         "watch@dnk.example, ops@dnk.example",
         "",
     ]
+
+
+LOCAL_HEADER = "imo,mmsi,name,flag,source,reason\n"
+EAGLE_ROW = "9329760,518998000,EAGLE S,CK,test,cable incident\n"
+
+
+def _import(client: TestClient, seeded: Seeded, csv: str, mode: str = "merge") -> Any:
+    return client.post(
+        f"/api/watchlist/import?mode={mode}",
+        headers={**seeded.auth("ops-admin"), "content-type": "text/csv"},
+        content=csv.encode(),
+    )
+
+
+def test_replace_with_no_accepted_rows_is_refused(client: TestClient, seeded: Seeded) -> None:
+    assert _import(client, seeded, LOCAL_HEADER + EAGLE_ROW).status_code == 200
+    for csv in (LOCAL_HEADER + "123,0,,,x,y\n", LOCAL_HEADER):
+        r = _import(client, seeded, csv, "replace")
+        assert r.status_code == 422, r.text
+    keys = [
+        e["key"]
+        for e in client.get("/api/watchlist", headers=seeded.auth("ops-admin")).json()["items"]
+    ]
+    assert keys == ["imo:9329760"]

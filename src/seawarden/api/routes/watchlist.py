@@ -137,6 +137,13 @@ async def import_watchlist(
             fmt, got, rejected, repaired = managed.parse_csv(text, f"import-{admin.name}")
         except ConfigError as exc:
             raise HTTPException(422, str(exc)) from exc
+        if mode == "replace" and not got:
+            # Replacing with nothing would silently empty the watchlist: a file whose rows
+            # were all rejected (or that has only a header) is a mistake, not a request.
+            why = f"; rejected: {dict(rejected)}" if rejected else " (no data rows)"
+            raise HTTPException(
+                422, f"replace refused: the CSV has no accepted watchlist entries{why}"
+            )
         detail = {"format": fmt, "accepted": len(got), "rejected": sum(rejected.values())}
         with db.connection(settings.store, busy_timeout_ms=settings.busy_timeout_ms) as conn:
             total = managed.import_entries(
