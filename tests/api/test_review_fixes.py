@@ -5,7 +5,9 @@ standalone vessel ranking)."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
+import pytest
 from fastapi.testclient import TestClient
 
 from seawarden.alerts.subscriptions import Channel, Subscription
@@ -68,3 +70,24 @@ def test_replace_with_no_accepted_rows_is_refused(client: TestClient, seeded: Se
         for e in client.get("/api/watchlist", headers=seeded.auth("ops-admin")).json()["items"]
     ]
     assert keys == ["imo:9329760"]
+
+
+@pytest.mark.parametrize(
+    "when",
+    [
+        "0001-01-01T00:00:00+01:00",
+        "0001-01-01T00:00:00Z",
+        "9999-12-31T23:00:00Z",
+        "9999-12-31T23:59:59-01:00",
+    ],
+)
+def test_extreme_dates_are_422_not_500(client: TestClient, seeded: Seeded, when: str) -> None:
+    auth = seeded.auth("analyst-1")
+    q = quote(when)
+    for url in (
+        f"/api/alerts?since={q}",
+        f"/api/vessels/518998000/track?start={q}",
+        f"/api/vessels/518998000/track?end={q}",
+    ):
+        r = client.get(url, headers=auth)
+        assert r.status_code == 422, (url, r.status_code, r.text)

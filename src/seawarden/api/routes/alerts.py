@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
@@ -52,6 +52,10 @@ _RFC3339 = re.compile(
 )
 
 
+_EARLIEST = datetime(1, 3, 1, tzinfo=UTC)
+_LATEST = datetime(9999, 11, 1, tzinfo=UTC)
+
+
 def _rfc3339(text: str, name: str = "since") -> datetime:
     """Parse an RFC 3339 date-time (with offset); 422 otherwise."""
     m = _RFC3339.match(text)
@@ -64,9 +68,17 @@ def _rfc3339(text: str, name: str = "since") -> datetime:
         frac = m.group(2)[:7]
         norm = norm[: m.start(2)] + frac + norm[m.end(2) :]
     try:
-        return datetime.fromisoformat(norm)
-    except ValueError:
+        t = datetime.fromisoformat(norm)
+        utc = t.astimezone(UTC)
+    except (ValueError, OverflowError):
         raise HTTPException(422, f"{name} {text[:40]!r} is not a valid date-time") from None
+    # Leave room for the windows computed from it (a track's default and maximum span), so
+    # no arithmetic on an extreme date can overflow.
+    if not _EARLIEST <= utc <= _LATEST:
+        raise HTTPException(
+            422, f"{name} must be between {_EARLIEST:%Y-%m-%d} and {_LATEST:%Y-%m-%d} (UTC)"
+        )
+    return t
 
 
 @router.get(
