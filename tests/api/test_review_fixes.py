@@ -91,3 +91,43 @@ def test_extreme_dates_are_422_not_500(client: TestClient, seeded: Seeded, when:
     ):
         r = client.get(url, headers=auth)
         assert r.status_code == 422, (url, r.status_code, r.text)
+
+
+_SQUARE_GEOMETRY = (
+    '{"type": "Polygon", "coordinates": '
+    "[[[-1.4, 50.7], [-1.2, 50.7], [-1.2, 50.8], [-1.4, 50.8], [-1.4, 50.7]]]}"
+)
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        '"big": 18446744073709551616',  # 2^64
+        '"big": -99999999999999999999999',
+        '"deep": ' + "[" * 300 + "]" * 300,
+        '"deep": ' + '{"a": ' * 300 + "1" + "}" * 300,
+        '"x": NaN',
+        '"x": Infinity',
+        '"x": [1, -Infinity]',
+    ],
+)
+def test_unstorable_area_properties_are_422(client: TestClient, seeded: Seeded, extra: str) -> None:
+    body = (
+        '{"type": "Feature", "geometry": ' + _SQUARE_GEOMETRY + ', "properties": '
+        '{"name": "Test box", "kind": "zone", ' + extra + "}}"
+    )
+    auth = {**seeded.auth("ops-admin"), "content-type": "application/json"}
+    r = client.put("/api/areas/test-box", headers=auth, content=body.encode())
+    assert r.status_code == 422, r.text
+    assert "test-box" not in client.get("/api/areas", headers=auth).text
+
+
+def test_plain_area_properties_still_stored(client: TestClient, seeded: Seeded) -> None:
+    body = (
+        '{"type": "Feature", "geometry": ' + _SQUARE_GEOMETRY + ', "properties": '
+        '{"name": "Test box", "kind": "zone", "n": 18446744073709551615, "f": 1.5}}'
+    )
+    auth = {**seeded.auth("ops-admin"), "content-type": "application/json"}
+    r = client.put("/api/areas/test-box", headers=auth, content=body.encode())
+    assert r.status_code == 201, r.text
+    assert r.json()["properties"]["f"] == 1.5

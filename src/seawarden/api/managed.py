@@ -10,6 +10,7 @@ so a feature or row the API accepts is exactly one the config files would.
 
 from __future__ import annotations
 
+import math
 import sqlite3
 import tempfile
 from collections import Counter
@@ -58,6 +59,25 @@ def transaction(conn: sqlite3.Connection) -> Iterator[None]:
 # -- areas --------------------------------------------------------------------------------------
 
 
+def _check_storable(feature: dict[str, Any]) -> None:
+    """ConfigError unless the feature round-trips as JSON: no integer orjson cannot write
+    (beyond 64 bits), no nesting deeper than orjson's 255, no NaN or Infinity (which
+    orjson would store silently as null)."""
+    try:
+        orjson.dumps(feature)
+    except orjson.JSONEncodeError as exc:
+        raise ConfigError(f"the feature cannot be stored as JSON: {exc}") from None
+    stack: list[Any] = [feature]  # depth is bounded by the dumps above
+    while stack:
+        v = stack.pop()
+        if isinstance(v, float) and not math.isfinite(v):
+            raise ConfigError("the feature contains NaN or Infinity, which JSON cannot hold")
+        if isinstance(v, dict):
+            stack.extend(v.values())
+        elif isinstance(v, list | tuple):
+            stack.extend(v)
+
+
 def validate_feature(area_id: str, feature: dict[str, Any]) -> tuple[dict[str, Any], Area]:
     """The feature with ``properties.id`` = ``area_id``, and its parsed Area; ConfigError."""
     props = feature.get("properties")
@@ -67,6 +87,7 @@ def validate_feature(area_id: str, feature: dict[str, Any]) -> tuple[dict[str, A
     if given is not None and given != area_id:
         raise ConfigError(f"properties.id {str(given)[:60]!r} differs from the path's {area_id!r}")
     clean = {**feature, "properties": {**props, "id": area_id}}
+    _check_storable(clean)
     (area,) = parse_areas({"type": "FeatureCollection", "features": [clean]}, source="body")
     return clean, area
 
