@@ -131,3 +131,15 @@ def test_plain_area_properties_still_stored(client: TestClient, seeded: Seeded) 
     r = client.put("/api/areas/test-box", headers=auth, content=body.encode())
     assert r.status_code == 201, r.text
     assert r.json()["properties"]["f"] == 1.5
+
+
+@pytest.mark.parametrize(
+    "csv",
+    [
+        LOCAL_HEADER + "9329760,518998000," + "A" * 200_000 + ",CK,x,y\n",  # field > 131072
+        LOCAL_HEADER + '9329760,518998000,"EAGLE\nS",CK,x,y\n',  # quoted newline
+    ],
+)
+def test_unreadable_watchlist_csv_is_422(client: TestClient, seeded: Seeded, csv: str) -> None:
+    r = _import(client, seeded, csv)
+    assert r.status_code == 422, r.text

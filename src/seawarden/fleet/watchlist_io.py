@@ -77,7 +77,22 @@ def read_watchlist(path: Path) -> tuple[list[WatchlistEntry], Counter[str], Coun
     if not numbered:
         raise ConfigError(f"watchlist {path} is empty; expected a CSV header row")
     reader = csv.reader([line for _, line in numbered])
-    header = [h.strip().lower() for h in next(reader)]
+
+    def record(line_no: int) -> list[str]:
+        """The next CSV record, which must be exactly the line ``line_no``; ConfigError."""
+        before = reader.line_num
+        try:
+            cells = next(reader)
+        except csv.Error as exc:  # e.g. a field over csv.field_size_limit()
+            raise ConfigError(f"watchlist {path}:{line_no}: unreadable CSV row ({exc})") from None
+        if reader.line_num != before + 1:
+            raise ConfigError(
+                f"watchlist {path}:{line_no}: a quoted field runs onto the next line; "
+                "each watchlist row must be one line"
+            )
+        return cells
+
+    header = [h.strip().lower() for h in record(numbered[0][0])]
     fmt = detect_format(header)
     if fmt is None:
         raise ConfigError(
@@ -91,7 +106,8 @@ def read_watchlist(path: Path) -> tuple[list[WatchlistEntry], Counter[str], Coun
     entries: list[WatchlistEntry] = []
     rejected: Counter[str] = Counter()
     repaired: Counter[str] = Counter()
-    for (line_no, _), cells in zip(numbered[1:], reader, strict=True):
+    for line_no, _ in numbered[1:]:
+        cells = record(line_no)
         source = f"{path.name}:{line_no}"
         if len(cells) != len(header):
             result: WatchlistEntry | str = "bad_columns"
