@@ -4,6 +4,8 @@ standalone vessel ranking)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -11,8 +13,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from seawarden.alerts.subscriptions import Channel, Subscription
-from seawarden.api import ApiSettings, create_app
-from tests.api.conftest import Seeded
+from seawarden.api import ApiSettings, create_app, db
+from tests.api.conftest import T0, Seeded, add_tokens, build_store, make_alert
 
 
 def test_subscription_targets_show_no_path_or_query(seeded: Seeded) -> None:
@@ -143,3 +145,23 @@ def test_plain_area_properties_still_stored(client: TestClient, seeded: Seeded) 
 def test_unreadable_watchlist_csv_is_422(client: TestClient, seeded: Seeded, csv: str) -> None:
     r = _import(client, seeded, csv)
     assert r.status_code == 422, r.text
+
+
+def test_cancelled_alert_does_not_outrank_an_open_one_under_limit(tmp_path: Path) -> None:
+    store = tmp_path / "s.db"
+    cancelled = make_alert("v-a", mmsi=219_000_001, score=90.0, severity="critical")
+    open_ = make_alert("v-b", mmsi=219_000_002, score=50.0, severity="medium")
+    build_store(store, [cancelled, replace(cancelled, revision=2, msg_type="Cancel"), open_])
+    toks = add_tokens(store)
+    with db.connection(store) as conn:
+        for m in (219_000_001, 219_000_002):
+            conn.execute(
+                "INSERT INTO vessels (mmsi, first_seen, last_seen, lat, lon) VALUES (?,?,?,?,?)",
+                (m, T0.isoformat(), T0.isoformat(), 59.9, 25.0),
+            )
+        conn.commit()
+    auth = {"Authorization": f"Bearer {toks['analyst-1']}"}
+    with TestClient(create_app(ApiSettings(store=store))) as c:
+        r = c.get("/api/vessels?limit=1", headers=auth)
+    assert r.status_code == 200, r.text
+    assert [(v["mmsi"], v["alert_id"]) for v in r.json()["items"]] == [(219_000_002, "v-b")]

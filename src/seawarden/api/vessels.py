@@ -151,9 +151,18 @@ def _heading(conn: sqlite3.Connection, mmsi: int) -> int | None:
     return None if row is None or row[0] is None else int(row[0])
 
 
+def _is_open(body: Any) -> bool:
+    """An alert body counts for a vessel's risk only while open (not a Cancel)."""
+    return body is not None and body.get("msg_type") != "Cancel"
+
+
+def _open_score(body: Any) -> float:
+    return float(body["score"]) if _is_open(body) else 0.0
+
+
 def _stored_item(conn: sqlite3.Connection, r: Sequence[Any], body: Any) -> dict[str, Any]:
     (mmsi, last_seen, lat, lon, sog, cog, imo, name, callsign, ship_type, flag, watch) = r
-    is_open = body is not None and body.get("msg_type") != "Cancel"
+    is_open = _is_open(body)
     item: dict[str, Any] = {
         "mmsi": int(mmsi),
         "name": name,
@@ -168,7 +177,7 @@ def _stored_item(conn: sqlite3.Connection, r: Sequence[Any], body: Any) -> dict[
         "heading_deg": _heading(conn, int(mmsi)),
         "last_seen": iso_utc(datetime.fromisoformat(last_seen)),
         "risk_level": body["severity"] if is_open else "info",
-        "risk_score": float(body["score"]) if is_open else 0.0,
+        "risk_score": _open_score(body),
         "monitored": bool(body.get("monitored")) if is_open else False,
         "watchlist": None if watch is None else orjson.loads(watch),
     }
@@ -187,10 +196,9 @@ def stored_vessels(
     args.append(scan_max)
     rows = conn.execute(sql, args).fetchall()
     bodies = latest_alert_bodies(conn, [int(r[0]) for r in rows])
-    scored = sorted(
-        rows,
-        key=lambda r: -float(b["score"]) if (b := bodies.get(int(r[0]))) else 0.0,
-    )[:limit]
+    # The same rule as _sort (open alerts only; rows are already newest first, and the sort
+    # is stable), so the cut to ``limit`` keeps exactly the vessels _sort would rank first.
+    scored = sorted(rows, key=lambda r: -_open_score(bodies.get(int(r[0]))))[:limit]
     return _sort([_stored_item(conn, r, bodies.get(int(r[0]))) for r in scored], limit)
 
 
