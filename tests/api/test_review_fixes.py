@@ -165,3 +165,16 @@ def test_cancelled_alert_does_not_outrank_an_open_one_under_limit(tmp_path: Path
         r = c.get("/api/vessels?limit=1", headers=auth)
     assert r.status_code == 200, r.text
     assert [(v["mmsi"], v["alert_id"]) for v in r.json()["items"]] == [(219_000_002, "v-b")]
+
+
+def test_name_only_watchlist_key_with_a_space_can_be_deleted(
+    client: TestClient, seeded: Seeded
+) -> None:
+    assert _import(client, seeded, LOCAL_HEADER + ",,Eagle S,,x,y\n").status_code == 200
+    auth = seeded.auth("ops-admin")
+    keys = [e["key"] for e in client.get("/api/watchlist", headers=auth).json()["items"]]
+    assert keys == ["name:EAGLE S"]
+    assert client.delete("/api/watchlist/name:EAGLE%20S", headers=auth).status_code == 204
+    assert client.get("/api/watchlist", headers=auth).json()["items"] == []
+    assert client.delete("/api/watchlist/name:EAGLE%20S", headers=auth).status_code == 404
+    assert client.delete("/api/watchlist/name:%20EAGLE", headers=auth).status_code == 422

@@ -20,7 +20,12 @@ from seawarden.fleet.watchlist import WatchlistEntry
 
 router = APIRouter(prefix="/watchlist", tags=["watchlist"])
 Admin = Annotated[Principal, Depends(require("admin"))]
-KEY_PATTERN = r"^([0-9]{7}|imo:[0-9]{7}|mmsi:[0-9]{1,9}|name:[A-Z0-9\u0400-\u04FF]{1,120})$"
+_NAME_CHAR = r"[A-Z0-9\u0400-\u04FF]"
+# A name key is a normalised name (normalise_name: words joined by single spaces).
+KEY_PATTERN = (
+    r"^([0-9]{7}|imo:[0-9]{7}|mmsi:[0-9]{1,9}"
+    rf"|name:{_NAME_CHAR}|name:{_NAME_CHAR}[A-Z0-9\u0400-\u04FF ]{{0,118}}{_NAME_CHAR})$"
+)
 _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorBody, "description": "no valid token"},
     403: {"model": ErrorBody, "description": "role may not do this"},
