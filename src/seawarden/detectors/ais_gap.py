@@ -80,8 +80,8 @@ class AisGapConfig:
       intervals are learned (the slowest regular AIS rate, 3 min).
     * ``monitored_factor`` (0.5): timers (gap threshold, confirmation) are multiplied by
       this for monitored vessels.
-    * ``min_others_heard`` (3): other vessels heard near the last position since it went
-      silent, needed to call it a gap (fewer: area-wide silence, no event).
+    * ``min_others_heard`` (3): other vessels heard near the last position within the last
+      ``heard_within_s``, needed to call it a gap (fewer: area-wide silence, no event).
     * ``recheck_s`` (300): how often a silent vessel's surroundings are re-counted.
     * ``confirm_s`` (300): others must have been heard for this long while the vessel
       stays silent before a gap opens — after a receiver outage everybody comes back within
