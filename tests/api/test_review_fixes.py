@@ -178,3 +178,27 @@ def test_name_only_watchlist_key_with_a_space_can_be_deleted(
     assert client.get("/api/watchlist", headers=auth).json()["items"] == []
     assert client.delete("/api/watchlist/name:EAGLE%20S", headers=auth).status_code == 404
     assert client.delete("/api/watchlist/name:%20EAGLE", headers=auth).status_code == 422
+
+
+@pytest.mark.parametrize(
+    "csv",
+    [
+        '"imo","mmsi","name","flag","source","reason"\n' + EAGLE_ROW,  # quoted header
+        "  # an indented comment\n" + LOCAL_HEADER + EAGLE_ROW,
+    ],
+)
+def test_import_uses_read_watchlists_header_rule(
+    client: TestClient, seeded: Seeded, csv: str
+) -> None:
+    r = _import(client, seeded, csv)
+    assert r.status_code == 200, r.text
+    assert (r.json()["format"], r.json()["accepted"]) == ("local", 1)
+
+
+def test_unrecognised_header_is_422_without_the_server_temp_path(
+    client: TestClient, seeded: Seeded
+) -> None:
+    r = _import(client, seeded, "a,b,c\n1,2,3\n")
+    assert r.status_code == 422
+    assert "unrecognised header" in r.text
+    assert "seawarden-wl-" not in r.text

@@ -26,7 +26,7 @@ import orjson
 from seawarden.areas.load import load_areas, parse_areas
 from seawarden.errors import ConfigError
 from seawarden.fleet.watchlist import Watchlist, WatchlistEntry
-from seawarden.fleet.watchlist_io import detect_format, read_watchlist
+from seawarden.fleet.watchlist_io import read_watchlist_with_format
 from seawarden.model.area import Area
 from seawarden.store import audit
 
@@ -226,19 +226,15 @@ def delete_entry(conn: sqlite3.Connection, key: str, actor: str) -> bool:
 def parse_csv(
     text: str, source: str
 ) -> tuple[str, list[WatchlistEntry], Counter[str], Counter[str]]:
-    """Parse CSV text with the project's reader (via a private temporary file)."""
-    header = next((ln for ln in text.splitlines() if ln.strip() and not ln.startswith("#")), "")
-    fmt = detect_format(header.split(","))
-    if fmt is None:
-        raise ConfigError(
-            "unrecognised watchlist header; expected imo,mmsi,name,flag,source,reason "
-            "(local), the GUR columns, or imo,ofac,uk,eu (sanctions)"
-        )
+    """Parse CSV text with the project's reader (via a private temporary file); the format
+    is the one :func:`read_watchlist_with_format` recognised, so there is one header rule."""
     with tempfile.TemporaryDirectory(prefix="seawarden-wl-") as d:
         path = Path(d) / f"{source}.csv"
         path.write_text(text, encoding="utf-8")
-        got, rejected, repaired = read_watchlist(path)
-    return fmt, got, rejected, repaired
+        try:
+            return read_watchlist_with_format(path)
+        except ConfigError as exc:  # name the upload, not the server's temporary path
+            raise ConfigError(str(exc).replace(str(path), f"{source}.csv")) from None
 
 
 def import_entries(

@@ -27,7 +27,7 @@ from seawarden.errors import ConfigError
 from seawarden.fleet.identity import MmsiKind, classify_mmsi, flag_code, imo_valid
 from seawarden.fleet.watchlist import WatchlistEntry
 
-__all__ = ["detect_format", "read_watchlist"]
+__all__ = ["detect_format", "read_watchlist", "read_watchlist_with_format"]
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +59,14 @@ def detect_format(header: list[str]) -> str | None:
 
 def read_watchlist(path: Path) -> tuple[list[WatchlistEntry], Counter[str], Counter[str]]:
     """Parse one file into entries plus ``rejected`` and ``repaired`` counts by reason."""
+    _, entries, rejected, repaired = read_watchlist_with_format(path)
+    return entries, rejected, repaired
+
+
+def read_watchlist_with_format(
+    path: Path,
+) -> tuple[str, list[WatchlistEntry], Counter[str], Counter[str]]:
+    """:func:`read_watchlist`, plus the format its header was recognised as."""
     try:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
@@ -132,7 +140,7 @@ def read_watchlist(path: Path) -> tuple[list[WatchlistEntry], Counter[str], Coun
             "repaired": dict(repaired),
         },
     )
-    return entries, rejected, repaired
+    return fmt, entries, rejected, repaired
 
 
 def _cell(row: Row, column: str, repaired: Counter[str]) -> str:
