@@ -5,6 +5,7 @@ Every record is an immutable, slotted dataclass. Units live in field names
 "not available" sentinels have already become ``None`` (see ``ingest.normalise``).
 """
 
+from seawarden.model.contacts import SENSOR_KINDS, Contact, Observation, SensorKind, SensorPass
 from seawarden.model.events import Event, EventPhase, event_id
 from seawarden.model.reports import (
     PositionReport,
@@ -14,11 +15,16 @@ from seawarden.model.reports import (
 )
 
 __all__ = [
+    "SENSOR_KINDS",
+    "Contact",
     "Event",
     "EventPhase",
+    "Observation",
     "PositionReport",
     "Record",
     "Rejection",
+    "SensorKind",
+    "SensorPass",
     "StaticReport",
     "event_id",
 ]

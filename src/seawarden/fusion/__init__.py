@@ -1,0 +1,1 @@
+"""Fusion of non-AIS contacts (radar, satellite) and context (weather) with AIS tracks."""
