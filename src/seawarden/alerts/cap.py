@@ -49,6 +49,7 @@ from typing import Any
 from shapely.geometry import LineString, Point
 
 from seawarden.alerts.model import STATUSES, Alert
+from seawarden.fusion.ids import is_target_id
 
 log = logging.getLogger("seawarden.alerts.cap")
 
@@ -178,7 +179,10 @@ def _certainty(score: float) -> str:
 
 def _headline(alert: Alert) -> str:
     who = clean_text(alert.name).strip() if alert.name else ""
-    vessel = f"{who or 'unknown vessel'} (MMSI {alert.mmsi})"
+    if is_target_id(alert.mmsi):
+        vessel = f"non-AIS target {alert.mmsi} (no AIS)"
+    else:
+        vessel = f"{who or 'unknown vessel'} (MMSI {alert.mmsi})"
     where = f" near {', '.join(alert.area_ids)}" if alert.area_ids else ""
     if alert.msg_type == "Cancel":
         text = f"Cancelled: {vessel}{where}: risk has subsided"
@@ -198,6 +202,7 @@ def _description(alert: Alert) -> str:
     else:
         log.warning("alert %s r%d has no reasons", alert.id, alert.revision)
         lines.append("seawarden recorded no reasons for this revision.")
+    lines += [f"Context: {n}" for n in alert.notes]
     nc = alert.next_crossing
     if nc is not None:
         if nc.inside_now:
@@ -220,7 +225,12 @@ def _instruction(alert: Alert) -> str:
 
 
 def _parameters(alert: Alert) -> list[dict[str, str]]:
-    params: list[tuple[str, str]] = [("MMSI", str(alert.mmsi))]
+    # A dark vessel seen only by radar/satellite has a seawarden target id, never an MMSI.
+    params: list[tuple[str, str]] = [
+        ("NonAisTargetId", str(alert.mmsi))
+        if is_target_id(alert.mmsi)
+        else ("MMSI", str(alert.mmsi))
+    ]
     if alert.imo is not None:
         params.append(("IMO", str(alert.imo)))
     if alert.name:
@@ -236,6 +246,7 @@ def _parameters(alert: Alert) -> list[dict[str, str]]:
     ]
     if alert.detectors:
         params.append(("Detectors", " ".join(alert.detectors)))
+    params += [("Context", n) for n in alert.notes]
     nc = alert.next_crossing
     if nc is not None:
         params += [

@@ -68,6 +68,7 @@ class _Open:
     last_sent: datetime
     below_since: datetime | None = None
     last: Alert | None = field(default=None)
+    notes: tuple[str, ...] = ()
 
 
 def _rank(level: str) -> int:
@@ -113,6 +114,7 @@ class AlertLifecycle:
                 crossing_area=alert.next_crossing.area_id if alert.next_crossing else None,
                 last_sent=a.time,
                 last=alert,
+                notes=a.notes,
             )
             return alert
         if not at_level:
@@ -127,6 +129,7 @@ class AlertLifecycle:
             a.level != current.level
             or abs(a.score - current.score) >= cfg.rescore_points
             or not detectors <= current.detectors
+            or a.notes != current.notes  # a new explanation ("likely accidental") is news
         )
         if not changed:
             return None
@@ -142,6 +145,7 @@ class AlertLifecycle:
         current.crossing_area = new_crossing
         current.last_sent = a.time
         current.last = alert
+        current.notes = a.notes
         return alert
 
     def snapshot(self) -> dict[str, Any]:
@@ -155,6 +159,7 @@ class AlertLifecycle:
                 "crossing_area": o.crossing_area,
                 "last_sent": o.last_sent.isoformat(),
                 "below_since": o.below_since.isoformat() if o.below_since else None,
+                "notes": list(o.notes),
             }
             for m, o in self._open.items()
         }
@@ -170,6 +175,7 @@ class AlertLifecycle:
                 crossing_area=d["crossing_area"],
                 last_sent=datetime.fromisoformat(d["last_sent"]),
                 below_since=datetime.fromisoformat(d["below_since"]) if d["below_since"] else None,
+                notes=tuple(d.get("notes", ())),
             )
             for m, d in snap.items()
         }

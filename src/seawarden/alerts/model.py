@@ -60,6 +60,9 @@ class Alert:
     # nothing leaves for a recipient whose audience the marking does not cover.
     status: Status = "Actual"
     releasability: str = "REL JEF"
+    # Context that changes how the findings read, e.g. "likely accidental: storm, wind
+    # 27 m/s (Beaufort 10) at the vessel" (risk modifiers: weather, sensor confirmation).
+    notes: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         nc = self.next_crossing
@@ -93,6 +96,7 @@ class Alert:
             "monitored": self.monitored,
             "status": self.status,
             "releasability": self.releasability,
+            "notes": list(self.notes),
             "predicted_track": [
                 {"time": iso_utc(t), "lat": round(la, 5), "lon": round(lo, 5)}
                 for t, la, lo in self.predicted_track

@@ -71,6 +71,7 @@ def alert_from_dict(d: Mapping[str, Any]) -> Alert:
         ),
         status=d.get("status", "Actual"),
         releasability=str(d.get("releasability", "REL JEF")),
+        notes=tuple(str(n) for n in d.get("notes") or ()),
     )
 
 

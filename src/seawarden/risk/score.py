@@ -8,12 +8,19 @@ anchor does not drop to "info" the next minute. Priors add to that: a sanctions 
 — multiplying behaviour — proximity to a cable or pipeline. Points combine like independent
 probabilities (``100 × (1 − Π(1 − pᵢ/100))``), so two medium signals make a high one but
 nothing exceeds 100, and every point in the total is traceable to a listed contribution.
+
+Some events are not findings but *modifiers* (``attrs["modifies"]``): context that changes
+how much a finding is believed without hiding it — an independent radar contact confirming
+an AIS position (spoofing × 0.5), a storm that makes an anchor drag plausibly accidental
+(anchor_drag × 0.9, and the alert says "likely accidental"). A modifier adds no points of its
+own; the factor and its reason are written into the contribution it changes, so the score
+stays traceable.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -40,6 +47,12 @@ DEFAULT_WEIGHTS: Mapping[str, float] = {
     "encounter.with_watchlisted": 80.0,
     "course_speed": 30.0,
     "approach": 22.0,
+    # Non-AIS sensors fused with AIS (fusion/stage.py)
+    "fusion.dark_target": 70.0,
+    "fusion.dark_tracked": 72.0,
+    "fusion.contradicted": 85.0,
+    "fusion.link": 40.0,
+    "fusion.unconfirmed": 25.0,
 }
 
 
@@ -73,6 +86,8 @@ class RiskConfig:
         "loitering",
         "ais_gap",
         "encounter.with_watchlisted",
+        # the fusion stage raises a dark target only inside or heading to an area
+        "fusion.dark_target",
     )
 
     def __post_init__(self) -> None:
@@ -127,6 +142,14 @@ class Assessment:
     level: Level
     contributions: tuple[Contribution, ...]
     area_ids: tuple[str, ...]
+    # context that changed how findings are read ("likely accidental: storm ..."), from
+    # modifiers that applied to at least one contribution
+    notes: tuple[str, ...] = ()
+
+
+PriorSource = Callable[[VesselState, datetime], list[Contribution]]
+"""Extra priors (``risk/priors.py``: registry particulars); called only for vessels that are
+already assessed, so a prior alone never raises an alert."""
 
 
 @dataclass(slots=True)
@@ -135,12 +158,20 @@ class _Active:
     closed_at: datetime | None = None
 
 
+def is_modifier(ev: Event) -> bool:
+    return bool(ev.attrs.get("modifies"))
+
+
 class RiskEngine:
     """Keeps each vessel's contributing events and scores it on demand."""
 
-    def __init__(self, config: RiskConfig | None = None) -> None:
+    def __init__(
+        self, config: RiskConfig | None = None, priors: Sequence[PriorSource] = ()
+    ) -> None:
         self.config = config or RiskConfig()
+        self.priors: list[PriorSource] = list(priors)
         self._active: dict[int, dict[str, _Active]] = {}
+        self._modifiers: dict[int, dict[str, _Active]] = {}
 
     def __contains__(self, mmsi: object) -> bool:
         return mmsi in self._active
@@ -154,6 +185,16 @@ class RiskEngine:
         for ev in events:
             if ev.kind.startswith(("area.", "identity.change", "watchlist.")):
                 continue  # facts, not findings: the identity detector judges them
+            if is_modifier(ev):
+                # Modifiers only matter for a vessel with findings; kept until they expire.
+                mods = self._modifiers.setdefault(ev.mmsi, {})
+                for k in [k for k, m in mods.items() if _lapsed(m, ev.time)]:
+                    del mods[k]  # bounded: a vessel confirmed every 10 min keeps only live ones
+                closed = ev.time if ev.phase in ("instant", "close") else None
+                mods[f"{ev.kind}:{ev.id}"] = _Active(event=ev, closed_at=closed)
+                if ev.mmsi in self._active:
+                    touched.add(ev.mmsi)
+                continue
             if self.config.weight(ev.kind, _finding(ev)) <= 0:
                 continue
             per_vessel = self._active.setdefault(ev.mmsi, {})
@@ -209,6 +250,7 @@ class RiskEngine:
             )
         for key in expired:
             del per_vessel[key]
+        contributions, notes = self._apply_modifiers(vessel.mmsi, contributions, now)
         # Repeats of one kind of finding (eight speed changes of a ferry) are one reason, not
         # eight independent ones: keep the strongest per source and say how many there were.
         strongest: dict[str, Contribution] = {}
@@ -232,7 +274,7 @@ class RiskEngine:
         ]
         if not per_vessel:
             self._active.pop(vessel.mmsi, None)
-        contributions.extend(self._priors(vessel))
+        contributions.extend(self._priors(vessel, now))
         contributions.sort(key=lambda c: (-c.points, c.source, c.event_id or ""))
         remaining = 1.0
         for c in contributions:
@@ -246,7 +288,47 @@ class RiskEngine:
             level=cfg.level(score),
             contributions=tuple(contributions),
             area_ids=areas,
+            notes=notes,
         )
+
+    def _apply_modifiers(
+        self, mmsi: int, contributions: list[Contribution], now: datetime
+    ) -> tuple[list[Contribution], tuple[str, ...]]:
+        mods = self._modifiers.get(mmsi)
+        if not mods:
+            return contributions, ()
+        active: list[Event] = []
+        for key in sorted(mods):
+            entry = mods[key]
+            ev = entry.event
+            if _lapsed(entry, now):
+                del mods[key]
+                continue
+            if ev.time <= now:
+                active.append(ev)
+        if not mods:
+            del self._modifiers[mmsi]
+        notes: list[str] = []
+        out: list[Contribution] = []
+        for c in contributions:
+            for ev in active:
+                target = str(ev.attrs["modifies"])
+                if c.source != target and not c.source.startswith(target + "."):
+                    continue
+                factor = min(max(float(ev.attrs.get("factor", 1.0)), 0.0), 1.5)
+                why = str(ev.attrs.get("explanation") or ev.kind)
+                c = Contribution(
+                    source=c.source,
+                    points=round(c.points * factor, 1),
+                    text=f"{c.text} (× {factor:g}: {why})",
+                    event_id=c.event_id,
+                    area_id=c.area_id,
+                )
+                note = ev.attrs.get("note")
+                if note and str(note) not in notes:
+                    notes.append(str(note))
+            out.append(c)
+        return out, tuple(notes)
 
     def _place_factor(self, distance_m: float | None) -> tuple[float, str]:
         cfg = self.config
@@ -258,8 +340,10 @@ class RiskEngine:
             return cfg.near_factor, f" ({distance_m / 1000:.1f} km from a corridor)"
         return cfg.far_factor, ""
 
-    def _priors(self, vessel: VesselState) -> list[Contribution]:
+    def _priors(self, vessel: VesselState, now: datetime) -> list[Contribution]:
         out: list[Contribution] = []
+        for source in self.priors:
+            out.extend(source(vessel, now))
         match = vessel.watch
         if match is not None:
             official = sorted({"ofac", "uk", "eu"} & set(match.entry.lists))
@@ -277,30 +361,48 @@ class RiskEngine:
         keep = set(alive)
         for mmsi in [m for m in self._active if m not in keep]:
             del self._active[mmsi]
+        for mmsi in [m for m in self._modifiers if m not in keep]:
+            del self._modifiers[mmsi]
 
     # -- checkpointing -------------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
         from seawarden.pipeline.sinks import event_to_dict
 
-        return {
-            str(m): [
-                {"event": event_to_dict(a.event), "closed_at": _iso(a.closed_at), "key": k}
-                for k, a in acts.items()
-            ]
-            for m, acts in self._active.items()
-        }
+        def rows(table: dict[int, dict[str, _Active]]) -> dict[str, Any]:
+            return {
+                str(m): [
+                    {"event": event_to_dict(a.event), "closed_at": _iso(a.closed_at), "key": k}
+                    for k, a in acts.items()
+                ]
+                for m, acts in table.items()
+            }
+
+        out = rows(self._active)
+        if self._modifiers:
+            out["modifiers"] = rows(self._modifiers)
+        return out
 
     def restore(self, snap: Mapping[str, Any]) -> None:
-        self._active = {}
-        for m, rows in snap.items():
-            acts: dict[str, _Active] = {}
-            for row in rows:
-                ev = _event_from_dict(row["event"])
-                closed = row["closed_at"]
-                acts[row["key"]] = _Active(
-                    event=ev, closed_at=datetime.fromisoformat(closed) if closed else None
-                )
-            self._active[int(m)] = acts
+        def table(data: Mapping[str, Any]) -> dict[int, dict[str, _Active]]:
+            out: dict[int, dict[str, _Active]] = {}
+            for m, rows in data.items():
+                acts: dict[str, _Active] = {}
+                for row in rows:
+                    ev = _event_from_dict(row["event"])
+                    closed = row["closed_at"]
+                    acts[row["key"]] = _Active(
+                        event=ev, closed_at=datetime.fromisoformat(closed) if closed else None
+                    )
+                out[int(m)] = acts
+            return out
+
+        self._active = table({k: v for k, v in snap.items() if k != "modifiers"})
+        self._modifiers = table(snap.get("modifiers", {}))
+
+
+def _lapsed(entry: _Active, now: datetime) -> bool:
+    valid_s = float(entry.event.attrs.get("valid_s", 0.0))
+    return entry.closed_at is not None and (now - entry.closed_at).total_seconds() > valid_s
 
 
 def _finding(ev: Event) -> str | None:

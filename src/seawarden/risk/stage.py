@@ -186,6 +186,7 @@ class RiskStage:
                 predicted_track=track if monitored else (),
                 status=cast(Status, self.settings.alerts.status),
                 releasability=self.settings.alerts.marking_for(areas),
+                notes=a.notes,
             )
 
         return self.alerts.update(a, lat=report.lat, lon=report.lon, build=build)
