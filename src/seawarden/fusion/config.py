@@ -1,0 +1,79 @@
+"""Settings of the fusion stage (AIS ↔ radar/satellite association and its findings).
+
+Every threshold a fusion finding depends on lives here, so that each event can carry the
+parameters it was made with (``params``) and a run can be reproduced. ``docs/fusion.md``
+explains each one and why its default is what it is.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from seawarden.errors import ConfigError
+
+VERSION = "1"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FusionConfig:
+    """Fusion parameters; validated on construction (``ConfigError`` names the field)."""
+
+    hold_s: float = 30.0
+    gate_chi2: float = 9.21
+    ais_sigma_m: float = 25.0
+    accel_sigma_mps2: float = 0.05
+    max_extrapolate_s: float = 600.0
+    length_ratio_max: float = 2.0
+    confirm_updates: int = 3
+    partner_min: int = 3
+    partner_window: int = 5
+    silent_s: float = 180.0
+    lost_s: float = 300.0
+    approach_horizon_s: float = 3600.0
+    contradict_m: float = 1000.0
+    confirm_every_s: float = 600.0
+    confirm_factor: float = 0.5
+    confirm_valid_s: float = 1800.0
+    min_length_m: float = 12.0
+    # -- extensions (keyword defaults) ---------------------------------------------------
+    scan_s: float = 2.0  # contacts of one sensor within this span are one scan
+    speed_sigma_mps: float = 0.3  # error of an AIS SOG/COG velocity, 1 σ per axis
+    max_speed_kn: float = 40.0  # bounds the candidate search radius
+    max_interp_gap_s: float = 900.0  # bracketing reports further apart → extrapolate
+    contradict_scans: int = 3  # consecutive contradicting scans before `contradicted` opens
+    update_every_s: float = 300.0  # open findings re-emit at most this often
+    evidence_n: int = 10  # contacts kept as evidence
+    history_n: int = 256  # AIS reports kept per vessel
+
+    def __post_init__(self) -> None:
+        positive = (
+            "hold_s", "gate_chi2", "ais_sigma_m", "accel_sigma_mps2", "max_extrapolate_s",
+            "silent_s", "lost_s", "approach_horizon_s", "contradict_m", "confirm_every_s",
+            "confirm_valid_s", "scan_s", "speed_sigma_mps", "max_speed_kn", "max_interp_gap_s",
+            "update_every_s",
+        )  # fmt: skip
+        for name in positive:
+            v = getattr(self, name)
+            if not (isinstance(v, int | float) and math.isfinite(v) and v > 0):
+                raise ConfigError(f"fusion config: {name} must be a finite number > 0, got {v!r}")
+        if not self.length_ratio_max >= 1.0:
+            raise ConfigError("fusion config: length_ratio_max must be >= 1")
+        if not 0.0 <= self.confirm_factor <= 1.0:
+            raise ConfigError("fusion config: confirm_factor must be in 0..1")
+        if not (math.isfinite(self.min_length_m) and self.min_length_m >= 0):
+            raise ConfigError("fusion config: min_length_m must be >= 0")
+        for name in ("confirm_updates", "partner_min", "partner_window", "contradict_scans",
+                     "evidence_n", "history_n"):  # fmt: skip
+            if not (isinstance(getattr(self, name), int) and getattr(self, name) >= 1):
+                raise ConfigError(f"fusion config: {name} must be an integer >= 1")
+        if self.partner_min > self.partner_window:
+            raise ConfigError("fusion config: partner_min must be <= partner_window")
+        if self.history_n < 2:
+            raise ConfigError("fusion config: history_n must be >= 2")
+
+    def params(self) -> dict[str, Any]:
+        """The parameters as a JSON-ready dict (carried by every event)."""
+        return dataclasses.asdict(self)
