@@ -12,6 +12,12 @@ Event time comes from, in order: the tag block ``c:`` (seconds or milliseconds),
 preceding ``$PGHP`` wrapper, the receive time given by a live source, the last event
 time seen in the same stream, and finally the caller's ``assume_time``. Records whose
 time was carried forward or assumed are counted (``stats.assumed_time``).
+
+Radar sentences (NMEA 0183 ``TTM``/``TLL``) on the same feed are routed, before pyais, to
+:class:`~seawarden.ingest.radar_nmea.RadarNmeaDecoder` and become
+:class:`~seawarden.model.Contact` records when a sensor registry attributes them; a used
+radar sentence counts in ``fragments_used`` (and ``radar_used``), so the line accounting
+above still holds.
 """
 
 from __future__ import annotations
@@ -27,9 +33,11 @@ from pyais.exceptions import AISBaseException
 from pyais.messages import AISSentence, GatehouseSentence, NMEASentenceFactory
 
 from seawarden.clock import EPOCH
+from seawarden.fusion.sensors import SensorRegistry
 from seawarden.ingest import normalise as nz
 from seawarden.ingest.assembler import FragmentAssembler, GroupKey
-from seawarden.model import PositionReport, Record, Rejection, StaticReport
+from seawarden.ingest.radar_nmea import RadarNmeaDecoder, is_radar_sentence
+from seawarden.model import Contact, PositionReport, Record, Rejection, StaticReport
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +80,7 @@ class DecodeStats:
     lines: int = 0
     blank_or_comment: int = 0
     wrappers: int = 0  # $PGHP lines consumed as metadata
-    fragments_used: int = 0  # sentences that became part of a decoded message
+    fragments_used: int = 0  # sentences that became part of a decoded message (or a contact)
     rejected_lines: int = 0  # sentences refused (checksum, malformed, fragment_timeout…)
     messages: int = 0  # complete AIS messages handed to pyais
     positions: int = 0
@@ -81,6 +89,9 @@ class DecodeStats:
     rejected_messages: int = 0  # complete messages that gave no record (no_position…)
     rejections: Counter[str] = field(default_factory=Counter)
     assumed_time: int = 0
+    radar_used: int = 0  # TTM/TLL sentences that became a contact (also in fragments_used)
+    contacts: int = 0
+    radar_rejections: Counter[str] = field(default_factory=Counter)  # subset of rejections
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -96,6 +107,9 @@ class DecodeStats:
             "rejected_messages": self.rejected_messages,
             "rejections": dict(sorted(self.rejections.items())),
             "assumed_time": self.assumed_time,
+            "radar_used": self.radar_used,
+            "contacts": self.contacts,
+            "radar_rejections": dict(sorted(self.radar_rejections.items())),
         }
 
 
@@ -118,6 +132,7 @@ class NmeaDecoder:
         source: str,
         config: NmeaConfig | None = None,
         assume_time: datetime = EPOCH,
+        sensors: SensorRegistry | None = None,
     ) -> None:
         self.source = source
         self.config = config or NmeaConfig()
@@ -132,18 +147,26 @@ class NmeaDecoder:
         # NMEA 4 groups: the first part carries c:/s:, later parts only g:.
         self._group_meta: dict[int, tuple[datetime, str]] = {}
         self.tap: RawTap | None = None
+        # EPOCH is "no idea": a radar time-of-day is not put on 1 Jan 1970.
+        self._radar = RadarNmeaDecoder(
+            sensors=sensors,
+            source=source,
+            assume_time=None if assume_time == EPOCH else assume_time,
+        )
 
     # -- public ---------------------------------------------------------------------------
     def feed(
         self, line: bytes | str, line_no: int, received: datetime | None = None
-    ) -> list[Record | Rejection]:
-        """Decode one input line; returns records and rejections it completed."""
+    ) -> list[Record | Contact | Rejection]:
+        """Decode one input line; returns records, contacts and rejections it completed."""
         self.stats.lines += 1
         raw = line.encode("ascii", "replace") if isinstance(line, str) else line
         raw = raw.strip()
         if not raw or raw[:1] == b"#":
             self.stats.blank_or_comment += 1
             return []
+        if is_radar_sentence(raw):
+            return [self._feed_radar(raw, line_no, received)]
         try:
             sentence = NMEASentenceFactory.produce(raw)
         except AISBaseException as exc:
@@ -174,7 +197,7 @@ class NmeaDecoder:
         )
         if sentence.frag_cnt == 1:
             self.stats.fragments_used += 1
-            return self._decode([frag])
+            return [*self._decode([frag])]
 
         key: GroupKey
         if group is not None:
@@ -182,7 +205,7 @@ class NmeaDecoder:
         else:
             key = (station, sentence.channel, sentence.seq_id, sentence.frag_cnt)
         result = self._assembler.add(key, sentence.frag_num, sentence.frag_cnt, time, frag)
-        out: list[Record | Rejection] = [
+        out: list[Record | Contact | Rejection] = [
             self._reject_line(reason, f.line_no, f.sentence.raw) for reason, f in result.evicted
         ]
         if result.complete is not None:
@@ -199,6 +222,22 @@ class NmeaDecoder:
         return [self._reject_line(r, f.line_no, f.sentence.raw) for r, f in self._assembler.drain()]
 
     # -- internals ------------------------------------------------------------------------
+    def _feed_radar(
+        self, raw: bytes, line_no: int, received: datetime | None
+    ) -> Contact | Rejection:
+        item = self._radar.decode(raw, line_no, received=received, reference=self._last_time)
+        if isinstance(item, Rejection):
+            self.stats.rejected_lines += 1
+            self.stats.rejections[item.reason] += 1
+            self.stats.radar_rejections[item.reason] += 1
+            return item
+        self.stats.fragments_used += 1
+        self.stats.radar_used += 1
+        self.stats.contacts += 1
+        # The radar's clock dates later bare times-of-day, AIS or radar, in this stream.
+        self._last_time = item.time
+        return item
+
     def _reject_line(self, reason: str, line_no: int, raw: bytes, detail: str = "") -> Rejection:
         self.stats.rejected_lines += 1
         self.stats.rejections[reason] += 1
