@@ -468,7 +468,8 @@ class SatelliteFileSource:
 
     ``passes`` are footprints already read from another file (e.g. a footprints-only
     GeoJSON): detections are checked against them, as against footprints in the file itself,
-    for ``stats.outside_footprint``. ``fmt`` skips format detection.
+    for ``stats.outside_footprint``. ``fmt`` skips format detection. A GeoJSON file over
+    ``max_geojson_bytes`` (default :data:`MAX_GEOJSON_BYTES`) is one ``too_large`` rejection.
     """
 
     def __init__(
@@ -479,8 +480,10 @@ class SatelliteFileSource:
         default_sensor: str | None = None,
         fmt: SatelliteFormat | None = None,
         passes: Iterable[SensorPass] = (),
+        max_geojson_bytes: int = MAX_GEOJSON_BYTES,
     ) -> None:
         self.path = Path(path)
+        self.max_geojson_bytes = max_geojson_bytes
         self.sensors = sensors
         self.default_sensor = default_sensor
         self.fmt = fmt
@@ -563,9 +566,9 @@ class SatelliteFileSource:
     # ---------------------------------------------------------------- GeoJSON
 
     def _geojson(self, builder: _Builder) -> Iterator[tuple[int, SatelliteItem]]:
-        data = _read_bounded(self.path, MAX_GEOJSON_BYTES)
+        data = _read_bounded(self.path, self.max_geojson_bytes)
         if data is None:
-            yield 0, self._reject("too_large", 0, f"over {MAX_GEOJSON_BYTES} bytes")
+            yield 0, self._reject("too_large", 0, f"over {self.max_geojson_bytes} bytes")
             return
         try:
             doc = orjson.loads(data)
