@@ -1,0 +1,732 @@
+"""The fusion stage: AIS meets radar and satellites; dark vessels and contradicted AIS.
+
+The pipeline feeds every AIS position (:meth:`FusionStage.on_ais`), every sensor contact
+(:meth:`~FusionStage.on_contact`) and satellite pass (:meth:`~FusionStage.on_pass`), and calls
+:meth:`~FusionStage.advance` after each record. Contacts wait ``hold_s`` of event time so
+AIS reports just after them are there to interpolate; then each scan is associated
+(``associate.py``), radar tracks are updated (``tracks.py``) and findings are emitted:
+``dark_target``, ``dark_tracked``, ``link``, ``contradicted``, ``unconfirmed``,
+``confirmed`` (``docs/fusion.md`` describes each).
+
+Determinism: work is processed in (time, sensor, key) order; AIS fixes used for a contact at
+``t`` are only those with time ≤ ``t + hold_s``; no wall clock; closings carry the event time
+they happened at, not the time they were noticed.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import shapely
+
+from seawarden.areas.index import AreaIndex
+from seawarden.fleet.fleet import Fleet
+from seawarden.fusion.associate import AisIndex, ScanResult, associate
+from seawarden.fusion.config import FusionConfig
+from seawarden.fusion.ids import target_id
+from seawarden.fusion.predict import CVFilter, predict_at, speed_course, to_plane, velocity_en
+from seawarden.fusion.sensors import DEFAULT_MIN_LENGTH_M, DEFAULT_SIGMA_M, SensorRegistry
+from seawarden.fusion.tracks import (
+    OpenFinding,
+    SensorTrack,
+    contact_evidence,
+    make_event,
+    minutes,
+)
+from seawarden.geo.sphere import distance_m
+from seawarden.model.contacts import Contact, SensorPass
+from seawarden.model.events import Event, EventPhase
+from seawarden.model.reports import PositionReport
+from seawarden.risk.monitor import CrossingPredictor, predict
+
+SNAPSHOT_VERSION = 1
+
+
+@dataclass(slots=True)
+class FusionOutput:
+    events: list[Event] = field(default_factory=list)
+    targets: list[PositionReport] = field(default_factory=list)
+    sensed: dict[int, PositionReport] = field(default_factory=dict)
+
+
+def _ts(t: datetime) -> float:
+    return t.timestamp()
+
+
+def _contact_key(c: Contact) -> tuple[float, str, str, str, int]:
+    return (_ts(c.time), c.sensor, c.track or "", c.pass_id or "", c.line_no)
+
+
+class FusionStage:
+    """See the module docstring; the interface is the integrator's contract."""
+
+    def __init__(
+        self,
+        sensors: SensorRegistry,
+        config: FusionConfig | None = None,
+        *,
+        areas: AreaIndex | None = None,
+    ) -> None:
+        self.sensors = sensors
+        self.cfg = config or FusionConfig()
+        self.index = AisIndex(self.cfg)
+        self._areas: AreaIndex | None = None
+        self._crossing: CrossingPredictor | None = None
+        self.replace_areas(areas)
+        self._heap: list[tuple[tuple[float, str, str, str, int], int, Contact]] = []
+        self._seq = 0
+        self._groups: dict[tuple[str, str], list[Contact]] = {}  # (sensor, pass_id) → contacts
+        self._passes: dict[tuple[str, str], SensorPass] = {}
+        self._tracks: dict[tuple[str, str], SensorTrack] = {}
+        self._confirmed_at: dict[tuple[int, str], float] = {}
+        self._silent: set[int] = set()  # partners with an open dark_tracked
+        self._now = -math.inf
+        self._next_sweep = math.inf
+        self._out = FusionOutput()
+
+    # -- input ----------------------------------------------------------------------------
+    def replace_areas(self, index: AreaIndex | None) -> None:
+        self._areas = index if index is not None and len(index) else None
+        self._crossing = CrossingPredictor(self._areas) if self._areas else None
+
+    def on_ais(self, rep: PositionReport) -> None:
+        self.index.add(rep)
+        if rep.mmsi in self._silent:  # its dark_tracked may close: look at it when due
+            self._next_sweep = min(self._next_sweep, _ts(rep.time) + self.cfg.hold_s)
+
+    def on_contact(self, c: Contact) -> None:
+        if not (math.isfinite(c.lat) and math.isfinite(c.lon)):
+            return
+        if c.pass_id is not None:
+            self._groups.setdefault((c.sensor, c.pass_id), []).append(c)
+            return
+        self._seq += 1
+        heapq.heappush(self._heap, (_contact_key(c), self._seq, c))
+
+    def on_pass(self, p: SensorPass) -> None:
+        self._passes[(p.sensor, p.pass_id)] = p
+
+    # -- driving --------------------------------------------------------------------------
+    def _group_due_min(self) -> float:
+        # passes are few (a handful per hour): a scan over them is cheap
+        if not self._groups and not self._passes:
+            return math.inf
+        return min((self._group_due(k) for k in {*self._groups, *self._passes}), default=math.inf)
+
+    def _group_due(self, key: tuple[str, str]) -> float:
+        p = self._passes.get(key)
+        cs = self._groups.get(key, [])
+        end = max([_ts(c.time) for c in cs] + ([_ts(p.end)] if p else []))
+        return end + self.cfg.hold_s
+
+    def advance(self, now: datetime, fleet: Fleet) -> FusionOutput:
+        t_now = _ts(now)
+        if t_now > self._now:
+            self._now = t_now
+        if self._now < self._next_due_cached():
+            return FusionOutput()
+        return self._run(self._now, fleet)
+
+    def _next_due_cached(self) -> float:
+        # O(1): the heap top, the sweep deadline, and (only when passes are pending) passes
+        due = self._heap[0][0][0] + self.cfg.hold_s + self.cfg.scan_s if self._heap else math.inf
+        due = min(due, self._next_sweep)
+        if self._groups or self._passes:
+            due = min(due, self._group_due_min())
+        return due
+
+    def flush(self, fleet: Fleet) -> FusionOutput:
+        return self._run(math.inf, fleet)
+
+    def _run(self, now: float, fleet: Fleet) -> FusionOutput:
+        self._out = FusionOutput()
+        cutoff = now - self.cfg.hold_s
+        work: list[tuple[float, str, str, int, list[Contact], SensorPass | None]] = []
+        # radar/untracked contacts: pop due ones, group into scans per sensor
+        ready: list[Contact] = []
+        while self._heap and self._heap[0][0][0] <= cutoff:
+            ready.append(heapq.heappop(self._heap)[2])
+        by_sensor: dict[str, list[list[Contact]]] = {}
+        for c in ready:  # already in key order
+            scans = by_sensor.setdefault(c.sensor, [])
+            if scans and _ts(c.time) - _ts(scans[-1][0].time) <= self.cfg.scan_s:
+                scans[-1].append(c)
+            else:
+                scans.append([c])
+        for sensor in sorted(by_sensor):
+            scans = by_sensor[sensor]
+            if math.isfinite(now) and _ts(scans[-1][0].time) + self.cfg.scan_s > cutoff:
+                for c in scans.pop():  # the scan may still be incomplete: back to the heap
+                    self._seq += 1
+                    heapq.heappush(self._heap, (_contact_key(c), self._seq, c))
+            for scan in scans:
+                work.append((_ts(scan[0].time), sensor, "", 0, scan, None))
+        for key in sorted({*self._groups, *self._passes}):
+            if self._group_due(key) <= now:
+                cs = sorted(self._groups.pop(key, []), key=_contact_key)
+                p = self._passes.pop(key, None)
+                t0 = _ts(p.start) if p else _ts(cs[0].time)
+                work.append((t0, key[0], key[1], 1, cs, p))
+        work.sort(key=lambda w: (w[0], w[1], w[2], w[3]))
+        for t0, _, _, is_pass, contacts, p in work:
+            self._sweep(t0)
+            if is_pass:
+                self._process_pass(contacts, p, fleet)
+            else:
+                self._process_scan(contacts, fleet)
+        # close what time closes, but never past work still pending: a held scan earlier
+        # than a closing must be processed before it, whatever the call pattern
+        limit = cutoff
+        if self._heap:
+            limit = min(limit, self._heap[0][0][0] - 1e-6)
+        for key in {*self._groups, *self._passes}:
+            p = self._passes.get(key)
+            starts = [_ts(c.time) for c in self._groups.get(key, [])] + (
+                [_ts(p.start)] if p else []
+            )
+            limit = min(limit, min(starts) - 1e-6)
+        self._sweep(limit if math.isfinite(limit) else math.inf)
+        self._next_sweep = self._sweep_due()
+        out = self._out
+        out.events.sort(key=lambda e: (e.time, e.attrs.get("type", ""), e.mmsi, e.phase, e.id))
+        self._out = FusionOutput()
+        return out
+
+    # -- helpers ---------------------------------------------------------------------------
+    def _sigma(self, c: Contact) -> float:
+        if c.sigma_m is not None and c.sigma_m > 0:
+            return c.sigma_m
+        s = self.sensors.get(c.sensor)
+        return s.sigma_m if s else DEFAULT_SIGMA_M.get(c.kind, 100.0)
+
+    def _small(self, length_m: float | None) -> bool:
+        return length_m is not None and length_m < self.cfg.min_length_m
+
+    def _where(
+        self, lat: float, lon: float, t: datetime, velocity: tuple[float, float] | None
+    ) -> tuple[str | None, dict[str, Any]]:
+        """(area inside, or None) and heading_to/eta_s attrs when predicted to enter one."""
+        if self._areas is None:
+            return None, {}
+        inside = self._areas.containing(lon, lat)
+        if inside:
+            return inside[0], {}
+        if self._crossing is None or velocity is None:
+            return None, {}
+        speed, course = speed_course(*velocity)
+        if speed < 0.5:
+            return None, {}
+        start = PositionReport(mmsi=0, time=t, lat=lat, lon=lon)
+        horizon = self.cfg.approach_horizon_s
+        path = predict(start, speed, course, horizon, min(300.0, horizon / 4))
+        hit = self._crossing.next_crossing(path)
+        if hit is None:
+            return None, {}
+        return None, {"heading_to": hit.area_id, "eta_s": round((hit.eta - t).total_seconds())}
+
+    def _emit(self, ev: Event) -> None:
+        self._out.events.append(ev)
+
+    def _confirm(self, c: Contact, mmsi: int, d2: float, dist: float) -> None:
+        key = (mmsi, c.sensor)
+        t = _ts(c.time)
+        last = self._confirmed_at.get(key)
+        if last is not None and t - last < self.cfg.confirm_every_s:
+            return
+        if any(tr.partner == mmsi and "contradicted" in tr.open for tr in self._tracks.values()
+               if tr.open):  # fmt: skip
+            return
+        self._confirmed_at[key] = t
+        what = f"{c.kind} {c.sensor}"
+        self._emit(make_event(
+            self.cfg, "confirmed", "instant", mmsi, c.time, time=c.time, lat=c.lat, lon=c.lon,
+            confidence=max(0.5, min(0.99, math.exp(-d2 / 2) * c.confidence + 0.5)),
+            reasons=[f"AIS position confirmed by {what}: contact {dist:.0f} m from where AIS "
+                     f"places the vessel (gate d² {d2:.1f} ≤ {self.cfg.gate_chi2})"],
+            evidence=[contact_evidence(c)], extra=(c.sensor,),
+            attrs={"modifies": "spoofing", "factor": self.cfg.confirm_factor,
+                   "valid_s": self.cfg.confirm_valid_s,
+                   "explanation": f"position confirmed by {what}",
+                   "note": None, "sensor": c.sensor, "sensor_kind": c.kind,
+                   "distance_m": round(dist, 1)},
+        ))  # fmt: skip
+
+    def _target_report(self, tr: SensorTrack | None, c: Contact, mmsi: int) -> PositionReport:
+        if tr is not None:
+            lat, lon, _ = tr.filt.latlon_at(_ts(c.time))
+            sp, co = speed_course(*tr.filt.velocity())
+            src = f"{c.sensor}:{tr.key}"
+        else:
+            lat, lon, sp, co = c.lat, c.lon, c.speed_kn, c.course_deg  # type: ignore[assignment]
+            src = f"{c.sensor}:{c.pass_id or c.track or c.line_no}"
+        return PositionReport(
+            mmsi=mmsi, time=c.time, lat=lat, lon=lon,
+            speed_kn=None if sp is None else round(sp, 2),
+            course_deg=None if co is None else round(co, 1),
+            msg_type=0, source=src, line_no=c.line_no,
+        )  # fmt: skip
+
+    # -- scans -----------------------------------------------------------------------------
+    def _associate(self, contacts: list[Contact], fleet: Fleet) -> ScanResult:
+        def length_of(m: int) -> float | None:
+            v = fleet.get(m)
+            return v.length_m if v is not None else None
+
+        return associate(contacts, [self._sigma(c) for c in contacts], self.index, length_of,
+                         self.cfg)  # fmt: skip
+
+    def _process_scan(self, contacts: list[Contact], fleet: Fleet) -> None:
+        res = self._associate(contacts, fleet)
+        paired = {p.contact: p for p in res.pairs}
+        for i, c in enumerate(contacts):
+            pair = paired.get(i)
+            mmsi = pair.mmsi if pair else None
+            if pair is not None:
+                dist = distance_m(c.lat, c.lon, pair.pred.lat, pair.pred.lon)
+                self._confirm(c, pair.mmsi, pair.d2, dist)
+            if c.track is None:  # a one-shot detection outside any pass
+                if mmsi is None:
+                    self._single_dark(c, f"{c.line_no}:{i}")
+                continue
+            self._update_track(c, mmsi, res)
+
+    def _update_track(self, c: Contact, mmsi: int | None, res: ScanResult) -> None:
+        cfg = self.cfg
+        key = (c.sensor, c.track or "")
+        t = _ts(c.time)
+        tr = self._tracks.get(key)
+        if tr is not None and t - _ts(tr.last) > cfg.lost_s:
+            self._close_all(tr, tr.last + timedelta(seconds=cfg.lost_s), "radar track lost")
+            tr = None
+        if tr is None:
+            filt = CVFilter(c.lat, c.lon, t, self._sigma(c), cfg.accel_sigma_mps2**2,
+                            velocity_en(c.speed_kn, c.course_deg))  # fmt: skip
+            tr = SensorTrack(c.sensor, c.track or "", target_id(c.sensor, c.track or "", c.time),
+                             c, filt, cfg)  # fmt: skip
+            self._tracks[key] = tr
+        else:
+            tr.filt.update(t, c.lat, c.lon, self._sigma(c))
+        was_dark_s = (c.time - tr.dark_since).total_seconds() if tr.dark_since else 0.0
+        new_partner = tr.add(c, mmsi, cfg)
+        if new_partner is not None:
+            dt_open = "dark_target" in tr.open
+            if dt_open or (tr.dark_since is not None and was_dark_s >= cfg.silent_s):
+                self._link(tr, c, new_partner, was_dark_s)
+            tr.dark_since = None
+        lat, lon, _ = tr.filt.latlon_at(t)
+        if tr.partner is not None:
+            self._check_silent(tr, c, lat, lon)
+            self._check_contradiction(tr, c, mmsi, lat, lon, res)
+        elif (tr.n >= cfg.confirm_updates and tr.unassoc_run >= cfg.confirm_updates
+              and not self._small(tr.length_m)):  # fmt: skip
+            self._out.targets.append(self._target_report(tr, c, tr.tid))
+            self._dark_target(tr, c, lat, lon)
+
+    def _dark_target(self, tr: SensorTrack, c: Contact, lat: float, lon: float) -> None:
+        cfg = self.cfg
+        area, heading = self._where(lat, lon, c.time, tr.filt.velocity())
+        cur = tr.open.get("dark_target")
+        if area is None and not heading:
+            if cur is not None:
+                self._close(tr, "dark_target", c.time, lat, lon, tr.tid,
+                            ["no longer inside or heading to an area of interest"])  # fmt: skip
+            return
+        if cur is not None and area == cur.area_id and \
+                (c.time - cur.last_emit).total_seconds() < cfg.update_every_s:  # fmt: skip
+            return
+        sp, co = speed_course(*tr.filt.velocity())
+        conf = min(0.95, tr.mean_confidence * (2 / 3 + 0.4 * (1 - math.exp(-(tr.n - 1) / 10))))
+        where = f"inside {area}" if area else f"heading to {heading['heading_to']} " \
+            f"(ETA {minutes(heading['eta_s'])})"  # fmt: skip
+        reasons = [
+            f"{c.kind} {c.sensor} has tracked target {tr.key} for {tr.n} updates since "
+            f"{tr.first.isoformat()} and no AIS vessel is where it is",
+            f"the target is {where}",
+        ]
+        phase: EventPhase = "open" if cur is None else "update"
+        start = tr.first if cur is None else cur.start
+        ev = make_event(
+            cfg, "dark_target", phase, tr.tid, start, time=c.time, lat=lat, lon=lon,
+            confidence=conf, reasons=reasons, evidence=list(tr.evidence), area_id=area,
+            extra=(tr.sensor, tr.key),
+            attrs={"sensor": tr.sensor, "sensor_kind": tr.kind, "track": tr.key,
+                   "n_contacts": tr.n, "first_seen": tr.first.isoformat(),
+                   "length_m": tr.length_m, "speed_kn": round(sp, 2), "course_deg": round(co, 1),
+                   **heading},
+        )  # fmt: skip
+        if cur is None:
+            tr.open["dark_target"] = cur = _open(ev, area)
+        cur.last_emit, cur.area_id = c.time, area
+        self._emit(ev)
+
+    def _single_dark(self, c: Contact, key: str) -> None:
+        """An unassociated one-shot detection (satellite): an instant dark_target."""
+        if self._small(c.length_m):
+            return
+        tid = target_id(c.sensor, key, c.time)
+        self._out.targets.append(self._target_report(None, c, tid))
+        area, heading = self._where(c.lat, c.lon, c.time, velocity_en(c.speed_kn, c.course_deg))
+        if area is None and not heading:
+            return
+        conf = min(0.95, max(0.0, min(1.0, c.confidence)) * 2 / 3)
+        where = f"inside {area}" if area else f"heading to {heading['heading_to']}"
+        self._emit(make_event(
+            self.cfg, "dark_target", "instant", tid, c.time, time=c.time, lat=c.lat, lon=c.lon,
+            confidence=conf, area_id=area, evidence=[contact_evidence(c)], extra=(c.sensor, key),
+            reasons=[f"{c.kind} {c.sensor} detected a vessel"
+                     f"{f' of {c.length_m:.0f} m' if c.length_m else ''} where no AIS vessel is",
+                     f"the detection is {where}"],
+            attrs={"sensor": c.sensor, "sensor_kind": c.kind, "track": c.track,
+                   "pass_id": c.pass_id, "n_contacts": 1, "first_seen": c.time.isoformat(),
+                   "length_m": c.length_m, "speed_kn": c.speed_kn, "course_deg": c.course_deg,
+                   **heading},
+        ))  # fmt: skip
+
+    def _link(self, tr: SensorTrack, c: Contact, mmsi: int, dark_s: float) -> None:
+        self._emit(make_event(
+            self.cfg, "link", "instant", mmsi, c.time, time=c.time, lat=c.lat, lon=c.lon,
+            confidence=0.9, evidence=list(tr.evidence), extra=(str(tr.tid),),
+            reasons=[f"radar target {tr.tid}, dark for {minutes(dark_s)}, is MMSI {mmsi}: "
+                     "its transponder came on"],
+            attrs={"target": tr.tid, "dark_s": round(dark_s), "sensor": tr.sensor,
+                   "track": tr.key},
+        ))  # fmt: skip
+        if "dark_target" in tr.open:
+            lat, lon, _ = tr.filt.latlon_at(_ts(c.time))
+            self._close(tr, "dark_target", c.time, lat, lon, tr.tid,
+                        [f"linked to MMSI {mmsi}: its AIS came on"], linked_mmsi=mmsi)  # fmt: skip
+
+    def _check_silent(self, tr: SensorTrack, c: Contact, lat: float, lon: float) -> None:
+        cfg = self.cfg
+        p = tr.partner
+        assert p is not None
+        last = self.index.last_fix(p, _ts(c.time))
+        cur = tr.open.get("dark_tracked")
+        if last is None:
+            return
+        silent = _ts(c.time) - last.t
+        if silent < cfg.silent_s:
+            return  # AIS is there (a return is closed by the sweep at the fix's own time)
+        sensed = self._target_report(tr, c, p)
+        self._out.sensed[p] = sensed
+        if cur is not None and (c.time - cur.last_emit).total_seconds() < cfg.update_every_s:
+            return
+        away = distance_m(last.lat, last.lon, lat, lon)
+        last_time = datetime.fromtimestamp(last.t, UTC)
+        conf = min(0.95, 0.7 + 0.25 * (1 - math.exp(-(silent - cfg.silent_s) / 600)))
+        start = last_time if cur is None else cur.start
+        ev = make_event(
+            cfg, "dark_tracked", "open" if cur is None else "update", p, start, time=c.time,
+            lat=lat, lon=lon, confidence=conf, evidence=list(tr.evidence), extra=(str(tr.tid),),
+            reasons=[f"AIS silent for {minutes(silent)} while {c.kind} {tr.sensor} tracks it "
+                     f"{away / 1000:.1f} km from its last AIS position"],
+            attrs={"target": tr.tid, "sensor": tr.sensor, "sensor_kind": tr.kind, "track": tr.key,
+                   "last_ais": {"time": last_time.isoformat(), "lat": last.lat, "lon": last.lon},
+                   "silent_s": round(silent), "radar": {"lat": round(lat, 6), "lon": round(lon, 6)},
+                   "distance_m": round(away, 1)},
+        )  # fmt: skip
+        if cur is None:
+            tr.open["dark_tracked"] = cur = _open(ev, None)
+            cur.info = {"mmsi": p, "last_ais_t": last.t}
+            self._silent.add(p)
+        cur.last_emit = c.time
+        self._emit(ev)
+
+    def _check_contradiction(self, tr: SensorTrack, c: Contact, mmsi: int | None,
+                             lat: float, lon: float, res: ScanResult) -> None:  # fmt: skip
+        cfg = self.cfg
+        p = tr.partner
+        assert p is not None
+        cur = tr.open.get("contradicted")
+        t = _ts(c.time)
+        claim = self.index.predict(p, t, t + cfg.hold_s)
+        sensor = self.sensors.get(c.sensor)
+        fresh = claim is not None and claim.dt_s <= 60.0
+        if mmsi == p or not fresh or claim is None:
+            tr.contra_run = 0
+            if cur is not None and mmsi == p:
+                self._close(tr, "contradicted", c.time, lat, lon, p,
+                            [f"AIS agrees with {c.kind} {c.sensor} again"])  # fmt: skip
+            return
+        gap = distance_m(claim.lat, claim.lon, lat, lon)
+        covered = sensor is not None and sensor.covers(claim.lat, claim.lon)
+        supported = bool(res.gated.get(p))
+        if gap < cfg.contradict_m or not covered or supported:
+            tr.contra_run = 0
+            return
+        tr.contra_run += 1
+        if tr.contra_run < cfg.contradict_scans:
+            return
+        if cur is not None and (c.time - cur.last_emit).total_seconds() < cfg.update_every_s:
+            return
+        conf = min(0.97, 0.75 + 0.05 * tr.contra_run)
+        start = c.time if cur is None else cur.start
+        ev = make_event(
+            cfg, "contradicted", "open" if cur is None else "update", p, start, time=c.time,
+            lat=claim.lat, lon=claim.lon, confidence=conf, evidence=list(tr.evidence),
+            extra=(c.sensor,),
+            reasons=[f"AIS places MMSI {p} {gap / 1000:.1f} km from where {c.kind} {c.sensor} "
+                     f"tracks it (target {tr.key}) over {tr.contra_run} scans",
+                     f"{c.sensor} covers the AIS position and sees nothing there"],
+            attrs={"sensor": c.sensor, "sensor_kind": c.kind, "track": tr.key, "target": tr.tid,
+                   "distance_m": round(gap, 1), "scans": tr.contra_run,
+                   "ais": {"lat": round(claim.lat, 6), "lon": round(claim.lon, 6)},
+                   "sensed": {"lat": round(lat, 6), "lon": round(lon, 6)}, "basis": "radar_track"},
+        )  # fmt: skip
+        if cur is None:
+            tr.open["contradicted"] = cur = _open(ev, None)
+        cur.last_emit = c.time
+        self._emit(ev)
+
+    # -- satellite passes ----------------------------------------------------------------------
+    def _process_pass(self, contacts: list[Contact], p: SensorPass | None, fleet: Fleet) -> None:
+        res = self._associate(contacts, fleet) if contacts else ScanResult()
+        paired = {q.contact: q for q in res.pairs}
+        for i, c in enumerate(contacts):
+            q = paired.get(i)
+            if q is not None:
+                self._confirm(c, q.mmsi, q.d2, distance_m(c.lat, c.lon, q.pred.lat, q.pred.lon))
+        free = list(res.unassigned)
+        used: set[int] = set()
+        if p is not None:
+            used = self._judge_footprint(p, contacts, res, free, fleet)
+        for i in free:
+            if i not in used:
+                c = contacts[i]
+                self._single_dark(c, f"{c.pass_id}:{c.line_no}:{i}")
+
+    def _judge_footprint(self, p: SensorPass, contacts: list[Contact], res: ScanResult,
+                         free: list[int], fleet: Fleet) -> set[int]:  # fmt: skip
+        cfg = self.cfg
+        sensor = self.sensors.get(p.sensor)
+        min_len = max(p.min_length_m, sensor.min_length_m if sensor else
+                      DEFAULT_MIN_LENGTH_M.get(p.kind, 0.0))  # fmt: skip
+        t_mid = (_ts(p.start) + _ts(p.end)) / 2
+        when = datetime.fromtimestamp(t_mid, UTC)
+        until = _ts(p.end) + cfg.hold_s
+        x0, y0, x1, y1 = shapely.bounds(p.footprint).tolist()
+        assigned = {q.mmsi for q in res.pairs}
+        used: set[int] = set()
+        sigma = sensor.sigma_m if sensor else DEFAULT_SIGMA_M.get(p.kind, 150.0)
+        for m in self.index.candidates(y0, y1, x0, x1, t_mid):
+            if m in assigned or res.gated.get(m):
+                continue
+            v = fleet.get(m)
+            length = v.length_m if v is not None else None
+            if length is None or length < min_len:
+                continue
+            claim = self.index.predict(m, t_mid, until)
+            if claim is None or claim.dt_s > 120.0:
+                continue
+            if not shapely.intersects_xy(p.footprint, claim.lon, claim.lat):
+                continue
+            hit = self._sat_contradiction(m, length, t_mid, claim.lat, claim.lon, contacts,
+                                          free, used, sigma)  # fmt: skip
+            if hit is not None:
+                i, earlier, gap = hit
+                used.add(i)
+                c = contacts[i]
+                self._emit(make_event(
+                    cfg, "contradicted", "instant", m, when, time=when, lat=claim.lat,
+                    lon=claim.lon, confidence=0.7, evidence=[contact_evidence(c)],
+                    extra=(p.sensor, p.pass_id),
+                    reasons=[f"{p.kind} pass {p.pass_id} did not see MMSI {m} where its AIS "
+                             f"says it is, but saw a {c.length_m:.0f} m vessel "
+                             f"{gap / 1000:.1f} km away, where its earlier track led"],
+                    attrs={"sensor": p.sensor, "sensor_kind": p.kind, "pass_id": p.pass_id,
+                           "distance_m": round(gap, 1), "basis": "satellite_pass",
+                           "ais": {"lat": round(claim.lat, 6), "lon": round(claim.lon, 6)},
+                           "sensed": {"lat": round(c.lat, 6), "lon": round(c.lon, 6)},
+                           "earlier_track": {"lat": round(earlier[0], 6),
+                                             "lon": round(earlier[1], 6)}},
+                ))  # fmt: skip
+                continue
+            self._emit(make_event(
+                cfg, "unconfirmed", "instant", m, when, time=when, lat=claim.lat, lon=claim.lon,
+                confidence=0.35, extra=(p.sensor, p.pass_id),
+                reasons=[f"{p.kind} pass {p.pass_id} covered the AIS position of this "
+                         f"{length:.0f} m vessel and detected nothing within the gate"],
+                attrs={"sensor": p.sensor, "sensor_kind": p.kind, "pass_id": p.pass_id,
+                       "length_m": length, "min_length_m": min_len,
+                       "ais": {"lat": round(claim.lat, 6), "lon": round(claim.lon, 6)}},
+            ))  # fmt: skip
+        return used
+
+    def _sat_contradiction(
+        self, m: int, length: float, t: float, lat: float, lon: float, contacts: list[Contact],
+        free: list[int], used: set[int], sigma: float,
+    ) -> tuple[int, tuple[float, float], float] | None:  # fmt: skip
+        """Conservative: the vessel's own AIS track jumped (its position ``max_extrapolate_s``
+        ago, dead-reckoned, is ≥ ``contradict_m`` from its claim), and exactly one free
+        detection of known, matching length lies in the gate of that earlier-track
+        prediction."""
+        cfg = self.cfg
+        fixes, times = self.index.fixes_until(m, t)
+        k = next((j for j, ft in enumerate(times) if ft >= t - cfg.max_extrapolate_s), None)
+        if k is None or times[k] > t - 120.0:
+            return None
+        early = predict_at(fixes[: k + 1], times[: k + 1], t, cfg)
+        if early is None or distance_m(early.lat, early.lon, lat, lon) < cfg.contradict_m:
+            return None
+        hits = []
+        for i in free:
+            c = contacts[i]
+            if i in used or c.length_m is None or max(c.length_m, length) / max(
+                    min(c.length_m, length), 1e-9) > cfg.length_ratio_max:  # fmt: skip
+                continue
+            e, n = to_plane(early.lat, early.lon, c.lat, c.lon)
+            if (e * e + n * n) / (early.var_m2 + sigma**2) <= cfg.gate_chi2:
+                hits.append(i)
+        if len(hits) != 1:
+            return None
+        c = contacts[hits[0]]
+        return hits[0], (early.lat, early.lon), distance_m(c.lat, c.lon, lat, lon)
+
+    # -- closing, expiry ------------------------------------------------------------------------
+    def _close(self, tr: SensorTrack, ftype: str, time: datetime, lat: float, lon: float,
+               mmsi: int, reasons: list[str], **attrs: Any) -> None:  # fmt: skip
+        cur = tr.open.pop(ftype)
+        if ftype == "dark_tracked":
+            self._silent.discard(mmsi)
+        self._emit(make_event(
+            self.cfg, ftype, "close", mmsi, cur.start, time=time, lat=lat, lon=lon,
+            confidence=0.0 if ftype != "dark_target" else tr.mean_confidence, eid=cur.id,
+            reasons=reasons, area_id=cur.area_id,
+            attrs={"sensor": tr.sensor, "track": tr.key, "target": tr.tid, **attrs},
+        ))  # fmt: skip
+
+    def _close_all(self, tr: SensorTrack, at: datetime, why: str) -> None:
+        lat, lon, _ = tr.filt.latlon_at(_ts(tr.last))
+        for ftype in sorted(tr.open):
+            mmsi = tr.tid if ftype == "dark_target" else int(tr.open[ftype].info.get(
+                "mmsi", tr.partner or tr.tid))  # fmt: skip
+            self._close(tr, ftype, at, lat, lon, mmsi, [why])
+
+    def _sweep(self, upto: float) -> None:
+        """Close what time alone closes, at the event time it happened: tracks lost, AIS back."""
+        for key in sorted(k for k, tr in self._tracks.items() if tr.open):
+            tr = self._tracks[key]
+            cur = tr.open.get("dark_tracked")
+            if cur is not None:
+                m = int(cur.info["mmsi"])
+                back = self.index.fix_after(m, float(cur.info["last_ais_t"]), upto)
+                if back is not None and back.t <= _ts(tr.last) + self.cfg.lost_s:
+                    t_back = datetime.fromtimestamp(back.t, UTC)
+                    self._close(
+                        tr,
+                        "dark_tracked",
+                        t_back,
+                        back.lat,
+                        back.lon,
+                        m,
+                        [f"AIS back after {minutes(back.t - cur.info['last_ais_t'])}"],
+                    )
+            if tr.open and _ts(tr.last) + self.cfg.lost_s <= upto:
+                self._close_all(tr, tr.last + timedelta(seconds=self.cfg.lost_s),
+                                "radar track lost")  # fmt: skip
+
+    def _sweep_due(self) -> float:
+        """When (stream time) the next time-based closing can happen."""
+        due = math.inf
+        for tr in self._tracks.values():
+            if not tr.open:
+                continue
+            due = min(due, _ts(tr.last) + self.cfg.lost_s + self.cfg.hold_s)
+            cur = tr.open.get("dark_tracked")
+            if cur is not None:
+                back = self.index.fix_after(int(cur.info["mmsi"]), cur.info["last_ais_t"], math.inf)
+                if back is not None:
+                    due = min(due, back.t + self.cfg.hold_s)
+        return due
+
+    def expire(self, now: datetime) -> None:
+        t = _ts(now)
+        for key in [k for k, tr in self._tracks.items()
+                    if not tr.open and _ts(tr.last) + self.cfg.lost_s < t]:  # fmt: skip
+            del self._tracks[key]
+        self.index.expire(t - 12 * 3600.0)
+        old = [k for k, v in self._confirmed_at.items() if v < t - self.cfg.confirm_every_s]
+        for ck in old:
+            del self._confirmed_at[ck]
+
+    # -- snapshot ---------------------------------------------------------------------------------
+    def snapshot(self) -> dict[str, Any]:
+        pending = sorted((c for _, _, c in self._heap), key=_contact_key)
+        return {
+            "version": SNAPSHOT_VERSION,
+            "now": self._now if math.isfinite(self._now) else None,
+            "index": self.index.to_dict(),
+            "pending": [_contact_dict(c) for c in pending],
+            "groups": [
+                [k[0], k[1], [_contact_dict(c) for c in v]] for k, v in sorted(self._groups.items())
+            ],
+            "passes": [_pass_dict(p) for _, p in sorted(self._passes.items())],
+            "tracks": [tr.to_dict() for _, tr in sorted(self._tracks.items())],
+            "confirmed_at": [[m, s, t] for (m, s), t in sorted(self._confirmed_at.items())],
+        }
+
+    def restore(self, snap: dict[str, Any]) -> None:
+        if snap.get("version") != SNAPSHOT_VERSION:
+            raise ValueError(f"fusion snapshot version {snap.get('version')!r} not supported")
+        self._now = -math.inf if snap["now"] is None else float(snap["now"])
+        self.index.restore(snap["index"])
+        self._heap = []
+        self._seq = 0
+        for d in snap["pending"]:
+            self.on_contact(_contact_from(d))
+        self._groups = {(s, pid): [_contact_from(d) for d in cs] for s, pid, cs in snap["groups"]}
+        self._passes = {}
+        for d in snap["passes"]:
+            self.on_pass(_pass_from(d))
+        self._tracks = {}
+        self._silent = set()
+        for d in snap["tracks"]:
+            tr = SensorTrack.from_dict(d, self.cfg)
+            self._tracks[(tr.sensor, tr.key)] = tr
+            if "dark_tracked" in tr.open:
+                self._silent.add(int(tr.open["dark_tracked"].info["mmsi"]))
+        self._confirmed_at = {(int(m), str(s)): float(t) for m, s, t in snap["confirmed_at"]}
+        self._next_sweep = -math.inf  # re-derived at the next advance
+
+
+def _open(ev: Event, area: str | None) -> OpenFinding:
+    return OpenFinding(id=ev.id, start=datetime.fromisoformat(ev.attrs["started"]),
+                       last_emit=ev.time, area_id=area)  # fmt: skip
+
+
+_CONTACT_FIELDS = ("lat", "lon", "sensor", "kind", "track", "speed_kn", "course_deg",
+                   "heading_deg", "length_m", "confidence", "sigma_m", "pass_id", "label",
+                   "status", "source", "line_no")  # fmt: skip
+
+
+def _contact_dict(c: Contact) -> dict[str, Any]:
+    d = {k: getattr(c, k) for k in _CONTACT_FIELDS}
+    d["time"] = c.time.isoformat()
+    return d
+
+
+def _contact_from(d: dict[str, Any]) -> Contact:
+    return Contact(time=datetime.fromisoformat(d["time"]), **{k: d[k] for k in _CONTACT_FIELDS})
+
+
+def _pass_dict(p: SensorPass) -> dict[str, Any]:
+    return {"pass_id": p.pass_id, "sensor": p.sensor, "kind": p.kind,
+            "start": p.start.isoformat(), "end": p.end.isoformat(),
+            "footprint": shapely.to_wkb(p.footprint, hex=True), "min_length_m": p.min_length_m,
+            "source": p.source, "line_no": p.line_no}  # fmt: skip
+
+
+def _pass_from(d: dict[str, Any]) -> SensorPass:
+    return SensorPass(
+        pass_id=d["pass_id"], sensor=d["sensor"], kind=d["kind"],
+        start=datetime.fromisoformat(d["start"]), end=datetime.fromisoformat(d["end"]),
+        footprint=shapely.from_wkb(d["footprint"]), min_length_m=d["min_length_m"],
+        source=d["source"], line_no=d["line_no"],
+    )  # fmt: skip
+
+
+__all__ = ["FusionConfig", "FusionOutput", "FusionStage"]
