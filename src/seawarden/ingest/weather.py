@@ -36,6 +36,7 @@ and ``MAX_MESSAGES`` (200,000) messages over all files; a CSV at most ``MAX_CSV_
 from __future__ import annotations
 
 import csv
+import importlib
 import logging
 import math
 from collections import Counter
@@ -57,6 +58,7 @@ __all__ = [
     "MAX_MESSAGES",
     "MAX_POINTS_PER_MESSAGE",
     "MAX_TOTAL_POINTS",
+    "import_eccodes",
     "load_weather",
 ]
 
@@ -164,8 +166,21 @@ def load_weather(paths: Sequence[Path], *, max_age_s: float = 10_800.0) -> Weath
 # -- GRIB -----------------------------------------------------------------------------------------
 
 
+def import_eccodes() -> Any:
+    """The eccodes module, imported only when GRIB is used (a large binary library).
+
+    pyproj is imported first on purpose: the eccodeslib/eckitlib 2.50 wheels bundle their
+    own libproj, and if it is loaded before pyproj's, pyproj fails ("unable to set PROJ
+    database path") and the process can abort at exit. Loaded the other way round, both work.
+    """
+    importlib.import_module("pyproj")  # load order, see above
+    import eccodes
+
+    return eccodes
+
+
 def _read_grib(path: Path, out: _Collector) -> None:
-    import eccodes  # deferred: the binary library is only needed when GRIB is used
+    eccodes = import_eccodes()
 
     pending: dict[tuple[str, GridKey], tuple[FloatArray, int]] = {}
     try:

@@ -21,6 +21,7 @@ from typing import Literal
 import numpy as np
 
 from seawarden.errors import ConfigError
+from seawarden.ingest.weather import import_eccodes
 
 __all__ = ["FieldSpec", "grid_axes", "write_storm_grib2", "write_weather_csv"]
 
@@ -69,8 +70,7 @@ def write_storm_grib2(
     Each message has ``dataDate``/``dataTime`` at the time's hour and ``step`` 0, so the
     valid time equals the given time (whole hours/minutes UTC).
     """
-    import eccodes
-
+    eccodes = import_eccodes()
     lats, lons = grid_axes(bbox, resolution_deg)
     west, _, _, north = bbox
     rad = math.radians(direction_deg)
