@@ -93,7 +93,10 @@ def test_mid_table_shape() -> None:
         (636000000, MmsiKind.PLACEHOLDER, 636, None),
         (273000000, MmsiKind.PLACEHOLDER, 273, None),
         (1193046, MmsiKind.PLACEHOLDER, None, None),
-        (1_000_000_000, MmsiKind.INVALID, None, None),
+        (2_000_000_000, MmsiKind.INVALID, None, None),
+        # ten digits from 1e9: seawarden target ids of non-AIS (radar/satellite) targets
+        (1_000_000_000, MmsiKind.NON_AIS, None, None),
+        (1_999_999_999, MmsiKind.NON_AIS, None, None),
         (-5, MmsiKind.INVALID, None, None),
         (12345, MmsiKind.INVALID, None, None),  # 000012345: too short for any format
         (150123456, MmsiKind.INVALID, None, None),  # no format starts with 1 except 111

@@ -29,6 +29,8 @@ from importlib import resources
 from types import MappingProxyType
 from typing import Final
 
+from seawarden.fusion.ids import is_target_id
+
 __all__ = [
     "PLACEHOLDER_IMOS",
     "Flag",
@@ -66,6 +68,7 @@ class MmsiKind(StrEnum):
     INVALID = "invalid"
     PLACEHOLDER = "placeholder"
     UNALLOCATED_MID = "unallocated_mid"
+    NON_AIS = "non_ais"  # a dark vessel seen only by radar/satellite: a fusion target id
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +119,8 @@ def classify_mmsi(mmsi: int) -> MmsiClass:
     The checks run from the most to the least specific, so ``111230xxx`` is a SAR aircraft
     and not a ship with MID 111, and ``636000000`` is a placeholder, not a Liberian ship.
     """
+    if is_target_id(mmsi):
+        return MmsiClass(MmsiKind.NON_AIS, None, None, "non-AIS target (radar/satellite only)")
     if mmsi < 0 or mmsi > 999_999_999:
         return MmsiClass(MmsiKind.INVALID, None, None, "outside 0..999999999 (not 9 digits)")
     digits = f"{mmsi:09d}"

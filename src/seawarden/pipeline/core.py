@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from seawarden.alerts.model import Alert
 from seawarden.areas.index import AreaIndex
@@ -22,11 +22,23 @@ from seawarden.detectors.runner import DetectorRunner
 from seawarden.fleet.fleet import Fleet
 from seawarden.fleet.vessel import IdentityChange, VesselState
 from seawarden.fleet.watchlist import Watchlist, WatchlistMatch
-from seawarden.model import Event, PositionReport, Record, StaticReport, event_id
+from seawarden.model import (
+    Contact,
+    Event,
+    Observation,
+    PositionReport,
+    SensorPass,
+    StaticReport,
+    event_id,
+)
 from seawarden.risk.monitor import CorridorDistance, CrossingPredictor
 from seawarden.risk.stage import RiskStage
 from seawarden.store.base import IdentityRow, Store, VesselRow
 from seawarden.store.evidence import EvidenceRetention, RetentionConfig, sqlite_writer
+
+if TYPE_CHECKING:
+    from seawarden.fusion.stage import FusionOutput, FusionStage
+    from seawarden.fusion.weather import WeatherContext
 
 PIPELINE_VERSION = "1"
 
@@ -89,8 +101,14 @@ class PipelineCore:
         store: Store | None = None,
         config: CoreConfig | None = None,
         clock: ReplayClock | None = None,
+        fusion: FusionStage | None = None,
+        weather: WeatherContext | None = None,
     ) -> None:
         self.fleet = fleet
+        self.fusion = fusion
+        self.weather = weather
+        self.collect_targets = False
+        self._targets_out: list[PositionReport] = []
         self.tracker = tracker
         self.detectors = detectors
         self.risk = risk
@@ -106,7 +124,14 @@ class PipelineCore:
         self._dirty: set[int] = set()
         self._identity: list[IdentityRow] = []
         self._events: list[Event] = []
-        self.counts: dict[str, int] = {"positions": 0, "statics": 0, "events": 0}
+        self.counts: dict[str, int] = {
+            "positions": 0,
+            "statics": 0,
+            "events": 0,
+            "contacts": 0,
+            "passes": 0,
+            "contacts_unfused": 0,
+        }
         writer = sqlite_writer(store) if store is not None and self.config.evidence else None
         self.evidence = None if writer is None else EvidenceRetention(self._retention(), writer)
 
@@ -119,10 +144,17 @@ class PipelineCore:
         out, self._alerts_out = self._alerts_out, []
         return out
 
-    def process(self, rec: Record) -> list[Event]:
+    def process(self, rec: Observation) -> list[Event]:
         self.clock.advance(rec.time)
-        is_position = isinstance(rec, PositionReport)
-        events = self._position(rec) if is_position else self._static(rec)  # type: ignore[arg-type]
+        if isinstance(rec, PositionReport):
+            events = self._position(rec)
+        elif isinstance(rec, StaticReport):
+            events = self._static(rec)
+        else:
+            events = []
+            self._sensor(rec)
+        if self.fusion is not None:
+            events.extend(self._fused(self.fusion.advance(rec.time, self.fleet), rec.time))
         events.extend(self._maybe_tick(rec.time))
         events.extend(self._maybe_expire(rec.time))
         if events:
@@ -131,9 +163,67 @@ class PipelineCore:
                 self._events.extend(events)
         return events
 
+    def end_of_stream(self) -> list[Event]:
+        """The input ended: contacts still held for association are judged now."""
+        if self.fusion is None:
+            return []
+        events = self._fused(self.fusion.flush(self.fleet), self.clock.now())
+        if events:
+            self.counts["events"] += len(events)
+            if self.store is not None:
+                self._events.extend(events)
+        return events
+
+    def _sensor(self, rec: Contact | SensorPass) -> None:
+        self.counts["contacts" if isinstance(rec, Contact) else "passes"] += 1
+        if self.fusion is None:
+            # Counted, so a run given contacts but no sensors file says so in its summary.
+            self.counts["contacts_unfused"] += 1
+        elif isinstance(rec, Contact):
+            self.fusion.on_contact(rec)
+        else:
+            self.fusion.on_pass(rec)
+
+    def _fused(self, out: FusionOutput, now: datetime) -> list[Event]:
+        """Fusion findings: dark targets join the fleet and the area tracker (so they are on
+        the map and get area events; AIS detectors never see them), findings go to risk."""
+        if not out.events and not out.targets:
+            return []
+        events: list[Event] = []
+        for rep in out.targets:
+            events.extend(self._target(rep))
+        events.extend(out.events)
+        if self.risk is not None and out.events:
+            touched = self.risk.engine.observe(out.events)
+            vessels = {m: v for m in sorted(touched) if (v := self.fleet.get(m)) is not None}
+            self._emit_alerts(self.risk.tick(vessels, now, positions=out.sensed))
+            if self.detectors is not None:
+                self.detectors.monitored = set(self.risk.monitor.monitored)
+        return events
+
+    def drain_targets(self) -> list[PositionReport]:
+        """Non-AIS target positions since the last call (only with ``collect_targets``)."""
+        out, self._targets_out = self._targets_out, []
+        return out
+
+    def _target(self, rep: PositionReport) -> list[Event]:
+        """A non-AIS target's estimated position (mmsi is a fusion target id)."""
+        self.fleet.on_position(rep)
+        if self.collect_targets:
+            self._targets_out.append(rep)
+        events: list[Event] = []
+        if self.tracker is not None and self.index is not None:
+            events.extend(self.tracker.step(rep, self.index.containing(rep.lon, rep.lat)))
+        if self.store is not None:
+            self._dirty.add(rep.mmsi)
+            self._store_position(rep)
+        return events
+
     def _position(self, rep: PositionReport) -> list[Event]:
         self.counts["positions"] += 1
         vessel = self.fleet.on_position(rep)
+        if self.fusion is not None:
+            self.fusion.on_ais(rep)
         events: list[Event] = []
         index = self.index
         inside = index.containing(rep.lon, rep.lat) if index is not None else ()
@@ -142,6 +232,8 @@ class PipelineCore:
         findings: list[Event] = []
         if self.detectors is not None:
             findings = self.detectors.on_position(vessel, rep, inside)
+            if self.weather is not None and findings:
+                findings.extend(self.weather.on_findings(findings))
         if self.risk is not None:
             produced, alerts = self.risk.on_report(vessel, rep, inside, findings)
             findings.extend(produced)
@@ -224,6 +316,8 @@ class PipelineCore:
         if self.detectors is None:
             return []
         events = self.detectors.maybe_tick(now, self.fleet)
+        if self.weather is not None and events:
+            events.extend(self.weather.on_findings(events))
         if self.risk is not None and (events or self.detectors.ticked):
             # Only what can change an alert: vessels with new findings from this tick, and
             # vessels with an open alert (their faded score may now cancel it). Fading alone
@@ -252,6 +346,8 @@ class PipelineCore:
         alive = {v.mmsi for v in live}
         if self.detectors is not None:
             self.detectors.expire(now, alive)
+        if self.fusion is not None:
+            self.fusion.expire(now)
         if self.risk is not None:
             self.risk.forget(alive | set(self.risk.alerts.open_alerts()))
         self._last_stored = {m: t for m, t in self._last_stored.items() if m in live}
@@ -273,6 +369,8 @@ class PipelineCore:
         self.tracker = tracker
         if self.detectors is not None:
             self.detectors.areas = index
+        if self.fusion is not None:
+            self.fusion.replace_areas(index)
         if self.risk is not None:
             self.risk.index = index
             self.risk.predictor = CrossingPredictor(index) if index is not None else None
@@ -347,6 +445,8 @@ class PipelineCore:
             "tracker": self.tracker.snapshot() if self.tracker is not None else None,
             "detectors": self.detectors.snapshot() if self.detectors is not None else None,
             "risk": self.risk.snapshot() if self.risk is not None else None,
+            "fusion": self.fusion.snapshot() if self.fusion is not None else None,
+            "weather": self.weather.snapshot() if self.weather is not None else None,
             "last_stored": {str(m): t.isoformat() for m, t in self._last_stored.items()},
             "next_expire": self._next_expire.isoformat() if self._next_expire else None,
             "clock": self.clock.now().isoformat(),
@@ -361,6 +461,10 @@ class PipelineCore:
             self.detectors.restore(snap["detectors"])
         if self.risk is not None and snap.get("risk") is not None:
             self.risk.restore(snap["risk"])
+        if self.fusion is not None and snap.get("fusion") is not None:
+            self.fusion.restore(snap["fusion"])
+        if self.weather is not None and snap.get("weather") is not None:
+            self.weather.restore(snap["weather"])
         self._last_stored = {
             int(m): datetime.fromisoformat(t) for m, t in snap.get("last_stored", {}).items()
         }

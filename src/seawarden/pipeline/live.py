@@ -27,7 +27,7 @@ from seawarden.clock import Clock, SystemClock
 from seawarden.errors import SourceError
 from seawarden.ingest.files import open_source
 from seawarden.ingest.nmea import NmeaDecoder
-from seawarden.model import Event, Record, Rejection
+from seawarden.model import Event, Observation, PositionReport, Record, Rejection, StaticReport
 from seawarden.pipeline.order import EventTimeOrderer
 from seawarden.pipeline.replay import build_core
 from seawarden.pipeline.settings import RunConfig
@@ -66,6 +66,7 @@ class LiveRunner:
         # Called with every record after it is processed (the API's live push). None unless
         # someone listens, so the hot path pays one attribute test per record.
         self.on_record: Callable[[Record], None] | None = None
+        self.core.collect_targets = True  # for on_record; drained after every record
         # Work from other threads (the API: area/watchlist swaps, operator cancel, state
         # reads), run in the pipeline's own thread between two records.
         self.commands: deque[Callable[[], None]] = deque()
@@ -86,7 +87,7 @@ class LiveRunner:
         for item in decoder.feed(line, decoder.stats.lines + 1, received=self.clock.now()):
             self.feed_record(item)
 
-    def feed_record(self, item: Record | Rejection) -> None:
+    def feed_record(self, item: Observation | Rejection) -> None:
         if isinstance(item, Rejection):
             self._reject(item)
             return
@@ -112,6 +113,12 @@ class LiveRunner:
 
     def finish(self) -> None:
         self._handle(self.orderer.flush())
+        tail = self.core.end_of_stream()
+        if tail:
+            self._deliver(tail)
+        alerts = self.core.drain_alerts()
+        if alerts:
+            self.dispatch_alerts(alerts)
         self.core.flush()
         if self.store is not None:
             self.store.commit()
@@ -120,7 +127,7 @@ class LiveRunner:
         for alert_sink in self.alert_sinks:
             alert_sink.close()
 
-    def _handle(self, released: list[Record | Rejection]) -> None:
+    def _handle(self, released: list[Observation | Rejection]) -> None:
         if self.commands:
             self.run_commands()
         for rec in released:
@@ -132,7 +139,10 @@ class LiveRunner:
             if events:
                 self._deliver(events)
             if self.on_record is not None:
-                self.on_record(rec)
+                if isinstance(rec, PositionReport | StaticReport):
+                    self.on_record(rec)
+                for target in self.core.drain_targets():
+                    self.on_record(target)  # dark vessels move on the console too
             alerts = self.core.drain_alerts()
             if alerts:
                 self.dispatch_alerts(alerts)

@@ -19,13 +19,30 @@ import heapq
 from dataclasses import dataclass
 from typing import Any
 
-from seawarden.model import PositionReport, Record, Rejection
+from seawarden.model import Contact, Observation, PositionReport, Rejection, SensorPass
 
 SortKey = tuple[float, int, int, str, str, int]
 
 
-def content_key(rec: Record) -> tuple[Any, ...]:
+def content_key(rec: Observation) -> tuple[Any, ...]:
     """What makes two reports "the same report", whoever heard it and whenever."""
+    if isinstance(rec, Contact):
+        # the same radar sentence relayed by two feeds is one contact
+        return (
+            -1,
+            2,
+            rec.sensor,
+            rec.track,
+            rec.pass_id,
+            rec.lat,
+            rec.lon,
+            rec.speed_kn,
+            rec.course_deg,
+            rec.length_m,
+            rec.status,
+        )
+    if isinstance(rec, SensorPass):
+        return (-1, 3, rec.sensor, rec.pass_id, rec.start.timestamp(), rec.end.timestamp())
     if isinstance(rec, PositionReport):
         return (
             rec.mmsi,
@@ -53,7 +70,21 @@ def content_key(rec: Record) -> tuple[Any, ...]:
     )
 
 
-def sort_key(rec: Record) -> SortKey:
+_RANK = {PositionReport: 0, Contact: 2, SensorPass: 3}
+
+
+def sort_key(rec: Observation) -> SortKey:
+    # Within one instant: AIS by MMSI first, then contacts, then satellite passes, so a
+    # contact is always judged against every AIS report of its own second.
+    if isinstance(rec, Contact | SensorPass):
+        return (
+            rec.time.timestamp(),
+            -1,
+            _RANK[type(rec)],
+            repr(content_key(rec)),
+            rec.source,
+            rec.line_no,
+        )
     return (
         rec.time.timestamp(),
         rec.mmsi,
@@ -86,7 +117,7 @@ class EventTimeOrderer:
         # (key, record, origin): origin is opaque to the orderer (the runner stores where the
         # record was read, to know how far back to re-read on resume).
         # ``seq`` only breaks exact-key ties (the same report read twice), which dedup drops.
-        self._heap: list[tuple[SortKey, int, Record, Any]] = []
+        self._heap: list[tuple[SortKey, int, Observation, Any]] = []
         self._seq = 0
         self._max_time: float = float("-inf")
         self.last_key: SortKey | None = None
@@ -100,7 +131,7 @@ class EventTimeOrderer:
         """Origins of the records still held back."""
         return [origin for _, _, _, origin in self._heap]
 
-    def push(self, rec: Record, origin: Any = None) -> list[Record | Rejection]:
+    def push(self, rec: Observation, origin: Any = None) -> list[Observation | Rejection]:
         key = sort_key(rec)
         if self.last_key is not None and key <= self.last_key:
             return [_reject(rec, "too_late", f"{rec.time.isoformat()} after release point")]
@@ -110,16 +141,16 @@ class EventTimeOrderer:
             self._max_time = key[0]
         return self._release(self._max_time - self.config.lateness_s)
 
-    def release_until(self, time: float) -> list[Record | Rejection]:
+    def release_until(self, time: float) -> list[Observation | Rejection]:
         """Release what is older than ``time - lateness_s`` even if no newer record came
         (a live feed that falls quiet must not hold its last reports forever)."""
         return self._release(time - self.config.lateness_s)
 
-    def flush(self) -> list[Record | Rejection]:
+    def flush(self) -> list[Observation | Rejection]:
         return self._release(float("inf"))
 
-    def _release(self, watermark: float) -> list[Record | Rejection]:
-        out: list[Record | Rejection] = []
+    def _release(self, watermark: float) -> list[Observation | Rejection]:
+        out: list[Observation | Rejection] = []
         heap = self._heap
         # Strictly below the watermark: a record exactly ``lateness_s`` behind may still come.
         while heap and heap[0][0][0] < watermark:
@@ -128,7 +159,7 @@ class EventTimeOrderer:
             out.append(self._dedup(rec, key[0]))
         return out
 
-    def _dedup(self, rec: Record, t: float) -> Record | Rejection:
+    def _dedup(self, rec: Observation, t: float) -> Observation | Rejection:
         window = self.config.dedup_window_s
         if window <= 0:
             return rec
@@ -161,11 +192,14 @@ class EventTimeOrderer:
         self._seen_sweep_at = float(snap.get("seen_sweep_at", 0.0))
 
 
-def _reject(rec: Record, reason: str, detail: str) -> Rejection:
-    kind = "position" if isinstance(rec, PositionReport) else "static"
+def _reject(rec: Observation, reason: str, detail: str) -> Rejection:
+    if isinstance(rec, Contact):
+        what = f"contact {rec.sensor}/{rec.track or rec.pass_id or '-'}"
+    elif isinstance(rec, SensorPass):
+        what = f"pass {rec.sensor}/{rec.pass_id}"
+    else:
+        kind = "position" if isinstance(rec, PositionReport) else "static"
+        what = f"{kind} mmsi={rec.mmsi}"
     return Rejection(
-        reason=reason,
-        source=rec.source,
-        line_no=rec.line_no,
-        detail=f"{kind} mmsi={rec.mmsi} {detail}",
+        reason=reason, source=rec.source, line_no=rec.line_no, detail=f"{what} {detail}"
     )

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from time import perf_counter
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
@@ -35,14 +35,16 @@ from seawarden.detectors.runner import DetectorRunner
 from seawarden.errors import ConfigError, RejectedInputError
 from seawarden.fleet.fleet import Fleet
 from seawarden.fleet.watchlist import Watchlist
+from seawarden.fusion.sensors import SensorRegistry, load_sensors
 from seawarden.ingest.files import NmeaFileSource, open_source
 from seawarden.ingest.nmea import DecodeStats
-from seawarden.model import Event, PositionReport, Record, Rejection
+from seawarden.model import Event, Observation, PositionReport, Record, Rejection, StaticReport
 from seawarden.pipeline.core import PipelineCore
 from seawarden.pipeline.order import EventTimeOrderer, sort_key
 from seawarden.pipeline.settings import RunConfig, versions
 from seawarden.pipeline.sinks import EventSink, JsonlEventSink
 from seawarden.risk.normalcy_io import load_model
+from seawarden.risk.score import PriorSource
 from seawarden.risk.stage import RiskStage
 from seawarden.store.base import RunInfo, Store
 
@@ -59,6 +61,7 @@ class ReplayStats:
     records: int = 0
     positions: int = 0
     statics: int = 0
+    contacts: int = 0  # radar/satellite contacts and satellite passes
     rejections: Counter[str] = field(default_factory=Counter)
     events: Counter[str] = field(default_factory=Counter)
     alerts: Counter[str] = field(default_factory=Counter)
@@ -77,6 +80,7 @@ class ReplayStats:
             "records": self.records,
             "positions": self.positions,
             "statics": self.statics,
+            "contacts": self.contacts,
             "rejected": self.rejected,
             "rejections": dict(sorted(self.rejections.items())),
             "events": dict(sorted(self.events.items())),
@@ -89,9 +93,12 @@ class ReplayStats:
         }
 
 
-def build_core(config: RunConfig, store: Store | None) -> PipelineCore:
+def build_core(
+    config: RunConfig, store: Store | None, sensors: SensorRegistry | None = None
+) -> PipelineCore:
     """The pipeline stages for a config: watchlist → fleet, areas → tracker, detectors,
-    normalcy model and land mask → detector runner, risk stage."""
+    normalcy model and land mask → detector runner, sensors → fusion, weather grids →
+    weather context, registry particulars → risk priors, risk stage."""
     watchlist: Watchlist | None = None
     for path in config.watchlists:
         loaded = Watchlist.load(path)
@@ -108,8 +115,26 @@ def build_core(config: RunConfig, store: Store | None) -> PipelineCore:
         normalcy = load_model(config.model) if config.model is not None else None
         # No shared land mask: the spoofing detector builds one with its own harbour buffer.
         runner = DetectorRunner(build_detectors(config.detectors), areas=index, normalcy=normalcy)
-        risk = RiskStage(config.risk, index)
+        risk = RiskStage(config.risk, index, priors=registry_priors(config.registry))
+    if sensors is None and config.sensors is not None:
+        sensors = load_sensors(config.sensors)
+    fusion = None
+    if sensors is not None:
+        from seawarden.fusion.config import FusionConfig
+        from seawarden.fusion.stage import FusionStage
+
+        fusion = FusionStage(sensors, fusion_config(FusionConfig, config.fusion), areas=index)
+    weather = None
+    if config.weather:
+        from seawarden.fusion.weather import WeatherConfig, WeatherContext
+        from seawarden.ingest.weather import load_weather
+
+        weather = WeatherContext(
+            load_weather(config.weather), fusion_config(WeatherConfig, config.weather_params)
+        )
     return PipelineCore(
+        fusion=fusion,
+        weather=weather,
         fleet=fleet,
         tracker=tracker,
         detectors=runner,
@@ -117,6 +142,30 @@ def build_core(config: RunConfig, store: Store | None) -> PipelineCore:
         store=store,
         config=config.core,
     )
+
+
+def registry_priors(paths: Sequence[Path]) -> list[PriorSource]:
+    """Risk priors from vessel registry particulars (none without a registry file)."""
+    if not paths:
+        return []
+    from seawarden.fleet.registry import load_registry
+    from seawarden.risk.priors import RegistryPriors
+
+    registry = load_registry(paths[0])
+    for path in paths[1:]:
+        registry = registry.merge(load_registry(path))
+    return [RegistryPriors(registry)]
+
+
+_C = TypeVar("_C")
+
+
+def fusion_config(cls: type[_C], params: dict[str, Any]) -> _C:
+    """A frozen parameter dataclass from a user mapping; unknown names are a ConfigError."""
+    try:
+        return cls(**params)
+    except TypeError as exc:
+        raise ConfigError(f"{cls.__name__}: {exc}") from exc
 
 
 class Replay:
@@ -230,6 +279,12 @@ class Replay:
                 self._run_inputs(restart, resume_at)
             if not self._stopped:
                 self._emit(self.orderer.flush())
+                tail = self.core.end_of_stream()
+                if tail:
+                    self._deliver(tail)
+                alerts = self.core.drain_alerts()
+                if alerts:
+                    self._deliver_alerts(alerts)
                 self.completed = True
             status = "complete" if self.completed else "stopped"
         finally:
@@ -333,7 +388,7 @@ class Replay:
             return
         self._emit(self.orderer.push(item, origin))
 
-    def _emit(self, released: list[Record | Rejection]) -> None:
+    def _emit(self, released: list[Observation | Rejection]) -> None:
         for rec in released:
             if isinstance(rec, Rejection):
                 self._reject(rec)
@@ -341,8 +396,10 @@ class Replay:
             self.stats.records += 1
             if isinstance(rec, PositionReport):
                 self.stats.positions += 1
-            else:
+            elif isinstance(rec, StaticReport):
                 self.stats.statics += 1
+            else:
+                self.stats.contacts += 1
             events = self.core.process(rec)
             if events:
                 self._deliver(events)

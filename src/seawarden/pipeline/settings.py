@@ -33,6 +33,9 @@ class EnvSettings(BaseSettings):
     areas: Path | None = None
     watchlist: list[Path] = []
     store: Path | None = None
+    sensors: Path | None = None  # non-AIS sensors (radars, satellites): config/sensors.yaml
+    weather: list[Path] = []  # GRIB2 / CSV wind and sea-state grids
+    registry: list[Path] = []  # vessel particulars by IMO (risk priors)
     lateness_s: float = 60.0
     dedup_window_s: float = 3.0
     log_level: str = "INFO"
@@ -58,6 +61,14 @@ class RunConfig:
     detectors: dict[str, Any] | None = field(default_factory=dict)
     risk: RiskSettings = field(default_factory=RiskSettings)
     model: Path | None = None  # learned normalcy model (seawarden learn)
+    # Non-AIS sources (issue 6): sensors file (radars/satellites; None = contacts are
+    # counted, not fused), fusion parameters (fusion/config.py FusionConfig), weather grids
+    # and their parameters (fusion/weather.py WeatherConfig), registry particulars CSVs.
+    sensors: Path | None = None
+    fusion: dict[str, Any] = field(default_factory=dict)
+    weather: tuple[Path, ...] = ()
+    weather_params: dict[str, Any] = field(default_factory=dict)
+    registry: tuple[Path, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -67,6 +78,11 @@ class RunConfig:
             "assume_time": self.assume_time.isoformat(),
             "detectors": self.detectors,
             "model": str(self.model) if self.model else None,
+            "sensors": str(self.sensors) if self.sensors else None,
+            "fusion": self.fusion,
+            "weather": [str(w) for w in self.weather],
+            "weather_params": self.weather_params,
+            "registry": [str(r) for r in self.registry],
         }
         for name in ("nmea", "order", "fleet", "area_tracker", "core", "risk"):
             out[name] = asdict(getattr(self, name))

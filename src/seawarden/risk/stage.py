@@ -9,6 +9,7 @@ alert lifecycle. Vessels with nothing against them cost one dict lookup.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -27,7 +28,7 @@ from seawarden.risk.monitor import (
     predict,
     velocity,
 )
-from seawarden.risk.score import Assessment, RiskConfig, RiskEngine
+from seawarden.risk.score import Assessment, PriorSource, RiskConfig, RiskEngine
 
 APPROACH_VERSION = "1"
 
@@ -50,9 +51,15 @@ class _Approach:
 
 
 class RiskStage:
-    def __init__(self, settings: RiskSettings | None = None, index: AreaIndex | None = None):
+    def __init__(
+        self,
+        settings: RiskSettings | None = None,
+        index: AreaIndex | None = None,
+        *,
+        priors: Sequence[PriorSource] = (),
+    ):
         self.settings = settings or RiskSettings()
-        self.engine = RiskEngine(self.settings.risk)
+        self.engine = RiskEngine(self.settings.risk, priors)
         self.monitor = Monitor(self.settings.monitor)
         self.alerts = AlertLifecycle(self.settings.alerts)
         self.index = index
@@ -120,14 +127,22 @@ class RiskStage:
             )
         self.engine.observe(mirrored)
 
-    def tick(self, vessels: dict[int, VesselState], now: datetime) -> list[Alert]:
-        """Re-score the given vessels when no report comes (new tick findings, decay, cancel)."""
+    def tick(
+        self,
+        vessels: dict[int, VesselState],
+        now: datetime,
+        *,
+        positions: dict[int, PositionReport] | None = None,
+    ) -> list[Alert]:
+        """Re-score the given vessels when no report comes (new tick findings, decay, cancel).
+        ``positions``: where another sensor sees a vessel whose AIS is silent (the alert then
+        gives that position rather than the last AIS one)."""
         out: list[Alert] = []
         for mmsi in sorted(vessels):
             vessel = vessels.get(mmsi)
             if vessel is None or vessel.last is None:
                 continue
-            last = vessel.last
+            last = (positions or {}).get(mmsi) or vessel.last
             inside = self.index.containing(last.lon, last.lat) if self.index else ()
             alert = self._assess(vessel, last, inside, now)
             if alert is not None:
