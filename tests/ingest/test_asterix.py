@@ -355,7 +355,9 @@ def test_cat010_status_messages_are_not_targets() -> None:
 
 def test_malformed_blocks_are_rejected() -> None:
     data = (SAMPLES / "cat048.raw").read_bytes()
-    assert reason(data[:20]) == "malformed"  # LEN 48 with 20 bytes: truncated
+    cut = feed1(data[:20])  # LEN 48 with 20 bytes: truncated, never handed to the decoder
+    assert isinstance(cut, Rejection)
+    assert (cut.reason, cut.detail) == ("malformed", "cat 48 block LEN 48 with 20 bytes left")
     assert reason(b"\x30\x00\x02\x00") == "malformed"  # LEN < 4
     assert reason(b"\x30\x00") == "malformed"  # not even a header
     # Well framed, but the decoder cannot decode the record (FSPEC promises every item).
@@ -437,6 +439,21 @@ def test_time_of_day_rolls_over_midnight() -> None:
     (c,) = dec.feed(cat048(**{"140": tod(600.0)}), 2)
     assert isinstance(c, Contact)
     assert c.time == datetime(2024, 3, 2, 0, 10, tzinfo=UTC)
+
+
+def test_reference_advances_through_a_long_stream() -> None:
+    # Every 4 h from 10:00: 02:00 belongs to the next day only because the reference moved
+    # with the stream (from 06:00 on 1 March, 02:00 the same day would be nearer).
+    dec = AsterixDecoder(solent(), reference=datetime(2024, 3, 1, 6, 0, tzinfo=UTC))
+    hours = [10, 14, 18, 22, 2, 6]
+    times = [
+        c.time
+        for h in hours
+        for c in dec.feed(cat048(**{"140": tod(h * 3600.0)}), 1)
+        if isinstance(c, Contact)
+    ]
+    start = datetime(2024, 3, 1, 10, 0, tzinfo=UTC)
+    assert times == [start + timedelta(hours=4 * i) for i in range(len(hours))]
 
 
 def test_time_just_before_midnight_goes_to_the_previous_day() -> None:
