@@ -1,27 +1,34 @@
 """Open a recorded input file and turn it into a stream of records and rejections.
 
 Users point ``seawarden replay`` at whatever they have: raw NMEA logs (plain or gzip),
-DMA or NOAA CSV exports, or a simple decoded CSV. The format is detected from the first
-meaningful line (``--format`` overrides), and every source yields the same thing:
-``(line_no, record-or-rejection)`` in file order, so the rest of the pipeline does not
-care where reports came from.
+DMA or NOAA CSV exports, or a simple decoded CSV — and what other sensors saw: radar
+TTM/TLL sentences inside NMEA logs, ASTERIX recordings (raw blocks or pcap), satellite
+detections and pass footprints (CSV or GeoJSON). The format is detected from the file's
+start (``--format`` overrides), and every source yields the same thing:
+``(line_no, observation-or-rejection)`` in file order (for ASTERIX the data-block number,
+for GeoJSON the feature number), so the rest of the pipeline does not care where
+reports came from. Non-AIS sources need the sensors registry (``--sensors``).
 """
 
 from __future__ import annotations
 
 import gzip
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Literal, cast
+from typing import IO, TYPE_CHECKING, Any, Literal, cast
 
 from seawarden.clock import EPOCH
 from seawarden.errors import InputError
 from seawarden.ingest.nmea import DecodeStats, NmeaConfig, NmeaDecoder, RawTap
-from seawarden.model import PositionReport, Record, Rejection
+from seawarden.model import Contact, Observation, PositionReport, Record, Rejection, SensorPass
 
-InputFormat = Literal["nmea", "dma", "noaa", "simple"]
-FORMATS: tuple[str, ...] = ("nmea", "dma", "noaa", "simple")
+if TYPE_CHECKING:
+    from seawarden.fusion.sensors import SensorRegistry
+
+InputFormat = Literal["nmea", "dma", "noaa", "simple", "asterix", "sat-csv", "sat-geojson"]
+FORMATS: tuple[str, ...] = ("nmea", "dma", "noaa", "simple", "asterix", "sat-csv", "sat-geojson")
+SENSOR_FORMATS: tuple[str, ...] = ("asterix", "sat-csv", "sat-geojson")
 
 
 def open_binary(path: str | Path) -> IO[bytes]:
@@ -37,9 +44,21 @@ def open_binary(path: str | Path) -> IO[bytes]:
 
 
 def sniff_format(path: str | Path) -> InputFormat:
-    """Guess a file's format from its first meaningful line."""
+    """Guess a file's format from its first meaningful line (or bytes, for binary ASTERIX)."""
+    from seawarden.ingest.asterix import looks_like_asterix
     from seawarden.ingest.csv_detect import detect_csv_format
+    from seawarden.ingest.satellite import detect_satellite_format
 
+    with open_binary(path) as fh:
+        try:
+            head = fh.read(4096)
+        except (OSError, EOFError) as exc:
+            raise InputError(f"unreadable ({exc})", source=str(path)) from exc
+    if head[:1] not in (b"!", b"\\", b"$", b"#") and looks_like_asterix(head):
+        return "asterix"
+    sat = detect_satellite_format(path)
+    if sat is not None:
+        return sat
     with open_binary(path) as fh:
         try:
             for _ in range(200):
@@ -74,16 +93,19 @@ class NmeaFileSource:
         config: NmeaConfig | None = None,
         assume_time: datetime = EPOCH,
         start_line: int = 0,
+        sensors: SensorRegistry | None = None,
     ) -> None:
         self.path = Path(path)
-        self.decoder = NmeaDecoder(source=self.path.name, config=config, assume_time=assume_time)
+        self.decoder = NmeaDecoder(
+            source=self.path.name, config=config, assume_time=assume_time, sensors=sensors
+        )
         self.start_line = start_line
 
     @property
     def stats(self) -> DecodeStats:
         return self.decoder.stats
 
-    def __iter__(self) -> Iterator[tuple[int, Record | Rejection]]:
+    def __iter__(self) -> Iterator[tuple[int, Record | Contact | Rejection]]:
         decoder = self.decoder
         with open_binary(self.path) as fh:
             line_no = 0
@@ -168,6 +190,55 @@ class _LineMemo:
             yield line
 
 
+class SensorFileSource:
+    """A non-AIS recording (ASTERIX, satellite CSV/GeoJSON) as ``(n, item)`` pairs, resumable
+    from item ``start_line`` like the line-based sources."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        fmt: InputFormat,
+        sensors: SensorRegistry | None,
+        *,
+        assume_time: datetime = EPOCH,
+        start_line: int = 0,
+    ) -> None:
+        from seawarden.errors import ConfigError
+
+        if sensors is None:
+            raise ConfigError(
+                f"{path}: a {fmt} file holds radar/satellite contacts; give the sensors that "
+                "made them with --sensors FILE (see config/sensors.example.yaml)"
+            )
+        self.path = Path(path)
+        self.fmt = fmt
+        self.start_line = start_line
+        self._inner: Iterable[tuple[int, Contact | SensorPass | Rejection]]
+        if fmt == "asterix":
+            from seawarden.ingest.asterix import AsterixFileSource
+
+            self._inner = AsterixFileSource(self.path, sensors, reference=assume_time)
+        else:
+            from seawarden.ingest.satellite import SatelliteFileSource
+
+            self._inner = SatelliteFileSource(self.path, sensors, fmt=fmt)  # type: ignore[arg-type]
+
+    @property
+    def stats(self) -> dict[str, Any]:
+        stats = getattr(self._inner, "stats", None)
+        as_dict = getattr(stats, "as_dict", None)
+        return dict(as_dict()) if callable(as_dict) else {}
+
+    def __iter__(self) -> Iterator[tuple[int, Contact | SensorPass | Rejection]]:
+        for n, item in self._inner:
+            if n >= self.start_line:
+                yield n, item
+
+
+Source = NmeaFileSource | CsvFileSource | SensorFileSource
+SourceItem = Observation | Rejection
+
+
 def open_source(
     path: str | Path,
     fmt: InputFormat | None = None,
@@ -175,10 +246,17 @@ def open_source(
     nmea_config: NmeaConfig | None = None,
     assume_time: datetime = EPOCH,
     start_line: int = 0,
-) -> NmeaFileSource | CsvFileSource:
+    sensors: SensorRegistry | None = None,
+) -> Source:
     fmt = fmt or sniff_format(path)
     if fmt == "nmea":
         return NmeaFileSource(
-            path, config=nmea_config, assume_time=assume_time, start_line=start_line
+            path,
+            config=nmea_config,
+            assume_time=assume_time,
+            start_line=start_line,
+            sensors=sensors,
         )
+    if fmt in SENSOR_FORMATS:
+        return SensorFileSource(path, fmt, sensors, assume_time=assume_time, start_line=start_line)
     return CsvFileSource(path, fmt, start_line=start_line)

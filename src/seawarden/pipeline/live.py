@@ -25,6 +25,7 @@ from seawarden.alerts.model import Alert
 from seawarden.alerts.sinks import AlertSink
 from seawarden.clock import Clock, SystemClock
 from seawarden.errors import SourceError
+from seawarden.fusion.sensors import load_sensors
 from seawarden.ingest.files import open_source
 from seawarden.ingest.nmea import NmeaDecoder
 from seawarden.model import Event, Observation, PositionReport, Record, Rejection, StaticReport
@@ -55,7 +56,8 @@ class LiveRunner:
         self.alert_sinks = list(alert_sinks)
         self.alerts: Counter[str] = Counter()
         self.clock = clock or SystemClock()
-        self.core = build_core(config, store)
+        self.sensors = load_sensors(config.sensors) if config.sensors is not None else None
+        self.core = build_core(config, store, self.sensors)
         self.orderer = EventTimeOrderer(config.order)
         self.decoders: dict[str, NmeaDecoder] = {}
         self.rejections: Counter[str] = Counter()
@@ -80,7 +82,9 @@ class LiveRunner:
     def feed_line(self, line: bytes, source: str) -> None:
         decoder = self.decoders.get(source)
         if decoder is None:
-            decoder = self.decoders[source] = NmeaDecoder(source=source, config=self.config.nmea)
+            decoder = self.decoders[source] = NmeaDecoder(
+                source=source, config=self.config.nmea, sensors=self.sensors
+            )
             if self.core.evidence is not None:
                 decoder.tap = self.core.evidence.tap(source)
         self.lines += 1

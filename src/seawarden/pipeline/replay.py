@@ -36,9 +36,9 @@ from seawarden.errors import ConfigError, RejectedInputError
 from seawarden.fleet.fleet import Fleet
 from seawarden.fleet.watchlist import Watchlist
 from seawarden.fusion.sensors import SensorRegistry, load_sensors
-from seawarden.ingest.files import NmeaFileSource, open_source
+from seawarden.ingest.files import NmeaFileSource, SensorFileSource, open_source
 from seawarden.ingest.nmea import DecodeStats
-from seawarden.model import Event, Observation, PositionReport, Record, Rejection, StaticReport
+from seawarden.model import Event, Observation, PositionReport, Rejection, StaticReport
 from seawarden.pipeline.core import PipelineCore
 from seawarden.pipeline.order import EventTimeOrderer, sort_key
 from seawarden.pipeline.settings import RunConfig, versions
@@ -206,7 +206,8 @@ class Replay:
         self._alerts_file: JsonlAlertSink | None = None
         self.rejects_out = rejects_out
         self.sinks: list[EventSink] = list(sinks)
-        self.core = build_core(config, store)
+        self.sensors = load_sensors(config.sensors) if config.sensors is not None else None
+        self.core = build_core(config, store, self.sensors)
         self.orderer = EventTimeOrderer(config.order)
         self.stats = ReplayStats()
         self._events_file: JsonlEventSink | None = None
@@ -313,6 +314,7 @@ class Replay:
                 nmea_config=self.config.nmea,
                 assume_time=self.config.assume_time,
                 start_line=start_line,
+                sensors=self.sensors,
             )
             if self.core.evidence is not None:
                 self.core.evidence.attach(source)
@@ -344,17 +346,20 @@ class Replay:
                 self._ingest(item, index, resume_at)
             if nmea is not None:
                 self.stats.decode[path.name] = nmea.stats.as_dict()
+            elif isinstance(source, SensorFileSource):
+                self.stats.decode[path.name] = source.stats
 
     def _run_sorted(self) -> None:
         """Read everything, sort by the canonical key, then process: for history files that
         are ordered by vessel rather than by time (common in published archives)."""
-        records: list[Record] = []
+        records: list[Observation] = []
         for index, path in enumerate(self.inputs):
             source = open_source(
                 path,
                 self.config.input_format,  # type: ignore[arg-type]
                 nmea_config=self.config.nmea,
                 assume_time=self.config.assume_time,
+                sensors=self.sensors,
             )
             if self.core.evidence is not None:
                 self.core.evidence.attach(source)
@@ -370,11 +375,15 @@ class Replay:
                     self.progress(index, line_no, len(records))
             if isinstance(source, NmeaFileSource):
                 self.stats.decode[path.name] = source.stats.as_dict()
+            elif isinstance(source, SensorFileSource):
+                self.stats.decode[path.name] = source.stats
         records.sort(key=sort_key)
         for rec in records:
             self._emit(self.orderer.push(rec))
 
-    def _ingest(self, item: Record | Rejection, index: int, resume_at: Position | None) -> None:
+    def _ingest(
+        self, item: Observation | Rejection, index: int, resume_at: Position | None
+    ) -> None:
         origin = (index, item.line_no)
         if resume_at is not None and origin <= resume_at:
             # Re-read to rebuild state; already counted or released before the checkpoint.
@@ -520,8 +529,12 @@ def _restore_decode(stats: DecodeStats, saved: dict[str, Any]) -> None:
         "assumed_time",
     ):
         setattr(stats, name, int(saved[name]))
+    # radar counters (absent from checkpoints written before radar input existed)
+    stats.radar_used = int(saved.get("radar_used", 0))
+    stats.contacts = int(saved.get("contacts", 0))
     stats.skipped_types = Counter({int(k): v for k, v in saved["skipped_types"].items()})
     stats.rejections = Counter(saved["rejections"])
+    stats.radar_rejections = Counter(saved.get("radar_rejections", {}))
 
 
 def _pos(value: list[int]) -> Position:

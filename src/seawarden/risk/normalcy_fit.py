@@ -367,8 +367,8 @@ def learn(
             for _, item in open_source(path):
                 if isinstance(item, Rejection):
                     rejected += 1
-                else:
-                    cols.add(item)
+                elif isinstance(item, PositionReport | StaticReport):
+                    cols.add(item)  # normal traffic is learned from AIS only
     read_s = _time.perf_counter() - started
     started = _time.perf_counter()
     names = [Path(p).name for p in inputs]
