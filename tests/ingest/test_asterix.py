@@ -22,7 +22,7 @@ from pathlib import Path
 
 import asterix
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from pyproj import Geod
 
@@ -633,3 +633,18 @@ def test_bit_flipped_sample_blocks_never_raise(blk: bytes, flips: list[int]) -> 
 @given(st.sampled_from(BLOCKS), st.integers(min_value=0, max_value=400))
 def test_truncated_sample_blocks_never_raise(blk: bytes, cut: int) -> None:
     _only_records(AsterixDecoder(croatia(201), reference=REF).feed(blk[:cut], 1))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.binary(max_size=400), st.booleans())
+def test_arbitrary_files_never_raise(data: bytes, as_pcap: bool) -> None:
+    import tempfile
+
+    content = (pcap([]) + data) if as_pcap else data
+    assume(not content.startswith(b"\x0a\x0d\x0d\x0a"))  # pcapng: an InputError, tested above
+    with tempfile.TemporaryDirectory() as d:
+        p = Path(d) / "f.bin"
+        p.write_bytes(content)
+        for n, item in AsterixFileSource(p, solent(), reference=REF):
+            assert isinstance(item, Contact | Rejection)
+            assert n >= 0
