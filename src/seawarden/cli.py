@@ -29,6 +29,7 @@ from seawarden.alerts.cli_deliver import maybe_start as start_delivery
 from seawarden.alerts.cli_deliver import register as register_delivery_commands
 from seawarden.alerts.sinks import AlertSink, JsonlAlertSink, LogAlertSink
 from seawarden.api.cli_commands import register as register_api_commands
+from seawarden.cli_sources import FusionOpt, RegistryOpt, SensorsOpt, WeatherOpt, source_settings
 from seawarden.detectors.registry import load_detector_settings
 from seawarden.errors import SeawardenError
 from seawarden.ingest.nmea import NmeaConfig
@@ -102,8 +103,9 @@ def _config(
     no_detectors: bool = False,
     risk: Path | None = None,
     model: Path | None = None,
+    sources: dict[str, Any] | None = None,
 ) -> RunConfig:
-    extra: dict[str, Any] = {}
+    extra: dict[str, Any] = dict(sources or {})
     if no_detectors:
         extra["detectors"] = None
     else:
@@ -140,11 +142,17 @@ def _summary(stats: ReplayStats, title: str) -> None:
     table.add_row(
         "records (positions / static)", f"{d['records']:,} ({d['positions']:,} / {d['statics']:,})"
     )
+    if d.get("contacts"):
+        table.add_row("radar/satellite contacts and passes", f"{d['contacts']:,}")
     for name, dec in sorted(d["decode"].items()):
+        if "messages" not in dec:  # an ASTERIX or satellite file: its own counters
+            table.add_row(f"  {name}", f"{dec.get('contacts', 0):,} contacts")
+            continue
+        radar = f"; {dec['contacts']:,} radar contacts" if dec.get("contacts") else ""
         table.add_row(
             f"  {name}",
             f"{dec['messages']:,} messages from {dec['fragments_used']:,} sentences; "
-            f"{dec['blank_or_comment']:,} blank/comment",
+            f"{dec['blank_or_comment']:,} blank/comment{radar}",
         )
     table.add_row("rejected", f"{d['rejected']:,}")
     for reason, n in d["rejections"].items():
@@ -235,6 +243,10 @@ def replay(
     subscriptions: Annotated[
         Path | None, typer.Option(help="disseminate alerts to these subscriptions (YAML)")
     ] = None,
+    sensors: SensorsOpt = None,
+    weather: WeatherOpt = None,
+    registry: RegistryOpt = None,
+    fusion: FusionOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress or summary")] = False,
 ) -> None:
     """Replay recorded AIS through the pipeline and summarise what it found."""
@@ -254,6 +266,9 @@ def replay(
         no_detectors=no_detectors,
         risk=risk,
         model=model,
+        sources=source_settings(
+            env, sensors=sensors, weather=weather, registry=registry, fusion=fusion
+        ),
     )
     db = SQLiteStore(store) if store is not None else None
     delivery = start_delivery(subscriptions, db)
@@ -326,6 +341,10 @@ def live(
     subscriptions: Annotated[
         Path | None, typer.Option(help="disseminate alerts to these subscriptions (YAML)")
     ] = None,
+    sensors: SensorsOpt = None,
+    weather: WeatherOpt = None,
+    registry: RegistryOpt = None,
+    fusion: FusionOpt = None,
 ) -> None:
     """Watch a live NMEA feed (AIS-catcher, gpsd, AISHub style) until Ctrl-C."""
     from seawarden.pipeline.live import LiveRunner
@@ -349,6 +368,9 @@ def live(
         detectors=detectors,
         risk=risk,
         model=model,
+        sources=source_settings(
+            env, sensors=sensors, weather=weather, registry=registry, fusion=fusion
+        ),
     )
     store_path = store or env.store
     db = SQLiteStore(store_path) if store_path is not None else None
