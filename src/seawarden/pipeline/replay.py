@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from time import perf_counter
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import orjson
 
@@ -36,7 +36,14 @@ from seawarden.errors import ConfigError, RejectedInputError
 from seawarden.fleet.fleet import Fleet
 from seawarden.fleet.watchlist import Watchlist
 from seawarden.fusion.sensors import SensorRegistry, load_sensors
-from seawarden.ingest.files import NmeaFileSource, SensorFileSource, open_source
+from seawarden.ingest.files import (
+    SENSOR_FORMATS,
+    InputFormat,
+    NmeaFileSource,
+    SensorFileSource,
+    open_source,
+    sniff_format,
+)
 from seawarden.ingest.nmea import DecodeStats
 from seawarden.model import Event, Observation, PositionReport, Rejection, StaticReport
 from seawarden.pipeline.core import PipelineCore
@@ -214,6 +221,10 @@ class Replay:
         self._rejects_fh: Any = None
         self.run_id = uuid.uuid4().hex[:12]
         self.completed = False
+        # side inputs (radar/satellite files) merged into the AIS stream by event time
+        self._side: list[Observation] = []
+        self._side_at = 0
+        self._main_pos: Position = (0, 0)
 
     # -- key and checkpoint ------------------------------------------------------------------
     def resume_key(self) -> str:
@@ -302,10 +313,49 @@ class Replay:
     _stopped = False
     _saved_decode: dict[str, Any] | None = None
 
+    def _load_side(self, resume_at: Position | None) -> set[int]:
+        """Radar/satellite recordings (ASTERIX, satellite CSV/GeoJSON) are separate files
+        beside the AIS logs; read one after another they would all arrive "too late". They
+        are small, so they are read whole, sorted, and merged into the AIS stream by event
+        time as it is read (:meth:`_feed_side`). Returns their input indices."""
+        side: set[int] = set()
+        items: list[Observation] = []
+        for index, path in enumerate(self.inputs):
+            fmt = cast(InputFormat, self.config.input_format or sniff_format(path))
+            if fmt not in SENSOR_FORMATS:
+                continue
+            side.add(index)
+            source = open_source(
+                path, fmt, assume_time=self.config.assume_time, sensors=self.sensors
+            )
+            for _, item in source:
+                if isinstance(item, Rejection):
+                    if resume_at is None:  # counted once, in the run that first read it
+                        self._reject(item)
+                else:
+                    items.append(item)
+            self.stats.decode[path.name] = cast(SensorFileSource, source).stats
+        items.sort(key=sort_key)
+        self._side = items
+        self._side_at = 0
+        return side
+
+    def _feed_side(self, until: float, resume_at: Position | None) -> None:
+        """Push side contacts up to event time ``until`` (all of them for +inf)."""
+        side = self._side
+        while self._side_at < len(side) and side[self._side_at].time.timestamp() <= until:
+            item = side[self._side_at]
+            self._side_at += 1
+            last = self.orderer.last_key
+            if resume_at is not None and last is not None and sort_key(item) <= last:
+                continue  # released before the checkpoint (held ones are in the fusion state)
+            self._emit(self.orderer.push(item, self._main_pos))
+
     def _run_inputs(self, restart: Position, resume_at: Position | None) -> None:
         since_ckpt = 0
+        side = self._load_side(resume_at)
         for index, path in enumerate(self.inputs):
-            if index < restart[0]:
+            if index < restart[0] or index in side:
                 continue
             start_line = restart[1] if index == restart[0] else 0
             source = open_source(
@@ -343,11 +393,16 @@ class Replay:
                     last_line = line_no
                     if self.progress is not None and line_no % 10_000 == 0:
                         self.progress(index, line_no, self.stats.records)
+                if self._side_at < len(self._side) and not isinstance(item, Rejection):
+                    self._main_pos = (index, line_no)
+                    self._feed_side(item.time.timestamp(), resume_at)
                 self._ingest(item, index, resume_at)
             if nmea is not None:
                 self.stats.decode[path.name] = nmea.stats.as_dict()
             elif isinstance(source, SensorFileSource):
                 self.stats.decode[path.name] = source.stats
+
+        self._feed_side(float("inf"), resume_at)
 
     def _run_sorted(self) -> None:
         """Read everything, sort by the canonical key, then process: for history files that
