@@ -42,7 +42,7 @@ from seawarden.sim.scenarios import (
 )
 from seawarden.testing import read_track
 
-__all__ = ["DEFAULT_START", "STATIC_EVERY_S", "Label", "simulate"]
+__all__ = ["DEFAULT_START", "STATIC_EVERY_S", "Label", "Plan", "plan", "simulate"]
 
 DEFAULT_START = datetime(2024, 12, 24, 0, 0, tzinfo=UTC)
 STATIC_EVERY_S = 360
@@ -111,24 +111,25 @@ def _region_of(records: Sequence[Record]) -> Region:
     return "solent" if (-10.0 < lon < 3.0 and 47.0 < lat < 52.5) else "baltic"
 
 
-def simulate(
-    out_nmea: Path,
-    out_labels: Path,
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Plan:
+    """The scenario vessels (truth and transmissions) over their time-shifted background:
+    what :func:`simulate` encodes, and what sensor simulators (``sim/sensors.py``) observe."""
+
+    epoch: datetime
+    vessels: list[SimVessel]
+    background: list[Record]  # real records, *not yet* shifted: add ``shift`` to their times
+    shift: timedelta
+
+
+def plan(
     *,
     scenarios: Sequence[str],
     background: Path | None,
     seed: int,
     start: datetime | None = None,
-    areas: Path | None = None,
-) -> list[Label]:
-    """Write ``out_nmea`` (tagged AIVDM) and ``out_labels`` (JSONL); return the labels.
-
-    ``scenarios``: names or ``name:key=value,…`` specs (see ``docs/scenarios.md``).
-    ``background``: a real track file, shifted in time so its first report is at ``start``.
-    ``start``: the scenario epoch (default 2024-12-24T00:00Z); each scenario begins
-    ``start_h`` hours after it. ``areas``: corridors used to label crossings (default: the
-    bundled 22 corridors).
-    """
+) -> Plan:
+    """Build the scenario vessels exactly as :func:`simulate` does (same seed, same ships)."""
     if not scenarios:
         raise ConfigError("no scenarios given; name at least one (see docs/scenarios.md)")
     specs = [parse_scenario(s) for s in scenarios]
@@ -151,7 +152,29 @@ def simulate(
             region=region, seed=_sub_seed(seed, index, name), taken_mmsis=taken, taken_names=names
         )
         vessels.extend(build(ctx, name, params))
+    return Plan(epoch=epoch, vessels=vessels, background=bg_records, shift=shift)
 
+
+def simulate(
+    out_nmea: Path,
+    out_labels: Path,
+    *,
+    scenarios: Sequence[str],
+    background: Path | None,
+    seed: int,
+    start: datetime | None = None,
+    areas: Path | None = None,
+) -> list[Label]:
+    """Write ``out_nmea`` (tagged AIVDM) and ``out_labels`` (JSONL); return the labels.
+
+    ``scenarios``: names or ``name:key=value,…`` specs (see ``docs/scenarios.md``).
+    ``background``: a real track file, shifted in time so its first report is at ``start``.
+    ``start``: the scenario epoch (default 2024-12-24T00:00Z); each scenario begins
+    ``start_h`` hours after it. ``areas``: corridors used to label crossings (default: the
+    bundled 22 corridors).
+    """
+    p = plan(scenarios=scenarios, background=background, seed=seed, start=start)
+    epoch, vessels, bg_records, shift = p.epoch, p.vessels, p.background, p.shift
     area_index = AreaIndex(load_areas(areas or _bundled_areas()))
     labels = _labels(vessels, epoch, area_index, seed, bg_records, shift)
 
