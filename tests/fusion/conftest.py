@@ -74,7 +74,9 @@ def moving_ships(tracks: dict[int, list[PositionReport]], n: int, min_reports: i
     return [m for _, m in sorted(ok)[:n]]
 
 
-def true_position(track: Sequence[PositionReport], t: datetime) -> tuple[float, float] | None:
+def true_position(
+    track: Sequence[PositionReport], t: datetime, max_gap_s: float = 120.0
+) -> tuple[float, float] | None:
     """Linear interpolation between the ship's own bracketing reports (None outside)."""
     times = [r.time for r in track]
     i = bisect.bisect_left(times, t)
@@ -82,7 +84,7 @@ def true_position(track: Sequence[PositionReport], t: datetime) -> tuple[float, 
         return None
     a, b = track[i - 1], track[i]
     h = (b.time - a.time).total_seconds()
-    if h <= 0 or h > 120:
+    if h <= 0 or h > max_gap_s:
         return None
     s = (t - a.time).total_seconds() / h
     e, n = to_plane(a.lat, a.lon, b.lat, b.lon)
@@ -93,14 +95,14 @@ def radar_contacts(
     track: Sequence[PositionReport], *, start: datetime, end: datetime, period_s: float = 10.0,
     sigma_m: float = RADAR_SIGMA_M, rng: random.Random, track_no: str,
     offset: tuple[float, float] = (0.0, 0.0), length_m: float | None = None,
-    sensor: str = RADAR_ID,
+    sensor: str = RADAR_ID, max_gap_s: float = 120.0,
 ) -> list[Contact]:  # fmt: skip
     """Noisy radar contacts along a real track, one per scan (``offset`` east/north metres)."""
     out = []
     t = start
     k = 0
     while t <= end:
-        p = true_position(track, t)
+        p = true_position(track, t, max_gap_s)
         if p is not None:
             e = offset[0] + rng.gauss(0.0, sigma_m)
             n = offset[1] + rng.gauss(0.0, sigma_m)

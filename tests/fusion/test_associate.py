@@ -117,10 +117,12 @@ def test_length_gate_refuses_a_tanker_for_a_small_contact() -> None:
     lengths = {1: 300.0, 2: 310.0}
     small = [radar(T0, c.lat, c.lon, length_m=20.0) for c in contacts]
     res = associate(small, [50.0, 50.0], index, lengths.get, CFG)
-    assert res.pairs == [] and res.unassigned == [0, 1]
+    assert res.pairs == []
+    assert res.unassigned == [0, 1]
     big = [radar(T0, c.lat, c.lon, length_m=280.0) for c in contacts]
     assert len(associate(big, [50.0, 50.0], index, lengths.get, CFG).pairs) == 2
-    assert length_ok(None, 300.0, 2.0) and not length_ok(100.0, 201.0, 2.0)
+    assert length_ok(None, 300.0, 2.0)
+    assert not length_ok(100.0, 201.0, 2.0)
 
 
 def test_no_candidate_beyond_max_extrapolate() -> None:
@@ -137,7 +139,8 @@ def test_outside_the_gate_is_not_assigned_even_if_alone() -> None:
     index.add(PositionReport(mmsi=5, time=T0, lat=50.0, lon=-1.0, speed_kn=0.0, course_deg=0.0))
     lat, lon = from_plane(50.0, -1.0, 400.0, 0.0)  # 400 m off; σ = √(25² + 50²) ≈ 56 m
     res = associate([radar(T0, lat, lon)], [50.0], index, no_length, CFG)
-    assert res.pairs == [] and res.unassigned == [0]
+    assert res.pairs == []
+    assert res.unassigned == [0]
 
 
 def test_index_is_restored_identically(solent_positions: list[PositionReport]) -> None:

@@ -24,7 +24,8 @@ def fixes_of(reports: list[PositionReport]) -> tuple[list[Fix], list[float]]:
 def test_plane_round_trip() -> None:
     lat, lon = from_plane(50.7, -1.1, 1234.0, -567.0)
     e, n = to_plane(50.7, -1.1, lat, lon)
-    assert abs(e - 1234.0) < 1e-6 and abs(n + 567.0) < 1e-6
+    assert abs(e - 1234.0) < 1e-6
+    assert abs(n + 567.0) < 1e-6
 
 
 def test_interpolation_is_exact_at_reports_and_between_them(
@@ -35,7 +36,8 @@ def test_interpolation_is_exact_at_reports_and_between_them(
     fx, ts = fixes_of(tracks[m])
     for k in range(5, len(fx) - 5, 37):
         p = predict_at(fx, ts, ts[k], CFG)
-        assert p is not None and p.method == "interpolate"
+        assert p is not None
+        assert p.method == "interpolate"
         assert (p.lat, p.lon) == (fx[k].lat, fx[k].lon)
         assert p.var_m2 == CFG.ais_sigma_m**2
     # drop every other report: the dropped ones are recovered by interpolation (Hermite on
@@ -57,18 +59,23 @@ def test_linear_interpolation_midpoint_without_sog() -> None:
     a = Fix(0.0, 50.0, -1.0, None, None)
     b = Fix(100.0, 50.01, -1.0, None, None)
     p = predict_at([a, b], [0.0, 100.0], 50.0, CFG)
-    assert p is not None and abs(p.lat - 50.005) < 1e-9 and abs(p.lon + 1.0) < 1e-9
+    assert p is not None
+    assert abs(p.lat - 50.005) < 1e-9
+    assert abs(p.lon + 1.0) < 1e-9
 
 
 def test_extrapolation_along_a_straight_course() -> None:
     f = Fix(0.0, 50.0, -1.0, 10.0, 90.0)  # 10 kn due east
     p = predict_at([f], [0.0], 300.0, CFG)
-    assert p is not None and p.method == "extrapolate"
+    assert p is not None
+    assert p.method == "extrapolate"
     e, n = to_plane(50.0, -1.0, p.lat, p.lon)
-    assert abs(e - 10 * 1852 / 3600 * 300) < 0.5 and abs(n) < 0.5
+    assert abs(e - 10 * 1852 / 3600 * 300) < 0.5
+    assert abs(n) < 0.5
     # backwards too (a contact before the first report)
     q = predict_at([f], [0.0], -60.0, CFG)
-    assert q is not None and to_plane(50.0, -1.0, q.lat, q.lon)[0] < 0
+    assert q is not None
+    assert to_plane(50.0, -1.0, q.lat, q.lon)[0] < 0
 
 
 def test_extrapolation_uses_two_reports_when_sog_missing() -> None:
@@ -86,7 +93,8 @@ def test_covariance_grows_with_dt_and_is_capped() -> None:
         p = predict_at([f], [0.0], dt, CFG)
         assert p is not None
         vs.append(p.var_m2)
-    assert vs == sorted(vs) and len(set(vs)) == len(vs)
+    assert vs == sorted(vs)
+    assert len(set(vs)) == len(vs)
     assert predict_at([f], [0.0], CFG.max_extrapolate_s + 1, CFG) is None
     assert predict_at([f], [0.0], -CFG.max_extrapolate_s - 1, CFG) is None
 
@@ -103,7 +111,9 @@ def test_finite_outputs_for_finite_inputs(
         p = predict_at(fx, [0.0, 30.0], t, CFG)
         if p is not None:
             assert all(math.isfinite(v) for v in (p.lat, p.lon, p.var_m2, p.ve, p.vn))
-            assert -90 <= p.lat <= 90 and -180 <= p.lon <= 180 and p.var_m2 > 0
+            assert -90 <= p.lat <= 90
+            assert -180 <= p.lon <= 180
+            assert p.var_m2 > 0
 
 
 def test_cv_filter_follows_a_real_track(solent_positions: list[PositionReport]) -> None:
@@ -118,7 +128,7 @@ def test_cv_filter_follows_a_real_track(solent_positions: list[PositionReport]) 
         lat, lon = from_plane(r.lat, r.lon, rng.gauss(0, 30), rng.gauss(0, 30))
         d2 = f.update(r.time.timestamp(), lat, lon, 30.0)
         assert math.isfinite(d2)
-        flat, flon, var = f.latlon_at(r.time.timestamp())
+        flat, flon, _var = f.latlon_at(r.time.timestamp())
         raw.append(math.hypot(*to_plane(r.lat, r.lon, lat, lon)))
         filt.append(math.hypot(*to_plane(r.lat, r.lon, flat, flon)))
     # after settling the filter is closer to the truth than the raw noisy contacts

@@ -22,6 +22,7 @@ gated pair beats leaving it unassigned, non-gated pairs are never taken.
 from __future__ import annotations
 
 import bisect
+import itertools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -105,6 +106,15 @@ class AisIndex:
         if j < len(times) and times[j] <= until:
             return self._fixes[mmsi][j]
         return None
+
+    def intervals(self, mmsi: int, until: float) -> tuple[float, float] | None:
+        """(median, longest) interval between the vessel's last (≤ 20) fixes up to
+        ``until``; None with fewer than three fixes (its reporting rate is not known yet)."""
+        tail = self.fixes_until(mmsi, until)[1][-21:]
+        if len(tail) < 3:
+            return None
+        gaps = sorted(b - a for a, b in itertools.pairwise(tail))
+        return gaps[len(gaps) // 2], gaps[-1]
 
     def search_radius_m(self) -> float:
         reach_s = max(self.cfg.max_extrapolate_s, self.cfg.max_interp_gap_s / 2)
@@ -205,14 +215,16 @@ def associate(
     """Assign one scan's contacts to AIS vessels (see the module docstring).
 
     ``sigmas`` are the contacts' 1-σ position errors; ``until`` bounds the AIS fixes used
-    (default: the last contact time + ``hold_s``, what a held contact may rely on).
+    (default: the last contact time + ``hold_s / 2``: the first half of the hold brings the
+    AIS reports that follow the contact, the second half absorbs input arriving out of
+    order, so the answer does not depend on arrival order within ``hold_s / 2``).
     """
     out = ScanResult()
     if not contacts:
         return out
     times = [c.time.timestamp() for c in contacts]
     if until is None:
-        until = max(times) + cfg.hold_s
+        until = max(times) + cfg.hold_s / 2
     lats = [c.lat for c in contacts]
     lons = [c.lon for c in contacts]
     t_ref = sorted(times)[len(times) // 2]

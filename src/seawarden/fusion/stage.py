@@ -9,7 +9,7 @@ AIS reports just after them are there to interpolate; then each scan is associat
 ``confirmed`` (``docs/fusion.md`` describes each).
 
 Determinism: work is processed in (time, sensor, key) order; AIS fixes used for a contact at
-``t`` are only those with time ≤ ``t + hold_s``; no wall clock; closings carry the event time
+``t`` are only those with time ≤ ``t + hold_s / 2``; no wall clock; closings carry the event time
 they happened at, not the time they were noticed.
 """
 
@@ -409,7 +409,7 @@ class FusionStage:
         if last is None:
             return
         silent = _ts(c.time) - last.t
-        if silent < cfg.silent_s:
+        if silent < cfg.silent_s or silent < self._silence_threshold(p, last.t):
             return  # AIS is there (a return is closed by the sweep at the fix's own time)
         sensed = self._target_report(tr, c, p)
         self._out.sensed[p] = sensed
@@ -417,7 +417,10 @@ class FusionStage:
             return
         away = distance_m(last.lat, last.lon, lat, lon)
         last_time = datetime.fromtimestamp(last.t, UTC)
-        conf = min(0.95, 0.7 + 0.25 * (1 - math.exp(-(silent - cfg.silent_s) / 600)))
+        # a silence just past the threshold is often a reception gap: 0.5, growing to 0.95
+        # as it lasts (a transponder switched off stays off)
+        thr = self._silence_threshold(p, last.t)
+        conf = min(0.95, 0.5 + 0.45 * (1 - math.exp(-max(0.0, silent - thr) / 1200)))
         start = last_time if cur is None else cur.start
         ev = make_event(
             cfg, "dark_tracked", "open" if cur is None else "update", p, start, time=c.time,
@@ -436,6 +439,16 @@ class FusionStage:
         cur.last_emit = c.time
         self._emit(ev)
 
+    def _silence_threshold(self, mmsi: int, last_t: float) -> float:
+        """How long this vessel must be unheard to count as silent. A ship at anchor reports
+        every 3 min, class B every 30 s..3 min, and a receiver loses some ships for minutes
+        at a time: silence counts from the longest of ``silent_s``, 3 of the vessel's usual
+        intervals and 1.5 × its longest recent gap (its own reception pattern). A vessel
+        whose rate is not known yet is assumed to be on the slowest regular one (180 s)."""
+        iv = self.index.intervals(mmsi, last_t)
+        median, longest = iv if iv is not None else (180.0, 0.0)
+        return max(self.cfg.silent_s, 3 * median, 1.5 * longest)
+
     def _check_contradiction(self, tr: SensorTrack, c: Contact, mmsi: int | None,
                              lat: float, lon: float, res: ScanResult) -> None:  # fmt: skip
         cfg = self.cfg
@@ -443,7 +456,7 @@ class FusionStage:
         assert p is not None
         cur = tr.open.get("contradicted")
         t = _ts(c.time)
-        claim = self.index.predict(p, t, t + cfg.hold_s)
+        claim = self.index.predict(p, t, t + cfg.hold_s / 2)
         sensor = self.sensors.get(c.sensor)
         fresh = claim is not None and claim.dt_s <= 60.0
         if mmsi == p or not fresh or claim is None:
@@ -507,7 +520,7 @@ class FusionStage:
                       DEFAULT_MIN_LENGTH_M.get(p.kind, 0.0))  # fmt: skip
         t_mid = (_ts(p.start) + _ts(p.end)) / 2
         when = datetime.fromtimestamp(t_mid, UTC)
-        until = _ts(p.end) + cfg.hold_s
+        until = _ts(p.end) + cfg.hold_s / 2
         x0, y0, x1, y1 = shapely.bounds(p.footprint).tolist()
         assigned = {q.mmsi for q in res.pairs}
         used: set[int] = set()
