@@ -41,6 +41,10 @@ class Vessel(BaseModel):
     risk_score: float
     monitored: bool
     watchlist: dict[str, Any] | None = Field(description="the watchlist match, or null")
+    non_ais: bool = Field(
+        default=False,
+        description="a dark vessel seen only by radar/satellite: mmsi is a seawarden target id",
+    )
     next_crossing: NextCrossingOut | None
     predicted_track: list[TrackPointOut]
     alert_id: str | None = Field(description="the vessel's open alert, or null")

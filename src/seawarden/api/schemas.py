@@ -63,6 +63,7 @@ class AlertRevision(BaseModel):
     next_crossing: dict[str, Any] | None = None
     watchlist: dict[str, Any] | None = None
     monitored: bool = False
+    notes: list[str] = []  # context that changes how the findings read ("likely accidental")
 
 
 class OperatorState(BaseModel):

@@ -18,6 +18,7 @@ import orjson
 from seawarden.alerts.lifecycle import reasons_of
 from seawarden.api.hub import HubAlertSink
 from seawarden.fleet.vessel import VesselState
+from seawarden.fusion.ids import is_target_id
 from seawarden.pipeline.core import PipelineCore, match_to_dict
 from seawarden.pipeline.sinks import iso_utc
 
@@ -83,6 +84,7 @@ def live_item(
         "risk_score": round(a.score, 1) if a is not None else 0.0,
         "monitored": risk is not None and v.mmsi in risk.monitor.monitored,
         "watchlist": match_to_dict(v.watch),
+        "non_ais": is_target_id(v.mmsi),
     }
     item.update(_from_alert(body))
     if body is None and open_id is not None:
@@ -180,6 +182,7 @@ def _stored_item(conn: sqlite3.Connection, r: Sequence[Any], body: Any) -> dict[
         "risk_score": _open_score(body),
         "monitored": bool(body.get("monitored")) if is_open else False,
         "watchlist": None if watch is None else orjson.loads(watch),
+        "non_ais": is_target_id(int(mmsi)),
     }
     item.update(_from_alert(body))
     return item

@@ -219,6 +219,9 @@ export class AlertFeed {
         reasons.length
           ? reasons.map((r) => h('li', {}, r.text || r.detector))
           : h('li', { class: 'warn' }, `detectors: ${(a.detectors || []).join(', ') || 'none listed'}`)),
+      (a.notes || []).length
+        ? h('div', { class: 'alert-notes', testid: 'alert-notes' }, ...(a.notes || []).map((n) => h('p', {}, n)))
+        : null,
       row.crossing = nc ? h('div', { class: 'alert-crossing' }, this.crossingLine(nc)) : null,
       h('div', { class: 'alert-meta' },
         h('span', { class: `alert-state state-${state}`, testid: 'alert-state', dataset: { state } }, text),

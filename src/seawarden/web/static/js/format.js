@@ -72,7 +72,14 @@ export function latlon(lat, lon) {
   return `${Math.abs(lat).toFixed(4)}°${ns} ${Math.abs(lon).toFixed(4)}°${ew}`;
 }
 
+/** A seawarden target id (1e9..2e9-1): a vessel seen only by radar/satellite, no MMSI. */
+export function isNonAis(v) {
+  const n = Number(v && v.mmsi);
+  return Boolean(v && v.non_ais) || (n >= 1e9 && n < 2e9);
+}
+
 export function vesselLabel(v) {
+  if (isNonAis(v)) return `non-AIS target ${v.mmsi}`;
   const name = (v && (v.name || '').trim()) || '';
   return name ? `${name} (${v.mmsi})` : `MMSI ${v ? v.mmsi : '?'}`;
 }

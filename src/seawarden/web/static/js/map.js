@@ -3,7 +3,7 @@
 
 import { h, replace } from './dom.js';
 import {
-  LEVELS, LEVEL_COLOURS, levelRank, ms, normLevel, num, relMinutes, vesselLabel,
+  LEVELS, LEVEL_COLOURS, isNonAis, levelRank, ms, normLevel, num, relMinutes, vesselLabel,
 } from './format.js';
 
 const L = window.L;
@@ -231,7 +231,8 @@ export class VesselLayer {
     entry.marker.setZIndexOffset(levelRank(level) * 1000 + (v.watchlist ? 500 : 0));
     const el = entry.el;
     el.className = `vessel risk-${level}${v.watchlist ? ' watch' : ''}${v.monitored ? ' monitored' : ''}`
-      + `${deg === null ? ' still' : ''}${moving ? '' : ' slow'}`;
+      + `${deg === null ? ' still' : ''}${moving ? '' : ' slow'}${isNonAis(v) ? ' non-ais' : ''}`;
+    el.dataset.nonAis = String(isNonAis(v));
     el.dataset.risk = level;
     el.dataset.watchlist = String(Boolean(v.watchlist));
     el.dataset.monitored = String(Boolean(v.monitored));
