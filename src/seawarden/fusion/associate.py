@@ -86,8 +86,12 @@ class AisIndex:
         return self._fixes[mmsi][:j], times[:j]
 
     def predict(self, mmsi: int, t: float, until: float) -> Prediction | None:
-        fixes, times = self.fixes_until(mmsi, until)
-        return predict_at(fixes, times, t, self.cfg)
+        """The vessel's predicted position at ``t`` from its fixes up to ``until``."""
+        times = self._times.get(mmsi)
+        if not times:
+            return None
+        n = bisect.bisect_right(times, until)
+        return predict_at(self._fixes[mmsi], times, t, self.cfg, n)
 
     def last_fix(self, mmsi: int, until: float) -> Fix | None:
         """The newest fix at or before ``until``."""

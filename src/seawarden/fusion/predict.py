@@ -114,16 +114,18 @@ def _cv_var(q: float, tau: float) -> float:
 
 
 def predict_at(
-    fixes: Sequence[Fix], times: Sequence[float], t: float, cfg: FusionConfig
-) -> Prediction | None:
+    fixes: Sequence[Fix], times: Sequence[float], t: float, cfg: FusionConfig,
+    n: int | None = None,
+) -> Prediction | None:  # fmt: skip
     """The vessel's position at ``t`` from its time-sorted ``fixes`` (``times`` = their
-    ``t``), or None when the nearest report is more than ``max_extrapolate_s`` away."""
-    n = len(fixes)
+    ``t``; only the first ``n`` when given, so callers need not copy), or None when the
+    nearest report is more than ``max_extrapolate_s`` away."""
+    n = len(fixes) if n is None else n
     if n == 0:
         return None
     q = cfg.accel_sigma_mps2**2
     r0 = cfg.ais_sigma_m**2
-    i = bisect.bisect_left(times, t)
+    i = bisect.bisect_left(times, t, 0, n)
     if i < n and times[i] == t:
         f0 = fixes[i]
         v0 = velocity_en(f0.sog, f0.cog) or (0.0, 0.0)
