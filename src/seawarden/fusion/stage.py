@@ -21,15 +21,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import shapely
-
 from seawarden.areas.index import AreaIndex
 from seawarden.fleet.fleet import Fleet
 from seawarden.fusion.associate import AisIndex, ScanResult, associate
 from seawarden.fusion.config import FusionConfig
 from seawarden.fusion.ids import target_id
-from seawarden.fusion.predict import CVFilter, predict_at, speed_course, to_plane, velocity_en
-from seawarden.fusion.sensors import DEFAULT_MIN_LENGTH_M, DEFAULT_SIGMA_M, SensorRegistry
+from seawarden.fusion.passes import contact_dict, contact_from, pass_dict, pass_from, process_pass
+from seawarden.fusion.predict import CVFilter, speed_course, velocity_en
+from seawarden.fusion.sensors import DEFAULT_SIGMA_M, SensorRegistry
 from seawarden.fusion.tracks import (
     OpenFinding,
     SensorTrack,
@@ -175,7 +174,7 @@ class FusionStage:
         for t0, _, _, is_pass, contacts, p in work:
             self._sweep(t0)
             if is_pass:
-                self._process_pass(contacts, p, fleet)
+                process_pass(self, contacts, p, fleet)
             else:
                 self._process_scan(contacts, fleet)
         # close what time closes, but never past work still pending: a held scan earlier
@@ -495,110 +494,6 @@ class FusionStage:
         cur.last_emit = c.time
         self._emit(ev)
 
-    # -- satellite passes ----------------------------------------------------------------------
-    def _process_pass(self, contacts: list[Contact], p: SensorPass | None, fleet: Fleet) -> None:
-        res = self._associate(contacts, fleet) if contacts else ScanResult()
-        paired = {q.contact: q for q in res.pairs}
-        for i, c in enumerate(contacts):
-            q = paired.get(i)
-            if q is not None:
-                self._confirm(c, q.mmsi, q.d2, distance_m(c.lat, c.lon, q.pred.lat, q.pred.lon))
-        free = list(res.unassigned)
-        used: set[int] = set()
-        if p is not None:
-            used = self._judge_footprint(p, contacts, res, free, fleet)
-        for i in free:
-            if i not in used:
-                c = contacts[i]
-                self._single_dark(c, f"{c.pass_id}:{c.line_no}:{i}")
-
-    def _judge_footprint(self, p: SensorPass, contacts: list[Contact], res: ScanResult,
-                         free: list[int], fleet: Fleet) -> set[int]:  # fmt: skip
-        cfg = self.cfg
-        sensor = self.sensors.get(p.sensor)
-        min_len = max(p.min_length_m, sensor.min_length_m if sensor else
-                      DEFAULT_MIN_LENGTH_M.get(p.kind, 0.0))  # fmt: skip
-        t_mid = (_ts(p.start) + _ts(p.end)) / 2
-        when = datetime.fromtimestamp(t_mid, UTC)
-        until = _ts(p.end) + cfg.hold_s / 2
-        x0, y0, x1, y1 = shapely.bounds(p.footprint).tolist()
-        assigned = {q.mmsi for q in res.pairs}
-        used: set[int] = set()
-        sigma = sensor.sigma_m if sensor else DEFAULT_SIGMA_M.get(p.kind, 150.0)
-        for m in self.index.candidates(y0, y1, x0, x1, t_mid):
-            if m in assigned or res.gated.get(m):
-                continue
-            v = fleet.get(m)
-            length = v.length_m if v is not None else None
-            if length is None or length < min_len:
-                continue
-            claim = self.index.predict(m, t_mid, until)
-            if claim is None or claim.dt_s > 120.0:
-                continue
-            if not shapely.intersects_xy(p.footprint, claim.lon, claim.lat):
-                continue
-            hit = self._sat_contradiction(m, length, t_mid, claim.lat, claim.lon, contacts,
-                                          free, used, sigma)  # fmt: skip
-            if hit is not None:
-                i, earlier, gap = hit
-                used.add(i)
-                c = contacts[i]
-                self._emit(make_event(
-                    cfg, "contradicted", "instant", m, when, time=when, lat=claim.lat,
-                    lon=claim.lon, confidence=0.7, evidence=[contact_evidence(c)],
-                    extra=(p.sensor, p.pass_id),
-                    reasons=[f"{p.kind} pass {p.pass_id} did not see MMSI {m} where its AIS "
-                             f"says it is, but saw a {c.length_m:.0f} m vessel "
-                             f"{gap / 1000:.1f} km away, where its earlier track led"],
-                    attrs={"sensor": p.sensor, "sensor_kind": p.kind, "pass_id": p.pass_id,
-                           "distance_m": round(gap, 1), "basis": "satellite_pass",
-                           "ais": {"lat": round(claim.lat, 6), "lon": round(claim.lon, 6)},
-                           "sensed": {"lat": round(c.lat, 6), "lon": round(c.lon, 6)},
-                           "earlier_track": {"lat": round(earlier[0], 6),
-                                             "lon": round(earlier[1], 6)}},
-                ))  # fmt: skip
-                continue
-            self._emit(make_event(
-                cfg, "unconfirmed", "instant", m, when, time=when, lat=claim.lat, lon=claim.lon,
-                confidence=0.35, extra=(p.sensor, p.pass_id),
-                reasons=[f"{p.kind} pass {p.pass_id} covered the AIS position of this "
-                         f"{length:.0f} m vessel and detected nothing within the gate"],
-                attrs={"sensor": p.sensor, "sensor_kind": p.kind, "pass_id": p.pass_id,
-                       "length_m": length, "min_length_m": min_len,
-                       "ais": {"lat": round(claim.lat, 6), "lon": round(claim.lon, 6)}},
-            ))  # fmt: skip
-        return used
-
-    def _sat_contradiction(
-        self, m: int, length: float, t: float, lat: float, lon: float, contacts: list[Contact],
-        free: list[int], used: set[int], sigma: float,
-    ) -> tuple[int, tuple[float, float], float] | None:  # fmt: skip
-        """Conservative: the vessel's own AIS track jumped (its position ``max_extrapolate_s``
-        ago, dead-reckoned, is ≥ ``contradict_m`` from its claim), and exactly one free
-        detection of known, matching length lies in the gate of that earlier-track
-        prediction."""
-        cfg = self.cfg
-        fixes, times = self.index.fixes_until(m, t)
-        k = next((j for j, ft in enumerate(times) if ft >= t - cfg.max_extrapolate_s), None)
-        if k is None or times[k] > t - 120.0:
-            return None
-        early = predict_at(fixes[: k + 1], times[: k + 1], t, cfg)
-        if early is None or distance_m(early.lat, early.lon, lat, lon) < cfg.contradict_m:
-            return None
-        hits = []
-        for i in free:
-            c = contacts[i]
-            if i in used or c.length_m is None or max(c.length_m, length) / max(
-                    min(c.length_m, length), 1e-9) > cfg.length_ratio_max:  # fmt: skip
-                continue
-            e, n = to_plane(early.lat, early.lon, c.lat, c.lon)
-            if (e * e + n * n) / (early.var_m2 + sigma**2) <= cfg.gate_chi2:
-                hits.append(i)
-        if len(hits) != 1:
-            return None
-        c = contacts[hits[0]]
-        return hits[0], (early.lat, early.lon), distance_m(c.lat, c.lon, lat, lon)
-
     # -- closing, expiry ------------------------------------------------------------------------
     def _close(self, tr: SensorTrack, ftype: str, time: datetime, lat: float, lon: float,
                mmsi: int, reasons: list[str], **attrs: Any) -> None:  # fmt: skip
@@ -673,11 +568,11 @@ class FusionStage:
             "version": SNAPSHOT_VERSION,
             "now": self._now if math.isfinite(self._now) else None,
             "index": self.index.to_dict(),
-            "pending": [_contact_dict(c) for c in pending],
+            "pending": [contact_dict(c) for c in pending],
             "groups": [
-                [k[0], k[1], [_contact_dict(c) for c in v]] for k, v in sorted(self._groups.items())
+                [k[0], k[1], [contact_dict(c) for c in v]] for k, v in sorted(self._groups.items())
             ],
-            "passes": [_pass_dict(p) for _, p in sorted(self._passes.items())],
+            "passes": [pass_dict(p) for _, p in sorted(self._passes.items())],
             "tracks": [tr.to_dict() for _, tr in sorted(self._tracks.items())],
             "confirmed_at": [[m, s, t] for (m, s), t in sorted(self._confirmed_at.items())],
         }
@@ -690,11 +585,11 @@ class FusionStage:
         self._heap = []
         self._seq = 0
         for d in snap["pending"]:
-            self.on_contact(_contact_from(d))
-        self._groups = {(s, pid): [_contact_from(d) for d in cs] for s, pid, cs in snap["groups"]}
+            self.on_contact(contact_from(d))
+        self._groups = {(s, pid): [contact_from(d) for d in cs] for s, pid, cs in snap["groups"]}
         self._passes = {}
         for d in snap["passes"]:
-            self.on_pass(_pass_from(d))
+            self.on_pass(pass_from(d))
         self._tracks = {}
         self._silent = set()
         for d in snap["tracks"]:
@@ -709,37 +604,6 @@ class FusionStage:
 def _open(ev: Event, area: str | None) -> OpenFinding:
     return OpenFinding(id=ev.id, start=datetime.fromisoformat(ev.attrs["started"]),
                        last_emit=ev.time, area_id=area)  # fmt: skip
-
-
-_CONTACT_FIELDS = ("lat", "lon", "sensor", "kind", "track", "speed_kn", "course_deg",
-                   "heading_deg", "length_m", "confidence", "sigma_m", "pass_id", "label",
-                   "status", "source", "line_no")  # fmt: skip
-
-
-def _contact_dict(c: Contact) -> dict[str, Any]:
-    d = {k: getattr(c, k) for k in _CONTACT_FIELDS}
-    d["time"] = c.time.isoformat()
-    return d
-
-
-def _contact_from(d: dict[str, Any]) -> Contact:
-    return Contact(time=datetime.fromisoformat(d["time"]), **{k: d[k] for k in _CONTACT_FIELDS})
-
-
-def _pass_dict(p: SensorPass) -> dict[str, Any]:
-    return {"pass_id": p.pass_id, "sensor": p.sensor, "kind": p.kind,
-            "start": p.start.isoformat(), "end": p.end.isoformat(),
-            "footprint": shapely.to_wkb(p.footprint, hex=True), "min_length_m": p.min_length_m,
-            "source": p.source, "line_no": p.line_no}  # fmt: skip
-
-
-def _pass_from(d: dict[str, Any]) -> SensorPass:
-    return SensorPass(
-        pass_id=d["pass_id"], sensor=d["sensor"], kind=d["kind"],
-        start=datetime.fromisoformat(d["start"]), end=datetime.fromisoformat(d["end"]),
-        footprint=shapely.from_wkb(d["footprint"]), min_length_m=d["min_length_m"],
-        source=d["source"], line_no=d["line_no"],
-    )  # fmt: skip
 
 
 __all__ = ["FusionConfig", "FusionOutput", "FusionStage"]
