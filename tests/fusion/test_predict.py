@@ -135,3 +135,15 @@ def test_cv_filter_follows_a_real_track(solent_positions: list[PositionReport]) 
     assert sum(filt[50:]) < sum(raw[50:])
     snap = CVFilter.from_dict(f.to_dict())
     assert snap.latlon_at(tr[400].time.timestamp()) == f.latlon_at(tr[400].time.timestamp())
+
+
+def test_config_is_validated() -> None:
+    import pytest
+
+    from seawarden.errors import ConfigError
+
+    for bad in ({"hold_s": 0.0}, {"gate_chi2": float("nan")}, {"length_ratio_max": 0.5},
+                {"partner_min": 6}, {"confirm_factor": 1.5}, {"confirm_updates": 0}):  # fmt: skip
+        with pytest.raises(ConfigError):
+            FusionConfig(**bad)  # type: ignore[arg-type]
+    assert FusionConfig().params()["gate_chi2"] == 9.21
