@@ -152,6 +152,8 @@ def feed(stage: FusionStage, items: Sequence[Item], run: Run | None = None,
     for x in items:
         if isinstance(x, PositionReport):
             run.fleet.on_position(x)
+            if stage.coverage is not None:  # the detector runner's coverage, as in the pipeline
+                stage.coverage.observe(x)
             stage.on_ais(x)
             now = x.time
         elif isinstance(x, StaticReport):

@@ -145,5 +145,5 @@ def test_config_is_validated() -> None:
     for bad in ({"hold_s": 0.0}, {"gate_chi2": float("nan")}, {"length_ratio_max": 0.5},
                 {"partner_min": 6}, {"confirm_factor": 1.5}, {"confirm_updates": 0}):  # fmt: skip
         with pytest.raises(ConfigError):
-            FusionConfig(**bad)  # type: ignore[arg-type]
+            FusionConfig(**bad)
     assert FusionConfig().params()["gate_chi2"] == 9.21

@@ -47,13 +47,22 @@ class FusionConfig:
     update_every_s: float = 300.0  # open findings re-emit at most this often
     evidence_n: int = 10  # contacts kept as evidence
     history_n: int = 256  # AIS reports kept per vessel
+    # -- track restart (a radar reusing a target number, or a track that jumped) ---------
+    restart_gates: float = 10.0  # contact this many gate radii from the track's prediction
+    restart_m: float = 5000.0  # ... or this far from it → a new target
+    # -- dark_tracked and coverage (same names and defaults as the ais_gap detector) -----
+    min_others_heard: int = 3  # other ships heard near the last AIS position, needed
+    heard_within_s: float = 300.0  # "heard" = within this long before the contact
+    no_coverage_conf_max: float = 0.45  # dark_tracked confidence cap without coverage info
+    stationary_conf_max: float = 0.4  # cap for a vessel at rest (AIS and radar < 1 kn)
+    silence_evidence: float = 37.0  # missed reports (weighted) for 63 % of the confidence rise
 
     def __post_init__(self) -> None:
         positive = (
             "hold_s", "gate_chi2", "ais_sigma_m", "accel_sigma_mps2", "max_extrapolate_s",
             "silent_s", "lost_s", "approach_horizon_s", "contradict_m", "confirm_every_s",
             "confirm_valid_s", "scan_s", "speed_sigma_mps", "max_speed_kn", "max_interp_gap_s",
-            "update_every_s",
+            "update_every_s", "restart_gates", "restart_m", "heard_within_s", "silence_evidence",
         )  # fmt: skip
         for name in positive:
             v = getattr(self, name)
@@ -66,9 +75,12 @@ class FusionConfig:
         if not (math.isfinite(self.min_length_m) and self.min_length_m >= 0):
             raise ConfigError("fusion config: min_length_m must be >= 0")
         for name in ("confirm_updates", "partner_min", "partner_window", "contradict_scans",
-                     "evidence_n", "history_n"):  # fmt: skip
+                     "evidence_n", "history_n", "min_others_heard"):  # fmt: skip
             if not (isinstance(getattr(self, name), int) and getattr(self, name) >= 1):
                 raise ConfigError(f"fusion config: {name} must be an integer >= 1")
+        for name in ("no_coverage_conf_max", "stationary_conf_max"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ConfigError(f"fusion config: {name} must be in 0..1")
         if self.partner_min > self.partner_window:
             raise ConfigError("fusion config: partner_min must be <= partner_window")
         if self.history_n < 2:

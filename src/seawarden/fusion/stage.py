@@ -15,11 +15,13 @@ they happened at, not the time they were noticed.
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import math
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from seawarden.areas.index import AreaIndex
 from seawarden.fleet.fleet import Fleet
@@ -27,7 +29,7 @@ from seawarden.fusion.associate import AisIndex, ScanResult, associate
 from seawarden.fusion.config import FusionConfig
 from seawarden.fusion.ids import target_id
 from seawarden.fusion.passes import contact_dict, contact_from, pass_dict, pass_from, process_pass
-from seawarden.fusion.predict import CVFilter, speed_course, velocity_en
+from seawarden.fusion.predict import CVFilter, Fix, speed_course, velocity_en
 from seawarden.fusion.sensors import DEFAULT_SIGMA_M, SensorRegistry
 from seawarden.fusion.tracks import (
     OpenFinding,
@@ -42,7 +44,11 @@ from seawarden.model.events import Event, EventPhase
 from seawarden.model.reports import PositionReport
 from seawarden.risk.monitor import CrossingPredictor, predict
 
+if TYPE_CHECKING:
+    from seawarden.detectors.base import Coverage
+
 SNAPSHOT_VERSION = 1
+RECENT_S = 120.0  # processed contacts kept per sensor for "does anything support the claim"
 
 
 @dataclass(slots=True)
@@ -69,8 +75,20 @@ class FusionStage:
         config: FusionConfig | None = None,
         *,
         areas: AreaIndex | None = None,
+        coverage: Coverage | None = None,
     ) -> None:
         self.sensors = sensors
+        # who else the AIS receivers hear near a place (the detector runner's CellCoverage);
+        # None: no coverage information, dark_tracked confidence capped low
+        self.coverage: Coverage | None = coverage
+        self.stats: dict[str, int] = {
+            "dark_tracked_no_coverage": 0,  # silences not opened: nobody else heard nearby
+            "track_restarts": 0,  # a track number reused / a track that jumped
+            "partner_swaps": 0,  # a diverging partnered track now follows another vessel
+            "contradiction_supported": 0,  # divergences dismissed: a contact at the AIS spot
+        }
+        # per sensor: (time, lat, lon, sigma) of contacts already associated, time-ordered
+        self._recent: dict[str, deque[tuple[float, float, float, float]]] = {}
         self.cfg = config or FusionConfig()
         self.index = AisIndex(self.cfg)
         self._areas: AreaIndex | None = None
@@ -83,6 +101,7 @@ class FusionStage:
         self._tracks: dict[tuple[str, str], SensorTrack] = {}
         self._confirmed_at: dict[tuple[int, str], float] = {}
         self._silent: set[int] = set()  # partners with an open dark_tracked
+        self._uncovered: set[tuple[int, float]] = set()  # (mmsi, last fix) silences not opened
         self._now = -math.inf
         self._next_sweep = math.inf
         self._out = FusionOutput()
@@ -280,6 +299,12 @@ class FusionStage:
 
     def _process_scan(self, contacts: list[Contact], fleet: Fleet) -> None:
         res = self._associate(contacts, fleet)
+        for c in contacts:
+            recent = self._recent.setdefault(c.sensor, deque())
+            t = _ts(c.time)
+            recent.append((t, c.lat, c.lon, self._sigma(c)))
+            while recent and recent[0][0] < t - RECENT_S:
+                recent.popleft()
         paired = {p.contact: p for p in res.pairs}
         for i, c in enumerate(contacts):
             pair = paired.get(i)
@@ -300,7 +325,16 @@ class FusionStage:
         tr = self._tracks.get(key)
         if tr is not None and t - _ts(tr.last) > cfg.lost_s:
             self._close_all(tr, tr.last + timedelta(seconds=cfg.lost_s), "radar track lost")
+            self.stats["track_restarts"] += 1
             tr = None
+        elif tr is not None:
+            jump = self._restart_jump(tr, c)
+            if jump is not None:
+                self._close_all(tr, c.time, f"radar track restarted: target {tr.key} reported "
+                                f"{jump / 1000:.1f} km from where its track led (a new target "
+                                "under a reused number)")  # fmt: skip
+                self.stats["track_restarts"] += 1
+                tr = None
         if tr is None:
             filt = CVFilter(c.lat, c.lon, t, self._sigma(c), cfg.accel_sigma_mps2**2,
                             velocity_en(c.speed_kn, c.course_deg))  # fmt: skip
@@ -310,7 +344,14 @@ class FusionStage:
         else:
             tr.filt.update(t, c.lat, c.lon, self._sigma(c))
         was_dark_s = (c.time - tr.dark_since).total_seconds() if tr.dark_since else 0.0
+        old_partner = tr.partner
         new_partner = tr.add(c, mmsi, cfg)
+        if new_partner is not None and self._followed_elsewhere(tr, new_partner):
+            # one vessel, one radar echo: another track of this sensor already follows it
+            # (a ship passing close to this target), so this track keeps its partner
+            tr.partner, new_partner = old_partner, None
+        if new_partner is not None and old_partner is not None:
+            self._partner_changed(tr, c, old_partner, new_partner)
         if new_partner is not None:
             dt_open = "dark_target" in tr.open
             if dt_open or (tr.dark_since is not None and was_dark_s >= cfg.silent_s):
@@ -324,6 +365,36 @@ class FusionStage:
               and not self._small(tr.length_m)):  # fmt: skip
             self._out.targets.append(self._target_report(tr, c, tr.tid))
             self._dark_target(tr, c, lat, lon)
+
+    def _restart_jump(self, tr: SensorTrack, c: Contact) -> float | None:
+        """Distance (m) of the contact from the track's prediction when it is too far to be
+        the same target (> ``restart_gates`` gate radii or > ``restart_m``), else None."""
+        lat, lon, var = tr.filt.latlon_at(_ts(c.time))
+        d = distance_m(lat, lon, c.lat, c.lon)
+        gate_r = math.sqrt(self.cfg.gate_chi2 * (var + self._sigma(c) ** 2))
+        if d > self.cfg.restart_m or d > self.cfg.restart_gates * gate_r:
+            return d
+        return None
+
+    def _followed_elsewhere(self, tr: SensorTrack, mmsi: int) -> bool:
+        """Another live track of the same sensor has ``mmsi`` as its partner and its latest
+        update was associated with it."""
+        t = _ts(tr.last)
+        return any(
+            o is not tr and o.sensor == tr.sensor and o.partner == mmsi and o.assoc
+            and o.assoc[-1] == mmsi and t - _ts(o.last) <= self.cfg.lost_s
+            for o in self._tracks.values()
+        )  # fmt: skip
+
+    def _partner_changed(self, tr: SensorTrack, c: Contact, old: int, new: int) -> None:
+        """The track now follows another vessel: findings about the old partner end."""
+        lat, lon, _ = tr.filt.latlon_at(_ts(c.time))
+        for ftype in ("contradicted", "dark_tracked"):
+            cur = tr.open.get(ftype)
+            if cur is not None and int(cur.info.get("mmsi", old)) == old:
+                why = f"{c.kind} {c.sensor} target {tr.key} now follows MMSI {new}"
+                self._close(tr, ftype, c.time, lat, lon, old, [why])
+        tr.contra_run = 0
 
     def _dark_target(self, tr: SensorTrack, c: Contact, lat: float, lon: float) -> None:
         cfg = self.cfg
@@ -408,27 +479,39 @@ class FusionStage:
         if last is None:
             return
         silent = _ts(c.time) - last.t
-        if silent < cfg.silent_s or silent < self._silence_threshold(p, last.t):
+        thr = self._silence_threshold(p, last.t)
+        if silent < cfg.silent_s or silent < thr:
             return  # AIS is there (a return is closed by the sweep at the fix's own time)
+        others: int | None = None
+        if self.coverage is not None:
+            since = datetime.fromtimestamp(max(last.t, _ts(c.time) - cfg.heard_within_s), UTC)
+            others = self.coverage.others_heard_near(last.lat, last.lon, since, p)
+            if cur is None and others < cfg.min_others_heard:
+                # nobody else heard there either: a reception gap, not a transponder off
+                if (p, last.t) not in self._uncovered:
+                    self._uncovered.add((p, last.t))
+                    self.stats["dark_tracked_no_coverage"] += 1
+                return
         sensed = self._target_report(tr, c, p)
         self._out.sensed[p] = sensed
-        if cur is not None and (c.time - cur.last_emit).total_seconds() < cfg.update_every_s:
+        conf, why = self._silence_confidence(p, last, silent, thr, others)
+        if cur is not None and (c.time - cur.last_emit).total_seconds() < cfg.update_every_s \
+                and conf < float(cur.info.get("conf", 0.0)) + 0.1:  # fmt: skip
             return
         away = distance_m(last.lat, last.lon, lat, lon)
         last_time = datetime.fromtimestamp(last.t, UTC)
-        # a silence just past the threshold is often a reception gap: 0.5, growing to 0.95
-        # as it lasts (a transponder switched off stays off)
-        thr = self._silence_threshold(p, last.t)
-        conf = min(0.95, 0.5 + 0.45 * (1 - math.exp(-max(0.0, silent - thr) / 1200)))
         start = last_time if cur is None else cur.start
+        reasons = [f"AIS silent for {minutes(silent)} while {c.kind} {tr.sensor} tracks it "
+                   f"{away / 1000:.1f} km from its last AIS position", *why]  # fmt: skip
         ev = make_event(
             cfg, "dark_tracked", "open" if cur is None else "update", p, start, time=c.time,
             lat=lat, lon=lon, confidence=conf, evidence=list(tr.evidence), extra=(str(tr.tid),),
-            reasons=[f"AIS silent for {minutes(silent)} while {c.kind} {tr.sensor} tracks it "
-                     f"{away / 1000:.1f} km from its last AIS position"],
+            reasons=reasons,
             attrs={"target": tr.tid, "sensor": tr.sensor, "sensor_kind": tr.kind, "track": tr.key,
                    "last_ais": {"time": last_time.isoformat(), "lat": last.lat, "lon": last.lon},
-                   "silent_s": round(silent), "radar": {"lat": round(lat, 6), "lon": round(lon, 6)},
+                   "silent_s": round(silent), "silence_threshold_s": round(thr),
+                   "others_heard": others,
+                   "radar": {"lat": round(lat, 6), "lon": round(lon, 6)},
                    "distance_m": round(away, 1)},
         )  # fmt: skip
         if cur is None:
@@ -436,7 +519,56 @@ class FusionStage:
             cur.info = {"mmsi": p, "last_ais_t": last.t}
             self._silent.add(p)
         cur.last_emit = c.time
+        cur.info["conf"] = round(conf, 3)
         self._emit(ev)
+
+    def _silence_confidence(
+        self, mmsi: int, last: Fix, silent: float, thr: float,
+        others: int | None,
+    ) -> tuple[float, list[str]]:  # fmt: skip
+        """How sure a silence is a transponder switched off, not a reception gap: 0.3 at the
+        threshold, rising to 0.95 with the reports the vessel *should* have sent since
+        (beyond the threshold, at its own median interval, ≥ 10 s), weighted by how
+        reliably it was received before (q², q = received / expected over the last 30 min)
+        and by how much history there is (≥ 30 reports = full weight). Capped at
+        ``stationary_conf_max`` for a vessel at rest (its last AIS SOG < 1 kn) and
+        ``no_coverage_conf_max`` without
+        coverage information."""
+        cfg = self.cfg
+        _, times = self.index.fixes_until(mmsi, last.t)
+        k = bisect.bisect_left(times, last.t - 1800.0)
+        n_w = len(times) - k
+        iv = self.index.intervals(mmsi, last.t)
+        why: list[str] = []
+        evidence = 0.0
+        if iv is not None and n_w >= 3:
+            median = max(iv[0], 1e-3)
+            span = last.t - times[k]
+            q = min(1.0, n_w / (span / median + 1.0))
+            missed = max(0.0, silent - thr) / max(median, 10.0)
+            evidence = q * q * min(1.0, n_w / 30.0) * missed
+            why.append(
+                f"about {missed:.0f} reports missed beyond its usual silence "
+                f"({minutes(thr)}); {q:.0%} of its reports were received before"
+            )
+        else:
+            why.append("its reporting pattern is not known yet (fewer than 3 recent reports)")
+        conf = min(0.95, 0.3 + 0.65 * (1.0 - math.exp(-evidence / cfg.silence_evidence)))
+        if last.sog is not None and last.sog < 1.0:
+            conf = min(conf, cfg.stationary_conf_max)
+            why.append(
+                "the vessel is at rest (in port or at anchor): a silence there is "
+                "often a reception gap"
+            )
+        if others is None:
+            conf = min(conf, cfg.no_coverage_conf_max)
+            why.append("no coverage information: a reception gap cannot be ruled out")
+        else:
+            why.append(
+                f"{others} other vessels were heard near its last position since, "
+                "so the receiver covers it"
+            )
+        return conf, why
 
     def _silence_threshold(self, mmsi: int, last_t: float) -> float:
         """How long this vessel must be unheard to count as silent. A ship at anchor reports
@@ -455,7 +587,8 @@ class FusionStage:
         assert p is not None
         cur = tr.open.get("contradicted")
         t = _ts(c.time)
-        claim = self.index.predict(p, t, t + cfg.hold_s / 2)
+        until = t + cfg.hold_s / 2
+        claim = self.index.predict(p, t, until)
         sensor = self.sensors.get(c.sensor)
         fresh = claim is not None and claim.dt_s <= 60.0
         if mmsi == p or not fresh or claim is None:
@@ -466,9 +599,24 @@ class FusionStage:
             return
         gap = distance_m(claim.lat, claim.lon, lat, lon)
         covered = sensor is not None and sensor.covers(claim.lat, claim.lon)
-        supported = bool(res.gated.get(p))
-        if gap < cfg.contradict_m or not covered or supported:
+        if gap < cfg.contradict_m or not covered:
             tr.contra_run = 0
+            return
+        if mmsi is not None:
+            # the diverging track now gates with another vessel's AIS: the radar followed
+            # the other ship (a partner swap), nothing says the partner's AIS is false
+            self.stats["partner_swaps"] += 1
+            tr.partner = mmsi
+            tr.assoc.clear()
+            tr.assoc.append(mmsi)
+            self._partner_changed(tr, c, p, mmsi)
+            return
+        if tr.contra_run == 0 and not tr.was_stable:
+            return  # a partnership not stable before the divergence (a ship passing by)
+        if self._supported(c, p, until, claim.var_m2, tr):
+            # some contact of this sensor, of whichever track, is where the AIS says
+            tr.contra_run = 0
+            self.stats["contradiction_supported"] += 1
             return
         tr.contra_run += 1
         if tr.contra_run < cfg.contradict_scans:
@@ -483,7 +631,8 @@ class FusionStage:
             extra=(c.sensor,),
             reasons=[f"AIS places MMSI {p} {gap / 1000:.1f} km from where {c.kind} {c.sensor} "
                      f"tracks it (target {tr.key}) over {tr.contra_run} scans",
-                     f"{c.sensor} covers the AIS position and sees nothing there"],
+                     f"{c.sensor} covers the AIS position and sees nothing there: no contact "
+                     f"of any target within one scan lies in its gate"],
             attrs={"sensor": c.sensor, "sensor_kind": c.kind, "track": tr.key, "target": tr.tid,
                    "distance_m": round(gap, 1), "scans": tr.contra_run,
                    "ais": {"lat": round(claim.lat, 6), "lon": round(claim.lon, 6)},
@@ -491,8 +640,30 @@ class FusionStage:
         )  # fmt: skip
         if cur is None:
             tr.open["contradicted"] = cur = _open(ev, None)
+            cur.info = {"mmsi": p}
         cur.last_emit = c.time
         self._emit(ev)
+
+    def _supported(self, c: Contact, mmsi: int, until: float, var_m2: float,
+                   tr: SensorTrack) -> bool:  # fmt: skip
+        """Does any contact of ``c``'s sensor within the same scan lie in the gate of where
+        ``mmsi``'s AIS places it (at that contact's time)? A rotating radar reports each
+        target once per rotation at a bearing-dependent time, so "the same scan" is from
+        one update interval of this track (≤ 60 s) before ``c`` to ``scan_s`` after it."""
+        t = _ts(c.time)
+        back = max(self.cfg.scan_s, min(tr.period_s or 0.0, 60.0))
+        for tc, la, lo, sig in reversed(self._recent.get(c.sensor, ())):
+            if tc < t - back:
+                break
+            if tc > t + self.cfg.scan_s or (tc == t and la == c.lat and lo == c.lon):
+                continue
+            pred = self.index.predict(mmsi, tc, until)
+            if pred is None:
+                continue
+            d = distance_m(pred.lat, pred.lon, la, lo)
+            if d * d / (pred.var_m2 + sig * sig) <= self.cfg.gate_chi2:
+                return True
+        return False
 
     # -- closing, expiry ------------------------------------------------------------------------
     def _close(self, tr: SensorTrack, ftype: str, time: datetime, lat: float, lon: float,
@@ -560,6 +731,9 @@ class FusionStage:
         old = [k for k, v in self._confirmed_at.items() if v < t - self.cfg.confirm_every_s]
         for ck in old:
             del self._confirmed_at[ck]
+        self._uncovered = {k for k in self._uncovered if k[1] >= t - 12 * 3600.0}
+        for sensor in [k for k, v in self._recent.items() if not v or v[-1][0] < t - RECENT_S]:
+            del self._recent[sensor]
 
     # -- snapshot ---------------------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
@@ -575,6 +749,9 @@ class FusionStage:
             "passes": [pass_dict(p) for _, p in sorted(self._passes.items())],
             "tracks": [tr.to_dict() for _, tr in sorted(self._tracks.items())],
             "confirmed_at": [[m, s, t] for (m, s), t in sorted(self._confirmed_at.items())],
+            "recent": {k: [list(r) for r in v] for k, v in sorted(self._recent.items())},
+            "uncovered": sorted([m, t] for m, t in self._uncovered),
+            "stats": dict(self.stats),
         }
 
     def restore(self, snap: dict[str, Any]) -> None:
@@ -598,6 +775,12 @@ class FusionStage:
             if "dark_tracked" in tr.open:
                 self._silent.add(int(tr.open["dark_tracked"].info["mmsi"]))
         self._confirmed_at = {(int(m), str(s)): float(t) for m, s, t in snap["confirmed_at"]}
+        self._recent = {
+            k: deque((float(a), float(b), float(c), float(d)) for a, b, c, d in v)
+            for k, v in snap.get("recent", {}).items()
+        }
+        self._uncovered = {(int(m), float(t)) for m, t in snap.get("uncovered", [])}
+        self.stats.update({k: int(v) for k, v in snap.get("stats", {}).items()})
         self._next_sweep = -math.inf  # re-derived at the next advance
 
 

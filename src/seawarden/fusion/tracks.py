@@ -98,6 +98,10 @@ class SensorTrack:
         self.conf_sum = 0.0
         self.evidence: deque[dict[str, Any]] = deque(maxlen=cfg.evidence_n)
         self.contra_run = 0
+        # the partner held >= partner_min of the partner_window associations *before* the
+        # latest contact: a contradiction may only start from a stable partnership
+        self.was_stable = False
+        self.period_s: float | None = None  # interval between the last two updates
         self.open: dict[str, OpenFinding] = {}  # finding type → open state
 
     @property
@@ -106,6 +110,12 @@ class SensorTrack:
 
     def add(self, c: Contact, mmsi: int | None, cfg: FusionConfig) -> int | None:
         """Record one associated (or not) contact; returns the partner it newly earned."""
+        if self.n:
+            self.period_s = (c.time - self.last).total_seconds()
+        self.was_stable = (
+            self.partner is not None
+            and sum(1 for m in self.assoc if m == self.partner) >= cfg.partner_min
+        )
         self.n += 1
         self.last = c.time
         self.conf_sum += max(0.0, min(1.0, c.confidence))
@@ -138,6 +148,7 @@ class SensorTrack:
             "dark_since": self.dark_since.isoformat() if self.dark_since else None,
             "length_m": self.length_m, "conf_sum": self.conf_sum,
             "evidence": list(self.evidence), "contra_run": self.contra_run,
+            "was_stable": self.was_stable, "period_s": self.period_s,
             "open": {k: v.to_dict() for k, v in self.open.items()},
         }  # fmt: skip
 
@@ -157,6 +168,8 @@ class SensorTrack:
         self.conf_sum = float(d["conf_sum"])
         self.evidence = deque(d["evidence"], maxlen=cfg.evidence_n)
         self.contra_run = int(d["contra_run"])
+        self.was_stable = bool(d.get("was_stable", False))
+        self.period_s = d.get("period_s")
         self.open = {k: OpenFinding.from_dict(v) for k, v in d["open"].items()}
         return self
 
