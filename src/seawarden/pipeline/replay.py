@@ -130,7 +130,13 @@ def build_core(
         from seawarden.fusion.config import FusionConfig
         from seawarden.fusion.stage import FusionStage
 
-        fusion = FusionStage(sensors, fusion_config(FusionConfig, config.fusion), areas=index)
+        fusion = FusionStage(
+            sensors,
+            fusion_config(FusionConfig, config.fusion),
+            areas=index,
+            # who else the receivers hear tells a switched-off transponder from a reception gap
+            coverage=runner.coverage if runner is not None else None,
+        )
     weather = None
     if config.weather:
         from seawarden.fusion.weather import WeatherConfig, WeatherContext

@@ -48,7 +48,7 @@ DEFAULT_WEIGHTS: Mapping[str, float] = {
     "course_speed": 30.0,
     "approach": 22.0,
     # Non-AIS sensors fused with AIS (fusion/stage.py)
-    "fusion.dark_target": 70.0,
+    "fusion.dark_target": 80.0,
     "fusion.dark_tracked": 72.0,
     "fusion.contradicted": 85.0,
     "fusion.link": 40.0,
