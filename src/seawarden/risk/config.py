@@ -42,6 +42,8 @@ def load_risk_settings(path: str | Path) -> RiskSettings:
                 section["levels"] = tuple(float(x) for x in section["levels"])
             if "location_independent" in section:
                 section["location_independent"] = tuple(section["location_independent"])
+            if "same_evidence" in section:
+                section["same_evidence"] = tuple(tuple(g) for g in section["same_evidence"])
         try:
             built[name] = cls(**section)
         except TypeError as exc:

@@ -68,6 +68,8 @@ class RiskConfig:
       elsewhere — except findings in ``location_independent``: identity (who a ship is does
       not depend on where it is) and detectors that already weigh the corridor themselves.
     * ``sanctions_points``: prior for a watchlist match on an official sanctions list.
+    * ``same_evidence``: groups of sources that read the same facts (an AIS silence seen by
+      the gap detector and by a radar still tracking the ship); only the strongest scores.
     """
 
     weights: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
@@ -78,6 +80,8 @@ class RiskConfig:
     far_factor: float = 0.55
     near_m: float = 15_000.0
     sanctions_points: float = 15.0
+    # Sources that weigh the same facts: only the strongest of each group scores.
+    same_evidence: tuple[tuple[str, ...], ...] = (("ais_gap", "fusion.dark_tracked"),)
     # Detectors that already weigh where the vessel is (or findings about who it is) are not
     # scaled again by location.
     location_independent: tuple[str, ...] = (
@@ -272,6 +276,7 @@ class RiskEngine:
             )
             for c in strongest.values()
         ]
+        contributions = self._one_per_group(contributions)
         if not per_vessel:
             self._active.pop(vessel.mmsi, None)
         contributions.extend(self._priors(vessel, now))
@@ -329,6 +334,28 @@ class RiskEngine:
                     notes.append(str(note))
             out.append(c)
         return out, tuple(notes)
+
+    def _one_per_group(self, contributions: list[Contribution]) -> list[Contribution]:
+        """Findings in one ``same_evidence`` group read the same facts (an AIS silence seen
+        by the gap detector and by a radar that still tracks the ship): only the strongest
+        counts, the others stay listed with 0 points, so nothing is counted twice."""
+        out = list(contributions)
+        for group in self.config.same_evidence:
+            members = [i for i, c in enumerate(out) if c.source in group]
+            if len(members) < 2:
+                continue
+            best = max(members, key=lambda i: (out[i].points, out[i].source))
+            for i in members:
+                if i != best:
+                    c = out[i]
+                    out[i] = Contribution(
+                        source=c.source,
+                        points=0.0,
+                        text=f"{c.text} (same evidence as {out[best].source}: not counted twice)",
+                        event_id=c.event_id,
+                        area_id=c.area_id,
+                    )
+        return out
 
     def _place_factor(self, distance_m: float | None) -> tuple[float, str]:
         cfg = self.config
