@@ -325,6 +325,10 @@ def live(
     udp: Annotated[
         str | None, typer.Option(help="[HOST]:PORT to listen on for NMEA over UDP")
     ] = None,
+    asterix_udp: Annotated[
+        str | None,
+        typer.Option(help="[HOST]:PORT to listen on for ASTERIX radar (with --sensors)"),
+    ] = None,
     areas: Annotated[Path | None, typer.Option(help="areas of interest (GeoJSON)")] = None,
     watchlist: Annotated[list[Path] | None, typer.Option(help="watchlist CSV (repeatable)")] = None,
     events_out: Annotated[Path | None, typer.Option(help="append events as JSON Lines")] = None,
@@ -357,6 +361,8 @@ def live(
     host, _, port_text = endpoint.rpartition(":")
     if not port_text.isdigit():
         raise typer.BadParameter(f"{endpoint!r}: expected HOST:PORT")
+    if asterix_udp is not None and not asterix_udp.rpartition(":")[2].isdigit():
+        raise typer.BadParameter(f"--asterix-udp {asterix_udp!r}: expected [HOST]:PORT")
     cfg = _config(
         areas=areas or env.areas or _default_areas(),
         watchlists=list(watchlist or env.watchlist),
@@ -379,10 +385,17 @@ def live(
     alert_sinks += [delivery.sink] if delivery else []
     runner = LiveRunner(cfg, store=db, sinks=sinks, alert_sinks=alert_sinks)
 
-    def feed(stop: asyncio.Event) -> Coroutine[Any, Any, None]:
-        if tcp:
-            return runner.run_tcp(host, int(port_text), stop)
-        return runner.run_udp(host, int(port_text), stop)
+    async def feed(stop: asyncio.Event) -> None:
+        ais = (
+            runner.run_tcp(host, int(port_text), stop)
+            if tcp
+            else runner.run_udp(host, int(port_text), stop)
+        )
+        if asterix_udp is None:
+            await ais
+            return
+        a_host, _, a_port = asterix_udp.rpartition(":")
+        await asyncio.gather(ais, runner.listen_asterix(a_host, int(a_port), stop))
 
     try:
         _run_until_stopped(feed, None)

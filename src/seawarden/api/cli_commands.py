@@ -21,6 +21,7 @@ from rich.table import Table
 
 from seawarden.api import tokens
 from seawarden.api.settings import SubscriptionLike
+from seawarden.cli_sources import FusionOpt, RegistryOpt, SensorsOpt, WeatherOpt, source_settings
 from seawarden.errors import ConfigError, StoreError
 
 if TYPE_CHECKING:
@@ -232,9 +233,14 @@ def serve(
         list[Path] | None, typer.Option(help="recorded file(s) replayed as a live feed")
     ] = None,
     speed: Annotated[float, typer.Option(help="replay pace over real time")] = 60.0,
+    sensors: SensorsOpt = None,
+    weather: WeatherOpt = None,
+    registry: RegistryOpt = None,
+    fusion: FusionOpt = None,
 ) -> None:
     """Run the pipeline on a feed, the delivery worker, the HTTP API and the console."""
     from seawarden.api.serve import ServeOptions
+    from seawarden.pipeline.settings import env_settings
 
     start_service(
         ServeOptions(
@@ -249,6 +255,9 @@ def serve(
             udp=udp,
             replay=list(replay or []),
             speed=speed,
+            sources=source_settings(
+                env_settings(), sensors=sensors, weather=weather, registry=registry, fusion=fusion
+            ),
         )
     )
 

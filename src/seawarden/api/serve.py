@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import uvicorn
 
@@ -66,6 +67,8 @@ class ServeOptions:
     duration_s: float | None = None
     extra_alert_sinks: list[AlertSink] = field(default_factory=list)
     extra_event_sinks: list[EventSink] = field(default_factory=list)
+    # non-AIS sources (cli_sources.py): RunConfig keywords sensors/weather/registry/fusion...
+    sources: dict[str, Any] = field(default_factory=dict)
 
 
 def split_endpoint(text: str, what: str) -> tuple[str, int]:
@@ -139,6 +142,7 @@ def build_link(
         dedup_window_s=3.0,
         positions=PositionsMode.sampled,
         assume_time=None,
+        sources=opts.sources,
     )
     runner = LiveRunner(
         cfg, store=store_db, sinks=list(opts.extra_event_sinks), alert_sinks=alert_sinks

@@ -253,6 +253,38 @@ class LiveRunner:
             transport.close()
             self.finish()
 
+    async def listen_asterix(self, host: str, port: int, stop: asyncio.Event) -> None:
+        """Receive ASTERIX radar datagrams (cat 010/048; one or more data blocks each) until
+        ``stop``, beside an AIS feed run by :meth:`run_tcp` / :meth:`run_udp` (which own the
+        ticker). Needs the sensors registry: records are attributed by their SAC/SIC."""
+        from seawarden.ingest.asterix import AsterixDecoder
+
+        if self.sensors is None:
+            raise SourceError("ASTERIX input needs the radars' positions: give --sensors FILE")
+        decoder = AsterixDecoder(self.sensors, reference=self.clock.now(), source="asterix-udp")
+        runner = self
+        blocks = 0
+
+        class _Protocol(asyncio.DatagramProtocol):
+            def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
+                nonlocal blocks
+                blocks += 1
+                for item in decoder.feed(data, blocks, received=runner.clock.now()):
+                    runner.feed_record(item)
+
+        loop = asyncio.get_running_loop()
+        try:
+            transport, _ = await loop.create_datagram_endpoint(
+                _Protocol, local_addr=(host or "0.0.0.0", port)
+            )
+        except OSError as exc:
+            raise SourceError(f"cannot listen on udp {host}:{port}: {exc}") from exc
+        log.info("listening for ASTERIX on udp %s:%d", host or "0.0.0.0", port)
+        try:
+            await stop.wait()
+        finally:
+            transport.close()
+
     async def run_paced(self, paths: Sequence[Path], speed: float, stop: asyncio.Event) -> None:
         """Replay files at ``speed`` x real time, as if they were a live feed (the demo).
 
@@ -263,7 +295,7 @@ class LiveRunner:
         for path in paths:
             started_wall = datetime.now(UTC)
             first_event: datetime | None = None
-            paced = open_source(path)
+            paced = open_source(path, sensors=self.sensors)
             if self.core.evidence is not None:
                 self.core.evidence.attach(paced)
             for _, item in paced:
