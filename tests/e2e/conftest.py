@@ -201,17 +201,12 @@ def _create_token(store: Path, name: str, extra: list[str]) -> str:
     return r.stdout.strip().splitlines()[-1]
 
 
-@pytest.fixture(scope="package")
-def server(scenario: Scenario, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    tmp = tmp_path_factory.mktemp("e2e-server")
+@contextlib.contextmanager
+def start_server(serve_args: list[str], tmp: Path, log_name: str = "serve") -> Iterator[Server]:
+    """`seawarden serve` on a fresh store under ``tmp`` with the test tokens, until exit."""
     store = tmp / "e2e.db"
     secrets = {name: _create_token(store, name, extra) for name, extra in TOKENS.items()}
-    cmd = _cli(
-        "serve", "--store", str(store), "--port", "0",
-        "--replay", str(scenario.nmea), "--speed", str(SPEED),
-        "--areas", str(REPO / "config/areas.geojson"),
-        "--watchlist", str(REPO / "config/watchlist.csv"),
-    )  # fmt: skip
+    cmd = _cli("serve", "--store", str(store), "--port", "0", *serve_args)
     proc = subprocess.Popen(
         cmd,
         stdout=subprocess.PIPE,
@@ -224,7 +219,7 @@ def server(scenario: Scenario, tmp_path_factory: pytest.TempPathFactory) -> Iter
     srv = Server(url="", tokens=secrets, proc=proc, started_monotonic=time.monotonic())
     ready = threading.Event()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    log_path = ARTIFACTS / "serve.log"
+    log_path = ARTIFACTS / f"{log_name}.log"
 
     def pump() -> None:  # keeps the pipe drained for the whole session
         assert proc.stdout is not None
@@ -263,6 +258,17 @@ def server(scenario: Scenario, tmp_path_factory: pytest.TempPathFactory) -> Iter
         reader.join(10)
         if proc.stdout is not None:
             proc.stdout.close()
+
+
+@pytest.fixture(scope="package")
+def server(scenario: Scenario, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    args = [
+        "--replay", str(scenario.nmea), "--speed", str(SPEED),
+        "--areas", str(REPO / "config/areas.geojson"),
+        "--watchlist", str(REPO / "config/watchlist.csv"),
+    ]  # fmt: skip
+    with start_server(args, tmp_path_factory.mktemp("e2e-server")) as srv:
+        yield srv
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
