@@ -61,6 +61,12 @@ def test_a_radar_only_target_is_drawn_and_alerted(radar_server: Server, page: Pa
     item = tid(page, "alert-vessel").filter(has_text="non-AIS target").first
     expect(item).to_be_visible(timeout=60_000)
     shot(page, "non-ais-target")
+    # its dossier opens (the id is not an MMSI, and the API takes it) and says why
+    item.click()
+    expect(page.locator(".dossier-head h2")).to_contain_text("non-AIS target", timeout=20_000)
+    expect(tid(page, "dossier-contributions")).to_contain_text("no AIS vessel")
+    expect(page.locator(".dossier-body")).to_contain_text("target id (no AIS)")
+    shot(page, "non-ais-dossier")
     # the API says the same: a non-AIS vessel with an open alert, no MMSI-shaped id
     with radar_server.api() as http:
         vessels = http.get("/api/vessels").json()["items"]

@@ -24,6 +24,7 @@ from seawarden.api.schemas import (
     CloseBody,
     ErrorBody,
 )
+from seawarden.fusion.ids import TARGET_ID_MAX
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
 
@@ -100,7 +101,7 @@ def list_alerts(
         ),
     ] = None,
     severity: Annotated[Severity | None, Query(description="this severity or higher")] = None,
-    mmsi: Annotated[int | None, Query(ge=0, le=999_999_999)] = None,
+    mmsi: Annotated[int | None, Query(ge=0, le=TARGET_ID_MAX)] = None,
     limit: Annotated[
         int, Query(ge=1, description="page size; clamped to the server's maximum")
     ] = 100,

@@ -15,10 +15,15 @@ from seawarden.api.link import PipelineBusyError, PipelineLink
 from seawarden.api.principal import Principal
 from seawarden.api.routes.alerts import _rfc3339
 from seawarden.api.schemas import ErrorBody
+from seawarden.fusion.ids import TARGET_ID_MAX
 
 router = APIRouter(prefix="/vessels", tags=["vessels"])
 Staff = Annotated[Principal, Depends(require(*STAFF))]
-Mmsi = Annotated[int, Path(ge=0, le=999_999_999, description="the vessel's MMSI")]
+# An MMSI (≤ 9 digits) or a seawarden target id of a non-AIS vessel (fusion/ids.py).
+Mmsi = Annotated[
+    int,
+    Path(ge=0, le=TARGET_ID_MAX, description="the vessel's MMSI, or a non-AIS target id"),
+]
 _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorBody, "description": "no valid token"},
     403: {"model": ErrorBody, "description": "analyst or admin only"},

@@ -4,7 +4,7 @@
 import { getJSON } from './api.js';
 import { reportButtons } from './alerts.js';
 import { h, replace, toast } from './dom.js';
-import { hhmm, latlon, ms, normLevel, num, stamp, text, vesselLabel } from './format.js';
+import { hhmm, isNonAis, latlon, ms, normLevel, num, stamp, text, vesselLabel } from './format.js';
 import { createMap, drawAreas, crossingText } from './map.js';
 import { drawPlot } from './plot.js';
 
@@ -156,7 +156,7 @@ export class Dossier {
     const situations = detectorSituations(d.events || []);
     const nc = d.next_crossing;
     const identity = kv('dossier-identity', [
-      ['name', text(d.name)], ['MMSI', text(d.mmsi)], ['IMO', text(d.imo)], ['call sign', text(d.callsign)],
+      ['name', text(d.name)], [isNonAis(d) ? 'target id (no AIS)' : 'MMSI', text(d.mmsi)], ['IMO', text(d.imo)], ['call sign', text(d.callsign)],
       ['flag', text(d.flag)], ['ship type', text(d.ship_type)],
       ['position', latlon(d.lat, d.lon)],
       ['speed / course', `${num(d.speed_kn, 1, ' kn')} / ${num(d.course_deg, 0, '°')}`
