@@ -11,7 +11,7 @@ from __future__ import annotations
 import bisect
 import math
 import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -193,3 +193,102 @@ def new_stage(cfg: FusionConfig | None = None, areas: AreaIndex | None = None) -
 def km(a: tuple[float, float], b: tuple[float, float]) -> float:
     e, n = to_plane(a[0], a[1], b[0], b[1])
     return math.hypot(e, n) / 1000.0
+
+
+# -- synthetic encounters with a real track: head-on and crossing ---------------------------
+
+Path = Callable[[datetime], tuple[float, float] | None]
+
+
+def real_path(track: Sequence[PositionReport]) -> Path:
+    """The real ship's position at any time (between its own reports)."""
+    return lambda t: true_position(track, t)
+
+
+def reciprocal_path(track: Sequence[PositionReport], t_c: datetime, offset_m: float) -> Path:
+    """A ship sailing the real ship's own track backwards in time, ``offset_m`` to its side:
+    at ``t_c`` the two pass head-on ``offset_m`` apart, on reciprocal courses at the same
+    speed, along the real (curving) lane."""
+    vel = velocity_of(real_path(track), t_c)
+    assert vel is not None
+    assert vel[0] > 2.0, "the real ship must be under way at t_c"
+    side = math.radians(vel[1] + 90.0)
+    off = (offset_m * math.sin(side), offset_m * math.cos(side))
+
+    def pos(t: datetime) -> tuple[float, float] | None:
+        p = true_position(track, t_c - (t - t_c))
+        return None if p is None else from_plane(p[0], p[1], *off)
+
+    return pos
+
+
+def crossing_path(track: Sequence[PositionReport], t_c: datetime, ahead_m: float,
+                  angle_deg: float = 90.0) -> Path:  # fmt: skip
+    """A ship on a straight line ``angle_deg`` to the real ship's course at ``t_c``, at the
+    same speed, crossing its track ``ahead_m`` ahead of it at ``t_c``."""
+    p0 = true_position(track, t_c)
+    vel = velocity_of(real_path(track), t_c)
+    assert p0 is not None
+    assert vel is not None
+    assert vel[0] > 2.0, "the real ship must be under way at t_c"
+    ahead = math.radians(vel[1])
+    lat0, lon0 = from_plane(p0[0], p0[1], ahead_m * math.sin(ahead), ahead_m * math.cos(ahead))
+    v = vel[0] * 1852.0 / 3600.0
+    c = math.radians(vel[1] + angle_deg)
+
+    def pos(t: datetime) -> tuple[float, float] | None:
+        s = (t - t_c).total_seconds()
+        return from_plane(lat0, lon0, v * s * math.sin(c), v * s * math.cos(c))
+
+    return pos
+
+
+def velocity_of(path: Path, t: datetime, h_s: float = 15.0) -> tuple[float, float] | None:
+    """(speed_kn, course_deg) of a path at ``t``: the central difference over ±``h_s``, as
+    smooth as a radar tracker's output (over real AIS positions a shorter difference
+    carries their GNSS jitter and the Solent feed's double reports a second apart)."""
+    a, b = path(t - timedelta(seconds=h_s)), path(t + timedelta(seconds=h_s))
+    if a is None or b is None:
+        return None
+    e, n = to_plane(a[0], a[1], b[0], b[1])
+    return math.hypot(e, n) / (2 * h_s) * 3600.0 / 1852.0, math.degrees(math.atan2(e, n)) % 360
+
+
+def path_contacts(
+    path: Path, *, start: datetime, end: datetime, period_s: float = 6.0,
+    rng: random.Random, track_no: str, sigma_m: float = RADAR_SIGMA_M,
+    speed_sigma_kn: float = 0.5, course_sigma_deg: float = 4.0, with_velocity: bool = True,
+) -> list[Contact]:  # fmt: skip
+    """Noisy radar contacts along a path, with a tracker's speed/course (TTM) unless
+    ``with_velocity`` is False (a TLL-like target)."""
+    out: list[Contact] = []
+    t = start
+    while t <= end:
+        p, vel = path(t), velocity_of(path, t)
+        if p is not None and vel is not None:
+            lat, lon = from_plane(p[0], p[1], rng.gauss(0.0, sigma_m), rng.gauss(0.0, sigma_m))
+            sp = max(0.0, vel[0] + rng.gauss(0.0, speed_sigma_kn))
+            co = (vel[1] + rng.gauss(0.0, course_sigma_deg)) % 360.0
+            out.append(Contact(
+                time=t, lat=lat, lon=lon, sensor=RADAR_ID, kind="radar", track=track_no,
+                speed_kn=round(sp, 1) if with_velocity else None,
+                course_deg=round(co, 1) if with_velocity else None,
+                confidence=0.95, source="synthetic-radar", line_no=len(out) + 1,
+            ))  # fmt: skip
+        t += timedelta(seconds=period_s)
+    return out
+
+
+def path_ais(path: Path, mmsi: int, *, start: datetime, end: datetime,
+             period_s: float = 10.0) -> list[PositionReport]:  # fmt: skip
+    """AIS reports (with SOG/COG) of a synthetic ship along a path."""
+    out: list[PositionReport] = []
+    t = start
+    while t <= end:
+        p, vel = path(t), velocity_of(path, t)
+        if p is not None and vel is not None:
+            out.append(PositionReport(mmsi=mmsi, time=t, lat=p[0], lon=p[1],
+                                      speed_kn=round(vel[0], 1), course_deg=round(vel[1], 1),
+                                      source="synthetic-ais", line_no=len(out) + 1))  # fmt: skip
+        t += timedelta(seconds=period_s)
+    return out

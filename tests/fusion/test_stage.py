@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import random
 from datetime import datetime, timedelta
 
@@ -28,15 +29,21 @@ from seawarden.model.reports import PositionReport
 from tests.fusion.conftest import (
     Item,
     by_mmsi,
+    crossing_path,
     feed,
     km,
     moving_ships,
     new_stage,
+    path_ais,
+    path_contacts,
     radar_contacts,
+    real_path,
+    reciprocal_path,
     registry,
     statics,
     stream_order,
     true_position,
+    velocity_of,
 )
 
 SHIP = 235031617
@@ -530,3 +537,77 @@ def test_no_contradiction_when_another_radar_target_is_at_the_ais_position(
     run = feed(stage, stream_order([*shifted, *ship_contacts(tracks), *at_claim]))
     assert run.of("contradicted") == []
     assert stage.stats["contradiction_supported"] >= 1
+
+
+# -- a dark track meeting an AIS ship: no link by proximity ----------------------------------
+
+DARK = 235999002  # the synthetic dark ship's own MMSI, once its transponder comes on
+
+
+@pytest.mark.parametrize(
+    ("geometry", "with_velocity"),
+    [("reciprocal", True), ("crossing", True), ("reciprocal", False)],
+    ids=["head-on TTM", "crossing TTM", "head-on no speed/course"],
+)
+def test_dark_track_meeting_an_ais_ship_is_linked_to_its_own_ais_not_to_the_ship(
+    solent_positions: list[PositionReport], tracks: dict[int, list[PositionReport]],
+    geometry: str, with_velocity: bool,
+) -> None:  # fmt: skip
+    """The case seen end to end (a dark radar track linked to a real ship that passed it
+    head-on 62 m away, 24 s before its own AIS came on), on real traffic: a dark ship (no
+    AIS) tracked by radar for 15 min meets the real ferry 235031617 40 m away, head-on on
+    the reciprocal course along the real lane or crossing its track at 90°. The ferry has
+    no radar track of its own here (a radar shadow, a missed target: nothing else claims
+    its AIS). The dark ship's transponder comes on 30 s after the encounter.
+
+    The dark track must not be linked to (nor confirm, nor partner) the ferry, and must be
+    linked to its own MMSI once that is heard. With TTM speed/course the association gate
+    refuses the ferry; without them (a TLL-like target) the link's velocity check (the
+    track filter's velocity against the AIS velocity) does."""
+    real = tracks[SHIP]
+    t_c = real[0].time + timedelta(minutes=12)  # the ferry is under way at 9.5 kn
+    dark = (reciprocal_path(real, t_c, 40.0) if geometry == "reciprocal"
+            else crossing_path(real, t_c, 40.0))  # fmt: skip
+    on = t_c + timedelta(seconds=30)
+    end = t_c + timedelta(minutes=8)
+    contacts = path_contacts(dark, start=t_c - timedelta(minutes=15), end=end, period_s=6.0,
+                             rng=random.Random(5), track_no="42", sigma_m=40.0,
+                             with_velocity=with_velocity)  # fmt: skip
+    ais = [*solent_positions, *path_ais(dark, DARK, start=on, end=end)]
+    run = feed(new_stage(), stream_order([*ais, *contacts]))
+    links = run.of("link")
+    assert [e.mmsi for e in links] == [DARK], [(e.mmsi, e.time) for e in links]
+    assert on <= links[0].time <= on + timedelta(minutes=2)
+    assert links[0].attrs["dark_s"] >= 14 * 60
+    assert not [e for e in run.events if e.mmsi == SHIP], "the ferry got a fusion event"
+
+
+def test_a_dark_track_is_linked_only_after_consecutive_associations(
+    solent_positions: list[PositionReport], tracks: dict[int, list[PositionReport]]
+) -> None:
+    """A dark radar target sails in company with the real ferry (same course and speed, so
+    velocity cannot tell them apart): 600 m abeam for 10 min (dark), then alternately 20 m
+    and 300 m abeam, scan after scan, for 5 min: it gates with the ferry every other scan.
+    That is 3 of the last 5 associations (the partner majority), never 3 in a row: no link.
+    Synthetic offsets on the real track; no noise, so the pattern is exact."""
+    real = tracks[SHIP]
+    t0 = real[0].time + timedelta(seconds=5)
+    vel = velocity_of(real_path(real), t0 + timedelta(minutes=5))
+    assert vel is not None
+    side = math.radians(vel[1] - 90.0)  # to port: no other ship there
+    contacts = []
+    k = 0
+    t = t0
+    while t < t0 + timedelta(minutes=15):
+        p = true_position(real, t)
+        if p is not None:
+            off = 600.0 if t < t0 + timedelta(minutes=10) else (20.0 if k % 2 else 300.0)
+            lat, lon = from_plane(p[0], p[1], off * math.sin(side), off * math.cos(side))
+            k += 1
+            contacts.append(Contact(time=t, lat=lat, lon=lon, sensor="vts-solent",
+                                    kind="radar", track="9", confidence=0.9, line_no=k))  # fmt: skip
+        t += timedelta(seconds=6)
+    stage = new_stage()
+    run = feed(stage, stream_order([*solent_positions, *contacts]))
+    assert run.of("link") == []
+    assert stage.stats["links_deferred"] >= 10

@@ -17,6 +17,19 @@ contact of a well-reported neighbour (measured on the Solent: ~4 % of resolvable
 The log-determinant term charges the vague prediction for its vagueness. Each contact also
 gets a dummy "no vessel" column costing ``gate_chi2`` plus its largest log-det term: every
 gated pair beats leaving it unassigned, non-gated pairs are never taken.
+
+**Velocity.** A radar contact that carries the tracker's speed and course (TTM, ASTERIX
+I200), at ≥ ``velocity_min_kn`` so the course means something, is also compared with the
+vessel's predicted velocity at the contact's time. The velocity innovation is taken in the
+contact's own along/cross-track frame, where the radar's error is
+``diag(σ_speed², max(v·σ_course, σ_speed)²)``, plus the prediction's isotropic velocity
+variance: ``d²_v = ν_a²/S_a + ν_c²/S_c``. A pair passes only when both its position gate
+(2 dof) and its velocity gate (``velocity_gate_chi2``, 2 dof) pass, and its cost is the 4-D
+negative log-likelihood ``d² + d²_v + ln(|S|/|R|) + ln(|S_v|/|R_v|)``: the same cost,
+extended, so every candidate of that contact is charged the same way (a vessel whose
+velocity is unknown gets a wide ``S_v``: it gates, but pays for its vagueness). The dummy
+column of such a contact costs both gates plus its largest log-det term. A contact without
+speed/course (SAR detection, TLL) is gated and costed on position only, as before.
 """
 
 from __future__ import annotations
@@ -186,8 +199,9 @@ class Pair:
 
     contact: int
     mmsi: int
-    d2: float
+    d2: float  # position gate distance
     pred: Prediction
+    d2v: float | None = None  # velocity gate distance (None: contact without velocity)
 
 
 @dataclass(slots=True)
@@ -196,6 +210,49 @@ class ScanResult:
     unassigned: list[int] = field(default_factory=list)
     gated: dict[int, list[int]] = field(default_factory=dict)  # mmsi → contacts in its gate
     candidates: list[int] = field(default_factory=list)
+    vetoed: int = 0  # pairs in the position gate refused by the velocity gate
+
+
+@dataclass(frozen=True, slots=True)
+class MeasuredVelocity:
+    """A contact's velocity (east, north m/s), its along-track unit vector and its error
+    variances along and across track (m²/s²)."""
+
+    ve: float
+    vn: float
+    ue: float
+    un: float
+    var_along: float
+    var_cross: float
+
+    def d2(self, pe: float, pn: float, pvar: float) -> tuple[float, float]:
+        """(d²_v, ln(|S_v|/|R_v|)) against a predicted velocity with per-axis variance."""
+        ne, nn = self.ve - pe, self.vn - pn
+        na = ne * self.ue + nn * self.un
+        nc = nn * self.ue - ne * self.un
+        sa, sc = pvar + self.var_along, pvar + self.var_cross
+        return na * na / sa + nc * nc / sc, math.log(sa * sc / (self.var_along * self.var_cross))
+
+
+def contact_velocity(c: Contact, cfg: FusionConfig) -> MeasuredVelocity | None:
+    """The contact's speed/course as a measurement, or None when it has none (SAR, TLL) or
+    is slower than ``velocity_min_kn`` (a course from a slow or stationary track is noise).
+
+    Error model (a radar tracker's smoothed output for a tracked target): speed 1 σ =
+    ``contact_speed_sigma_kn`` along track, course 1 σ = ``contact_course_sigma_deg`` →
+    ``v·σ_course`` across track, but never less than the speed error (at low speed a
+    tracker's course wanders more than its speed)."""
+    sp, co = c.speed_kn, c.course_deg
+    if sp is None or co is None or not (math.isfinite(sp) and math.isfinite(co)):
+        return None
+    if sp < cfg.velocity_min_kn:
+        return None
+    v = sp * KN
+    r = math.radians(co)
+    ue, un = math.sin(r), math.cos(r)
+    sa = cfg.contact_speed_sigma_kn * KN
+    sc = max(v * math.radians(cfg.contact_course_sigma_deg), sa)
+    return MeasuredVelocity(v * ue, v * un, ue, un, sa * sa, sc * sc)
 
 
 def length_ok(a: float | None, b: float | None, ratio_max: float) -> bool:
@@ -269,6 +326,8 @@ def associate(
     logdet = np.zeros(n_c)  # per contact: the largest ln(|S|/|R|) among its gated pairs
     preds: dict[tuple[int, int], Prediction] = {}
     lengths = [length_of(m) for m, _ in ref]
+    vels = [contact_velocity(c, cfg) for c in contacts]
+    d2vs: dict[tuple[int, int], float] = {}
     for i, j in zip(near_i.tolist(), near_j.tolist(), strict=True):
         c = contacts[i]
         m = ref[j][0]
@@ -280,14 +339,27 @@ def associate(
         e, n = to_plane(c.lat, c.lon, p.lat, p.lon)
         s_var = p.var_m2 + sigmas[i] ** 2
         d2 = (e * e + n * n) / s_var
-        if d2 <= cfg.gate_chi2:
-            ld = 2.0 * math.log(s_var / sigmas[i] ** 2)  # 2-D isotropic: ln|S| = 2 ln s
+        if d2 > cfg.gate_chi2:
+            continue
+        ld = 2.0 * math.log(s_var / sigmas[i] ** 2)  # 2-D isotropic: ln|S| = 2 ln s
+        zv = vels[i]
+        if zv is not None:
+            pvar = p.vvar if math.isfinite(p.vvar) else (cfg.max_speed_kn * KN / 3.0) ** 2
+            d2v, ldv = zv.d2(p.ve, p.vn, pvar)
+            if d2v > cfg.velocity_gate_chi2:
+                out.vetoed += 1  # where it should be, but not moving the way it does
+                continue
+            d2vs[(i, j)] = d2v
+            ld += ldv
+            cost[i, j] = d2 + d2v + ld  # the 4-D negative log-likelihood
+        else:
             cost[i, j] = d2 + ld
-            logdet[i] = max(logdet[i], ld)
-            d2s[(i, j)] = d2
-            preds[(i, j)] = p
-            out.gated.setdefault(m, []).append(i)
-    cost[np.arange(n_c), n_v + np.arange(n_c)] = cfg.gate_chi2 + logdet
+        logdet[i] = max(logdet[i], ld)
+        d2s[(i, j)] = d2
+        preds[(i, j)] = p
+        out.gated.setdefault(m, []).append(i)
+    vgate = np.array([cfg.velocity_gate_chi2 if v is not None else 0.0 for v in vels])
+    cost[np.arange(n_c), n_v + np.arange(n_c)] = cfg.gate_chi2 + vgate + logdet
     if method == "hungarian":
         rows, cols = linear_sum_assignment(cost)
         chosen = [(int(i), int(j)) for i, j in zip(rows, cols, strict=True)]
@@ -296,7 +368,7 @@ def associate(
     assigned: set[int] = set()
     for i, j in chosen:
         if j < n_v and (i, j) in preds:
-            out.pairs.append(Pair(i, ref[j][0], d2s[(i, j)], preds[(i, j)]))
+            out.pairs.append(Pair(i, ref[j][0], d2s[(i, j)], preds[(i, j)], d2vs.get((i, j))))
             assigned.add(i)
     out.pairs.sort(key=lambda p: p.contact)
     out.unassigned = [i for i in range(n_c) if i not in assigned]

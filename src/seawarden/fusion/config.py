@@ -56,6 +56,11 @@ class FusionConfig:
     no_coverage_conf_max: float = 0.45  # dark_tracked confidence cap without coverage info
     stationary_conf_max: float = 0.4  # cap for a vessel at rest (AIS and radar < 1 kn)
     silence_evidence: float = 37.0  # missed reports (weighted) for 63 % of the confidence rise
+    # -- velocity consistency (a contact's speed/course vs the AIS vessel's velocity) -----
+    contact_speed_sigma_kn: float = 1.0  # a radar tracker's speed error, 1 σ
+    contact_course_sigma_deg: float = 7.0  # ... and course error, 1 σ (tracked target)
+    velocity_min_kn: float = 2.0  # slower contacts: course meaningless, position only
+    velocity_gate_chi2: float = 13.82  # 2-dof 99.9 % gate on the velocity innovation
 
     def __post_init__(self) -> None:
         positive = (
@@ -63,6 +68,8 @@ class FusionConfig:
             "silent_s", "lost_s", "approach_horizon_s", "contradict_m", "confirm_every_s",
             "confirm_valid_s", "scan_s", "speed_sigma_mps", "max_speed_kn", "max_interp_gap_s",
             "update_every_s", "restart_gates", "restart_m", "heard_within_s", "silence_evidence",
+            "contact_speed_sigma_kn", "contact_course_sigma_deg", "velocity_min_kn",
+            "velocity_gate_chi2",
         )  # fmt: skip
         for name in positive:
             v = getattr(self, name)

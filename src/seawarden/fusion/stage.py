@@ -29,7 +29,7 @@ from seawarden.fusion.associate import AisIndex, ScanResult, associate
 from seawarden.fusion.config import FusionConfig
 from seawarden.fusion.ids import target_id
 from seawarden.fusion.passes import contact_dict, contact_from, pass_dict, pass_from, process_pass
-from seawarden.fusion.predict import CVFilter, Fix, speed_course, velocity_en
+from seawarden.fusion.predict import KN, CVFilter, Fix, speed_course, velocity_en
 from seawarden.fusion.sensors import DEFAULT_SIGMA_M, SensorRegistry
 from seawarden.fusion.tracks import (
     OpenFinding,
@@ -86,6 +86,9 @@ class FusionStage:
             "track_restarts": 0,  # a track number reused / a track that jumped
             "partner_swaps": 0,  # a diverging partnered track now follows another vessel
             "contradiction_supported": 0,  # divergences dismissed: a contact at the AIS spot
+            "velocity_vetoes": 0,  # pairs in a position gate refused by the velocity gate
+            "partner_velocity_refused": 0,  # partners refused: the track moves otherwise
+            "links_deferred": 0,  # a dark track's majority partner not yet consecutive
         }
         # per sensor: (time, lat, lon, sigma) of contacts already associated, time-ordered
         self._recent: dict[str, deque[tuple[float, float, float, float]]] = {}
@@ -299,6 +302,7 @@ class FusionStage:
 
     def _process_scan(self, contacts: list[Contact], fleet: Fleet) -> None:
         res = self._associate(contacts, fleet)
+        self.stats["velocity_vetoes"] += res.vetoed
         for c in contacts:
             recent = self._recent.setdefault(c.sensor, deque())
             t = _ts(c.time)
@@ -309,7 +313,7 @@ class FusionStage:
         for i, c in enumerate(contacts):
             pair = paired.get(i)
             mmsi = pair.mmsi if pair else None
-            if pair is not None:
+            if pair is not None and self._confirmable(c, pair.mmsi, pair.d2v):
                 dist = distance_m(c.lat, c.lon, pair.pred.lat, pair.pred.lon)
                 self._confirm(c, pair.mmsi, pair.d2, dist)
             if c.track is None:  # a one-shot detection outside any pass
@@ -350,11 +354,24 @@ class FusionStage:
             # one vessel, one radar echo: another track of this sensor already follows it
             # (a ship passing close to this target), so this track keeps its partner
             tr.partner, new_partner = old_partner, None
+        if new_partner is not None and not self._moves_like(tr, new_partner, t):
+            # the track's own (filtered) velocity says it is not that vessel: a ship passing
+            # head-on or crossing gates on position for a few scans, never on velocity
+            tr.partner, new_partner = old_partner, None
+            self.stats["partner_velocity_refused"] += 1
+        dark = "dark_target" in tr.open or (
+            tr.dark_since is not None and was_dark_s >= cfg.silent_s
+        )
+        if new_partner is not None and dark and tr.run_of(new_partner) < cfg.partner_min:
+            # a link names a dark target: it needs the last partner_min associations of the
+            # track, consecutive, to be that vessel (not a majority that a passing ship
+            # can make in a few scans); until then the target stays dark
+            tr.partner, new_partner = old_partner, None
+            self.stats["links_deferred"] += 1
         if new_partner is not None and old_partner is not None:
             self._partner_changed(tr, c, old_partner, new_partner)
         if new_partner is not None:
-            dt_open = "dark_target" in tr.open
-            if dt_open or (tr.dark_since is not None and was_dark_s >= cfg.silent_s):
+            if dark:
                 self._link(tr, c, new_partner, was_dark_s)
             tr.dark_since = None
         lat, lon, _ = tr.filt.latlon_at(t)
@@ -375,6 +392,40 @@ class FusionStage:
         if d > self.cfg.restart_m or d > self.cfg.restart_gates * gate_r:
             return d
         return None
+
+    def _confirmable(self, c: Contact, mmsi: int, d2v: float | None) -> bool:
+        """A contact confirms a vessel's AIS only if it also moves like it: its own
+        speed/course passed the velocity gate, or (none given: TLL) its track's filtered
+        velocity agrees with the vessel's (a one-shot detection: position only)."""
+        if d2v is not None or c.track is None:
+            return True
+        tr = self._tracks.get((c.sensor, c.track))
+        return tr is None or self._moves_like(tr, mmsi, _ts(c.time))
+
+    def _moves_like(self, tr: SensorTrack, mmsi: int, t: float) -> bool:
+        """Is the track's filtered velocity consistent with ``mmsi``'s AIS velocity at ``t``?
+
+        Mahalanobis test of the difference with the filter's velocity covariance plus the
+        AIS prediction's velocity variance plus a model-error floor of one radar speed σ
+        per axis (the CV filter lags a turn); ``velocity_gate_chi2`` (2 dof). Passes when
+        the vessel cannot be predicted, or both are slower than ``velocity_min_kn``. With
+        TTM speed/course every association was already velocity-gated; this is what
+        protects a track whose contacts carry none (TLL)."""
+        cfg = self.cfg
+        pred = self.index.predict(mmsi, t, t + cfg.hold_s / 2)
+        if pred is None or not math.isfinite(pred.vvar):
+            return True
+        x, cov = tr.filt.predicted(t)
+        fe, fn = float(x[2]), float(x[3])
+        slow = cfg.velocity_min_kn * KN
+        if math.hypot(fe, fn) < slow and math.hypot(pred.ve, pred.vn) < slow:
+            return True
+        floor = (cfg.contact_speed_sigma_kn * KN) ** 2 + pred.vvar
+        a, b, d = float(cov[2, 2]) + floor, float(cov[2, 3]), float(cov[3, 3]) + floor
+        det = a * d - b * b
+        ne, nn = fe - pred.ve, fn - pred.vn
+        d2 = (d * ne * ne - 2 * b * ne * nn + a * nn * nn) / det
+        return d2 <= cfg.velocity_gate_chi2
 
     def _followed_elsewhere(self, tr: SensorTrack, mmsi: int) -> bool:
         """Another live track of the same sensor has ``mmsi`` as its partner and its latest

@@ -139,6 +139,15 @@ class SensorTrack:
             return self.partner
         return None
 
+    def run_of(self, mmsi: int) -> int:
+        """How many of the latest associations, consecutively, were ``mmsi``."""
+        n = 0
+        for m in reversed(self.assoc):
+            if m != mmsi:
+                break
+            n += 1
+        return n
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "sensor": self.sensor, "key": self.key, "tid": self.tid, "kind": self.kind,
