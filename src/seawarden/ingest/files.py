@@ -13,7 +13,7 @@ reports came from. Non-AIS sources need the sensors registry (``--sensors``).
 from __future__ import annotations
 
 import gzip
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal, cast
@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 InputFormat = Literal["nmea", "dma", "noaa", "simple", "asterix", "sat-csv", "sat-geojson"]
 FORMATS: tuple[str, ...] = ("nmea", "dma", "noaa", "simple", "asterix", "sat-csv", "sat-geojson")
 SENSOR_FORMATS: tuple[str, ...] = ("asterix", "sat-csv", "sat-geojson")
+# Evidence retention for sensor files: each contact with the raw input it came from.
+ContactTap = Callable[[Contact, int, bytes, datetime | None], None]
 
 
 def open_binary(path: str | Path) -> IO[bytes]:
@@ -213,6 +215,10 @@ class SensorFileSource:
         self.path = Path(path)
         self.fmt = fmt
         self.start_line = start_line
+        # Evidence retention: each contact with its raw input (the ASTERIX data block or
+        # datagram, the CSV row, the GeoJSON feature); see store/evidence.py.
+        self.tap: ContactTap | None = None
+        self._header: bytes | None = None
         self._inner: Iterable[tuple[int, Contact | SensorPass | Rejection]]
         if fmt == "asterix":
             from seawarden.ingest.asterix import AsterixFileSource
@@ -229,10 +235,84 @@ class SensorFileSource:
         as_dict = getattr(stats, "as_dict", None)
         return dict(as_dict()) if callable(as_dict) else {}
 
+    @property
+    def raw_format(self) -> str:
+        """How the raw input of a contact is held: ``asterix`` (binary block), ``csv``
+        (a row, the header kept beside it) or ``geojson`` (one feature)."""
+        return {"asterix": "asterix", "sat-csv": "csv"}.get(self.fmt, "geojson")
+
+    def header(self) -> bytes | None:
+        """A satellite CSV file's header line (its columns), once reading has begun."""
+        return self._header
+
     def __iter__(self) -> Iterator[tuple[int, Contact | SensorPass | Rejection]]:
+        tap = self.tap
+        if tap is None:
+            for n, item in self._inner:
+                if n >= self.start_line:
+                    yield n, item
+            return
+        raw_of = self._raw_reader()
         for n, item in self._inner:
-            if n >= self.start_line:
-                yield n, item
+            if n < self.start_line:
+                continue
+            if isinstance(item, Contact):
+                raw, received = raw_of(n)
+                tap(item, n, raw, received)
+            yield n, item
+
+    def _raw_reader(self) -> Callable[[int], tuple[bytes, datetime | None]]:
+        """The raw input of item ``n``, read beside the decoder: an ASTERIX reader's block
+        (one bytes object shared by the block's contacts), a CSV file's line ``n`` (read
+        in step, the file once more), a GeoJSON file's feature ``n`` (compact JSON)."""
+        if self.fmt == "asterix":
+            decoder = self._inner.decoder  # type: ignore[attr-defined]
+            feed = decoder.feed
+            last: list[Any] = [b"", None]
+
+            def remember(data: bytes, block_no: int, received: datetime | None = None) -> Any:
+                last[0], last[1] = bytes(data), received
+                return feed(data, block_no, received)
+
+            decoder.feed = remember
+            return lambda n: (last[0], last[1])
+        if self.fmt == "sat-csv":
+            from seawarden.ingest.csv_sources import open_lines
+
+            _, lines = open_lines(self.path)
+            at: list[Any] = [0, ""]
+
+            def row(n: int) -> tuple[bytes, datetime | None]:
+                while at[0] < n:
+                    got = next(lines, None)
+                    if got is None:
+                        break
+                    at[0], at[1] = got
+                    if at[0] == 1:
+                        self._header = str(at[1]).rstrip("\r\n").encode()
+                return str(at[1]).rstrip("\r\n").encode() if at[0] == n else b"", None
+
+            return row
+        import orjson
+
+        from seawarden.ingest.satellite import MAX_GEOJSON_BYTES, _read_bounded
+
+        features: list[Any] | None = None
+
+        def feature(n: int) -> tuple[bytes, datetime | None]:
+            nonlocal features
+            if features is None:
+                doc = orjson.loads(_read_bounded(self.path, MAX_GEOJSON_BYTES) or b"{}")
+                features = (
+                    [doc]
+                    if isinstance(doc, dict) and doc.get("type") == "Feature"
+                    else list(doc.get("features") or [])
+                    if isinstance(doc, dict)
+                    else []
+                )
+            return (orjson.dumps(features[n - 1]) if 0 < n <= len(features) else b""), None
+
+        return feature
 
 
 Source = NmeaFileSource | CsvFileSource | SensorFileSource

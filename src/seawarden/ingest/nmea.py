@@ -52,8 +52,11 @@ POSITION_TYPES = frozenset({1, 2, 3, 18, 19, 27})
 STATIC_TYPES = frozenset({5, 19, 24})
 # Evidence retention (store/evidence.py): called once per decoded message with its first
 # record, the input line number(s) and raw line(s) (tag block included; a tuple for every
-# part of a multi-part message) and the live receive time.
-RawTap = Callable[[Record, int | tuple[int, ...], bytes | tuple[bytes, ...], datetime | None], None]
+# part of a multi-part message) and the live receive time; and once per radar contact
+# (TTM/TLL) with its sentence.
+RawTap = Callable[
+    [Record | Contact, int | tuple[int, ...], bytes | tuple[bytes, ...], datetime | None], None
+]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -236,6 +239,8 @@ class NmeaDecoder:
         self.stats.contacts += 1
         # The radar's clock dates later bare times-of-day, AIS or radar, in this stream.
         self._last_time = item.time
+        if self.tap is not None:
+            self.tap(item, line_no, raw, received)
         return item
 
     def _reject_line(self, reason: str, line_no: int, raw: bytes, detail: str = "") -> Rejection:

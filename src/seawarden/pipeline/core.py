@@ -52,7 +52,9 @@ class CoreConfig:
     fraction of the size), or ``none``. ``expire_every_s``: how often (event time) vessels
     unheard for their TTL are dropped from memory. ``evidence``: keep each vessel's raw
     messages (last ``evidence_horizon_s`` / ``evidence_max_lines``) and store them when it
-    is alerted (store/evidence.py; only with a store)."""
+    is alerted (store/evidence.py; only with a store); the same for radar tracks and
+    satellite passes (``evidence_contact_max_lines`` per ring, ``evidence_contact_max_total``
+    in all), stored when an alerted vessel's fusion findings cite them."""
 
     positions: PositionsMode = "sampled"
     position_sample_s: float = 60.0
@@ -60,6 +62,8 @@ class CoreConfig:
     evidence: bool = True
     evidence_horizon_s: float = 6 * 3600.0
     evidence_max_lines: int = 2000
+    evidence_contact_max_lines: int = 2000
+    evidence_contact_max_total: int = 100_000
 
     def __post_init__(self) -> None:
         if self.positions not in ("full", "sampled", "none"):
@@ -193,6 +197,8 @@ class PipelineCore:
         for rep in out.targets:
             events.extend(self._target(rep))
         events.extend(out.events)
+        if self.evidence is not None and out.events:
+            self.evidence.on_findings(out.events)  # the contact rings findings cite
         if self.risk is not None and out.events:
             touched = self.risk.engine.observe(out.events)
             vessels = {m: v for m in sorted(touched) if (v := self.fleet.get(m)) is not None}
@@ -301,7 +307,12 @@ class PipelineCore:
 
     def _retention(self) -> RetentionConfig:
         c = self.config
-        return RetentionConfig(horizon_s=c.evidence_horizon_s, max_lines=c.evidence_max_lines)
+        return RetentionConfig(
+            horizon_s=c.evidence_horizon_s,
+            max_lines=c.evidence_max_lines,
+            contact_max_lines=c.evidence_contact_max_lines,
+            contact_max_total=c.evidence_contact_max_total,
+        )
 
     def _emit_alerts(self, alerts: list[Alert]) -> None:
         if alerts:

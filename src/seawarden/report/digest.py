@@ -5,7 +5,8 @@ digest is computed from a canonical JSON document (sorted keys, UTC ISO times, r
 bytes as Latin-1 code points — a lossless byte-to-text mapping) of the evidence content:
 the alert revisions shown, vessel identity and its history, every finding (id, detector,
 version, parameters, all phases with their attributes), every matched raw message (its
-bytes, station, source, lines, times and row digest), the track and the runs' recorded
+bytes, station, source, lines, times and row digest; for a radar/satellite contact also
+its sensor, track or pass and input format), the track and the runs' recorded
 configuration digests and versions. Presentation (HTML, CSS, the report's generation time)
 is not covered, so the same evidence gives the same digest however it is rendered, and
 ``seawarden report ALERT --store DB --digest`` recomputes it from the store.
@@ -19,12 +20,28 @@ from typing import Any
 import orjson
 
 from seawarden.report.gather import Bundle
-from seawarden.store.evidence import EvidenceRow
+from seawarden.store.evidence import ContactRow, EvidenceRow
 
 IDENTITY_FIELDS = ("mmsi", "imo", "name", "callsign", "ship_type", "flag", "mmsi_class")
 
 
-def _row(r: EvidenceRow) -> dict[str, Any]:
+def _row(r: EvidenceRow | ContactRow) -> dict[str, Any]:
+    if isinstance(r, ContactRow):
+        return {
+            "digest": r.digest,
+            "time": r.time.isoformat(),
+            "received": None if r.received is None else r.received.isoformat(),
+            "sensor": r.sensor,
+            "kind": r.kind,
+            "track": r.track,
+            "pass_id": r.pass_id,
+            "station": r.station,
+            "source": r.source,
+            "line_nos": list(r.line_nos),
+            "format": r.fmt,
+            "raw": r.raw.decode("latin-1"),
+            "header": None if r.header is None else r.header.decode("latin-1"),
+        }
     return {
         "digest": r.digest,
         "time": r.time.isoformat(),

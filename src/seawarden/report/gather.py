@@ -103,6 +103,7 @@ class Bundle:
     runs: tuple[RunRow, ...]
     evidence_table: bool  # False: this store predates evidence retention
     window: tuple[datetime, datetime]
+    contact_table: bool = True  # False: this store predates radar/satellite evidence
 
     @property
     def mmsi(self) -> int:
@@ -149,7 +150,8 @@ def gather(
     findings = _findings(conn, mmsi, kinds, start, end)
     t0 = min([start, *(f.start for f in findings)])
     rows = ev.read_rows(conn, mmsi, t0, end + TRACK_AFTER)
-    findings = [_with_matches(f, rows, mmsi) for f in findings]
+    contacts = _contact_rows(conn, findings)
+    findings = [_with_matches(f, rows, mmsi, contacts) for f in findings]
     area_events = _area_events(conn, mmsi, t0, end + TRACK_AFTER)
     areas = _areas(conn)
     wanted = {str(a) for r in revs for a in r.get("area_ids") or ()}
@@ -167,7 +169,29 @@ def gather(
         runs=tuple(_runs(conn)),
         evidence_table=ev.has_table(conn),
         window=(t0, end + TRACK_AFTER),
+        contact_table=ev.has_contact_table(conn),
     )
+
+
+def _contact_rows(
+    conn: sqlite3.Connection, findings: Sequence[Finding]
+) -> dict[str, list[ev.ContactRow]]:
+    """Retained radar/satellite inputs of the sensors the findings cite, over the span of
+    the contacts they cite."""
+    spans: dict[str, tuple[datetime, datetime]] = {}
+    for f in findings:
+        for p in f.phases:
+            for e in p.attrs.get("evidence") or ():
+                if not ev.is_contact_report(e):
+                    continue
+                try:
+                    t = _time(str(e.get("time")))
+                except ValueError:
+                    continue
+                sensor = str(e["sensor"])
+                lo, hi = spans.get(sensor, (t, t))
+                spans[sensor] = (min(lo, t), max(hi, t))
+    return {s: ev.read_contact_rows(conn, s, lo, hi) for s, (lo, hi) in sorted(spans.items())}
 
 
 def _area_events(
@@ -236,17 +260,33 @@ def _findings(
     return out
 
 
-def _with_matches(f: Finding, rows: Sequence[ev.EvidenceRow], mmsi: int) -> Finding:
+def _with_matches(
+    f: Finding,
+    rows: Sequence[ev.EvidenceRow],
+    mmsi: int,
+    contacts: Mapping[str, Sequence[ev.ContactRow]],
+) -> Finding:
     seen: set[tuple[Any, ...]] = set()
     reports: list[Mapping[str, Any]] = []
     for p in f.phases:
         for e in p.attrs.get("evidence") or ():
-            key = (e.get("time"), e.get("source"), e.get("line_no"), e.get("msg_type"))
+            key = (
+                e.get("time"),
+                e.get("source"),
+                e.get("line_no"),
+                e.get("msg_type"),
+                e.get("sensor"),
+            )
             if key not in seen:
                 seen.add(key)
                 reports.append(e)
     reports.sort(key=lambda e: (str(e.get("time")), str(e.get("source")), e.get("line_no") or 0))
-    matches = tuple(ev.match_evidence(rows, mmsi, e) for e in reports)
+    matches = tuple(
+        ev.match_contact(contacts.get(str(e["sensor"]), ()), e)
+        if ev.is_contact_report(e)
+        else ev.match_evidence(rows, mmsi, e)
+        for e in reports
+    )
     return Finding(
         id=f.id, kind=f.kind, version=f.version, params=f.params, phases=f.phases, matches=matches
     )

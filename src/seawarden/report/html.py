@@ -33,7 +33,7 @@ from seawarden.report.svg import (
     timeline,
     utc,
 )
-from seawarden.store.evidence import EvidenceRow, Match
+from seawarden.store.evidence import ContactRow, EvidenceRow, Match, is_contact_report
 
 CSP = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none';"
@@ -294,7 +294,20 @@ def _revisions(b: Bundle) -> str:
     return _table([*head, "next crossing", "marking"], rows)
 
 
-def _message_cell(rows: Sequence[EvidenceRow], m: Match) -> str:
+# What a contact's input number counts, per raw format.
+_UNIT = {"asterix": "data block", "geojson": "feature"}
+
+
+def _contact_text(r: ContactRow) -> str:
+    """A contact's raw input as shown: an ASTERIX block as hex (16 bytes a line), any
+    other as its exact bytes."""
+    if r.fmt == "asterix":
+        hexed = r.raw.hex(" ")
+        return "\n".join(hexed[i : i + 48].strip() for i in range(0, len(hexed), 48))
+    return raw_text(r.raw)
+
+
+def _message_cell(rows: Sequence[EvidenceRow | ContactRow], m: Match) -> str:
     if not rows:
         return '<span class="warn">no raw message retained for this report</span>'
     parts = []
@@ -306,12 +319,26 @@ def _message_cell(rows: Sequence[EvidenceRow], m: Match) -> str:
         if r.header is not None:
             head = f'<pre class="raw other">{esc(raw_text(r.header))}</pre>'
         received = _t(r.received) if r.received else "at event time (from the file)"
+        unit, text, what = "line", raw_text(r.raw), ""
+        if isinstance(r, ContactRow):
+            unit, text = _UNIT.get(r.fmt, "line"), _contact_text(r)
+            note = "the input fusion used" if cls == "exact" else "same contact, other input"
+            ring = f"track {r.track}" if r.track else f"pass {r.pass_id}" if r.pass_id else ""
+            what = f"{esc(r.kind)} <code>{esc(r.sensor)}</code> {esc(ring)} ({esc(r.fmt)}) · "
         parts.append(
-            f'<div class="{cls}">{head}<pre class="raw">{esc(raw_text(r.raw))}</pre>'
-            f"station <code>{esc(r.station)}</code> · received {received}"
-            f" · <code>{esc(r.source)}</code> line {esc(lines)} · {esc(note)}</div>"
+            f'<div class="{cls}">{head}<pre class="raw">{esc(text)}</pre>'
+            f"{what}station <code>{esc(r.station)}</code> · received {received}"
+            f" · <code>{esc(r.source)}</code> {unit} {esc(lines)} · {esc(note)}</div>"
         )
     return "".join(parts)
+
+
+def _nav(r: Mapping[str, Any]) -> str:
+    """The nav column: AIS navigational status, or which sensor and track saw a contact."""
+    if not is_contact_report(r):
+        return _v(r.get("nav_status"))
+    ring = r.get("track") or r.get("pass_id")
+    return f"{_v(r.get('kind'))} {_v(r.get('sensor'))}" + (f" {_v(ring)}" if ring else "")
 
 
 def _finding(b: Bundle, f: Finding, numbers: Mapping[int, int]) -> str:
@@ -340,7 +367,7 @@ def _finding(b: Bundle, f: Finding, numbers: Mapping[int, int]) -> str:
                 _v(r.get("speed_kn"), 1),
                 _v(r.get("course_deg"), 1),
                 _v(r.get("heading_deg")),
-                _v(r.get("nav_status")),
+                _nav(r),
                 _message_cell(m.rows, m),
             ]
         )
@@ -351,7 +378,8 @@ def _finding(b: Bundle, f: Finding, numbers: Mapping[int, int]) -> str:
         f"{phases}<h3>Parameters as used</h3>{params}"
         f"<h3>Evidence: {len(f.matches)} report(s), {matched} matched to raw messages</h3>"
         + _table(
-            ["#", "event time", "position", "SOG", "COG", "HDG", "nav", "raw message(s)"], ev_rows
+            ["#", "event time", "position", "SOG", "COG", "HDG", "nav / sensor", "raw message(s)"],
+            ev_rows,
         )
         + "</section>"
     )
@@ -394,6 +422,12 @@ def _provenance(b: Bundle) -> str:
         retention = (
             f"{_v(core.get('evidence'))}, {_v(core.get('evidence_horizon_s'))} s /"
             f" {_v(core.get('evidence_max_lines'))} messages per vessel"
+            + (
+                f"; contacts {_v(core.get('evidence_contact_max_lines'))} per track/pass,"
+                f" {_v(core.get('evidence_contact_max_total'))} in all"
+                if "evidence_contact_max_lines" in core
+                else ""
+            )
             if "evidence" in core
             else "not recorded (run predates evidence retention)"
         )
@@ -463,6 +497,12 @@ def render_html(b: Bundle, *, generated: datetime | None = None) -> str:
             " raw message (older than the retention horizon or count when the alert was"
             " raised, or the run was resumed after them).</p>"
         )
+    cited = any(is_contact_report(m.report) for _, _, m in numbered)
+    if b.evidence_table and not b.contact_table and cited:
+        warn += (
+            '<p class="warn">This store has no evidence_contacts table: the run that wrote it'
+            " did not retain radar/satellite input. Contacts are shown as decoded only.</p>"
+        )
     digest = evidence_digest(b)
     gen = f" Generated {esc(utc(generated))}." if generated is not None else ""
     body = f"""
@@ -478,9 +518,11 @@ All times UTC.{gen}</p>
 <h2>5. Alert revisions</h2>{_revisions(b)}
 <h2>6. Findings and the raw messages behind them</h2>
 <p>Each finding's evidence reports were matched to the retained raw messages by MMSI, event
-time and message type ({matched} of {total} matched; {exact} to the exact reception the
-detector read, same station and input line). Messages are shown byte for byte as received,
-tag block included; multi-part messages show every part.</p>
+time and message type, radar/satellite contacts by sensor, track or pass and event time
+({matched} of {total} matched; {exact} to the exact reception the detector read, same
+station and input line). Messages are shown byte for byte as received, tag block included;
+multi-part messages show every part; ASTERIX data blocks as hex; a satellite CSV row with
+the file's header line; a GeoJSON feature as compact JSON.</p>
 {findings}
 <h2>7. Identity history</h2>{_identity(b)}
 <h2>8. Area events</h2>{_area_events(b)}

@@ -33,13 +33,13 @@ import hashlib
 import logging
 import sqlite3
 import sys
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
-from seawarden.model import Record
+from seawarden.model import Contact, Event, Record
 
 if TYPE_CHECKING:
     from seawarden.alerts.model import Alert
@@ -65,12 +65,43 @@ SCHEMA: Final = (
     f"CREATE INDEX IF NOT EXISTS evidence_mmsi_time ON {TABLE}(mmsi, time)",
 )
 
+CONTACT_TABLE: Final = "evidence_contacts"
+
+CONTACT_SCHEMA: Final = (
+    f"""CREATE TABLE IF NOT EXISTS {CONTACT_TABLE} (
+        digest TEXT PRIMARY KEY,
+        sensor TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        track TEXT,
+        pass_id TEXT,
+        time TEXT NOT NULL,
+        received TEXT,
+        station TEXT NOT NULL,
+        source TEXT NOT NULL,
+        line_no INTEGER NOT NULL,
+        fmt TEXT NOT NULL,
+        raw BLOB NOT NULL,
+        header BLOB
+    ) WITHOUT ROWID""",
+    f"CREATE INDEX IF NOT EXISTS evidence_contacts_sensor_time ON {CONTACT_TABLE}(sensor, time)",
+)
+
+# How a contact's raw input is held: an NMEA sentence (tag block included), an ASTERIX
+# data block (binary; shown as hex), a satellite CSV row (with the file's header line) or a
+# GeoJSON feature (re-serialised compactly: same members and values, not the file's layout).
+ContactFormat = str
+CONTACT_FORMATS: Final = ("nmea", "asterix", "csv", "geojson")
+
 LineNos = int | tuple[int, ...]
 RawLines = bytes | tuple[bytes, ...]
 # (time, msg_type, station, line_nos, raw, received, source, header): a tuple, not a
 # dataclass, because one is built per decoded message on the hot path.
 _Entry = tuple[datetime, int, str, LineNos, RawLines, datetime | None, str, bytes | None]
-Writer = Callable[[Sequence["EvidenceRow"]], None]
+# (time, line_no, raw, received, station, source, kind, fmt, header): per retained contact.
+_CEntry = tuple[datetime, int, bytes, datetime | None, str, str, str, str, bytes | None]
+# A contact ring: (sensor, "track" | "pass" | "sensor", track number / pass id / "").
+RingKey = tuple[str, str, str]
+Writer = Callable[[Sequence["EvidenceRow | ContactRow"]], None]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -82,10 +113,17 @@ class RetentionConfig:
     horizon_s: float = 6 * 3600.0
     max_lines: int = 2000
     pending_max: int = 1024
+    # Radar/satellite contacts: at most ``contact_max_lines`` per ring (one ring per radar
+    # track, per satellite pass) and ``contact_max_total`` over all rings (the least
+    # recently fed rings go first): a hard bound whatever the contact rate.
+    contact_max_lines: int = 2000
+    contact_max_total: int = 100_000
 
     def __post_init__(self) -> None:
         if self.horizon_s <= 0 or self.max_lines <= 0 or self.pending_max <= 0:
             raise ValueError("evidence horizon_s, max_lines and pending_max must be > 0")
+        if self.contact_max_lines <= 0 or self.contact_max_total <= 0:
+            raise ValueError("evidence contact_max_lines and contact_max_total must be > 0")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -143,8 +181,107 @@ def _row(mmsi: int, e: _Entry) -> EvidenceRow:
     )
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ContactRow:
+    """One retained radar/satellite input behind a contact, as stored.
+
+    ``station`` is the contact's own ``source`` (tag-block station or input name, what a
+    finding's evidence cites); ``source`` the input file or endpoint it was read from."""
+
+    sensor: str
+    kind: str
+    track: str | None
+    pass_id: str | None
+    time: datetime
+    received: datetime | None
+    station: str
+    source: str
+    line_no: int
+    fmt: ContactFormat
+    raw: bytes
+    header: bytes | None
+
+    @property
+    def line_nos(self) -> tuple[int, ...]:
+        return (self.line_no,)
+
+    @property
+    def lines(self) -> list[bytes]:
+        return self.raw.split(b"\n")
+
+    @property
+    def digest(self) -> str:
+        h = hashlib.sha256()
+        for part in (
+            "contact",
+            self.sensor,
+            self.kind,
+            self.track or "",
+            self.pass_id or "",
+            self.time.isoformat(),
+            self.source,
+            self.station,
+            str(self.line_no),
+            self.fmt,
+        ):
+            h.update(part.encode())
+            h.update(b"\x00")
+        h.update(self.raw)
+        h.update(b"\x00")
+        h.update(self.header or b"")
+        return h.hexdigest()
+
+
+def ring_key(sensor: str, track: object, pass_id: object) -> RingKey:
+    """The ring a contact belongs to: its radar track, else its satellite pass, else its
+    sensor (a single-shot detection without a pass id)."""
+    if track is not None and track != "":
+        return (sensor, "track", str(track))
+    if pass_id is not None and pass_id != "":
+        return (sensor, "pass", str(pass_id))
+    return (sensor, "sensor", "")
+
+
+def _crow(key: RingKey, e: _CEntry) -> ContactRow:
+    time, line_no, raw, received, station, source, kind, fmt, header = e
+    sensor, what, ident = key
+    return ContactRow(
+        sensor=sensor,
+        kind=kind,
+        track=ident if what == "track" else None,
+        pass_id=ident if what == "pass" else None,
+        time=time,
+        received=received,
+        station=station,
+        source=source,
+        line_no=line_no,
+        fmt=fmt,
+        raw=raw,
+        header=header,
+    )
+
+
+def contact_keys(events: Iterable[Event]) -> dict[int, dict[RingKey, datetime]]:
+    """Per vessel (or target id), the contact rings its fusion findings cite, with the
+    latest event time each was cited at."""
+    out: dict[int, dict[RingKey, datetime]] = {}
+    for e in events:
+        if e.kind != "fusion":
+            continue
+        for entry in e.attrs.get("evidence") or ():
+            if not isinstance(entry, Mapping) or entry.get("sensor") is None:
+                continue
+            key = ring_key(str(entry["sensor"]), entry.get("track"), entry.get("pass_id"))
+            refs = out.setdefault(e.mmsi, {})
+            if key not in refs or refs[key] < e.time:
+                refs[key] = e.time
+    return out
+
+
 class EvidenceRetention:
-    """Per-vessel rings of raw messages, flushed through ``writer`` when alerts come."""
+    """Per-vessel rings of raw messages, flushed through ``writer`` when alerts come; the
+    same for radar tracks and satellite passes, flushed when an alerted vessel's fusion
+    findings cite them."""
 
     def __init__(self, config: RetentionConfig | None = None, writer: Writer | None = None):
         self.config = config or RetentionConfig()
@@ -152,9 +289,15 @@ class EvidenceRetention:
         self._horizon = timedelta(seconds=self.config.horizon_s)
         self._rings: dict[int, deque[_Entry]] = {}
         self._open: set[int] = set()
-        self._pending: list[EvidenceRow] = []
+        self._pending: list[EvidenceRow | ContactRow] = []
         self._strings: dict[str, str] = {}
         self.written = 0
+        # contacts: rings in least-recently-fed order, the rings open alerts hold (and by
+        # which vessels), the rings each vessel's fusion findings cited (and when)
+        self._crings: OrderedDict[RingKey, deque[_CEntry]] = OrderedDict()
+        self._clines = 0
+        self._copen: dict[RingKey, set[int]] = {}
+        self._refs: dict[int, dict[RingKey, datetime]] = {}
 
     # -- the hot path -----------------------------------------------------------------------
     def observe(
@@ -183,34 +326,103 @@ class EvidenceRetention:
         while ring[0][0] < cutoff:
             ring.popleft()
 
-    def tap(self, source: str) -> Callable[[Record, LineNos, RawLines, datetime | None], None]:
-        """A decoder tap (``NmeaDecoder.tap``) for messages read from ``source``."""
-        observe = self.observe
+    def tap(
+        self, source: str
+    ) -> Callable[[Record | Contact, LineNos, RawLines, datetime | None], None]:
+        """A decoder tap (``NmeaDecoder.tap``) for messages read from ``source``: AIS
+        messages and radar TTM/TLL contacts."""
+        observe, observe_contact = self.observe, self.observe_contact
 
-        def tap(rec: Record, line_nos: LineNos, raw: RawLines, received: datetime | None) -> None:
-            observe(rec, line_nos, raw, received, source)
+        def tap(
+            rec: Record | Contact, line_nos: LineNos, raw: RawLines, received: datetime | None
+        ) -> None:
+            if isinstance(rec, Contact):
+                line = line_nos if isinstance(line_nos, int) else line_nos[0]
+                data = raw if isinstance(raw, bytes) else b"\n".join(raw)
+                observe_contact(rec, line, data, received, source, "nmea")
+            else:
+                observe(rec, line_nos, raw, received, source)
 
         return tap
 
+    def contact_tap(
+        self, source: str, fmt: ContactFormat, header: Callable[[], bytes | None] | None = None
+    ) -> Callable[[Contact, int, bytes, datetime | None], None]:
+        """A tap for a sensor file (``SensorFileSource.tap``): each contact with its raw
+        input (an ASTERIX block, a CSV row with the file's header, a GeoJSON feature)."""
+        observe_contact = self.observe_contact
+
+        def tap(c: Contact, line_no: int, raw: bytes, received: datetime | None) -> None:
+            observe_contact(c, line_no, raw, received, source, fmt, header() if header else None)
+
+        return tap
+
+    def observe_contact(
+        self,
+        c: Contact,
+        line_no: int,
+        raw: bytes,
+        received: datetime | None,
+        source: str,
+        fmt: ContactFormat,
+        header: bytes | None = None,
+    ) -> None:
+        """One decoded radar/satellite contact with the raw input it came from."""
+        key = ring_key(c.sensor, c.track, c.pass_id)
+        strings = self._strings
+        station = strings.setdefault(c.source, c.source)
+        entry: _CEntry = (c.time, line_no, raw, received, station, source, c.kind, fmt, header)
+        if key in self._copen:
+            self._pending.append(_crow(key, entry))
+            if len(self._pending) >= self.config.pending_max:
+                self.flush()
+            return
+        rings = self._crings
+        ring = rings.get(key)
+        if ring is None:
+            ring = rings[key] = deque(maxlen=self.config.contact_max_lines)
+        else:
+            rings.move_to_end(key)
+        if len(ring) < self.config.contact_max_lines:
+            self._clines += 1
+        ring.append(entry)
+        cutoff = c.time - self._horizon
+        while ring[0][0] < cutoff:
+            ring.popleft()
+            self._clines -= 1
+        while self._clines > self.config.contact_max_total:
+            oldest, first = next(iter(rings.items()))
+            if oldest == key:  # only this ring is left: trim it
+                first.popleft()
+                self._clines -= 1
+            else:
+                del rings[oldest]
+                self._clines -= len(first)
+
     def csv_tap(
         self, source: str, header: Callable[[], bytes | None]
-    ) -> Callable[[Record, LineNos, RawLines, datetime | None], None]:
+    ) -> Callable[[Record | Contact, LineNos, RawLines, datetime | None], None]:
         """A tap for CSV rows: the file's header line goes with every row (columns)."""
         observe = self.observe
 
-        def tap(rec: Record, line_nos: LineNos, raw: RawLines, received: datetime | None) -> None:
-            observe(rec, line_nos, raw, received, source, header())
+        def tap(
+            rec: Record | Contact, line_nos: LineNos, raw: RawLines, received: datetime | None
+        ) -> None:
+            if not isinstance(rec, Contact):  # AIS CSV files hold no contacts
+                observe(rec, line_nos, raw, received, source, header())
 
         return tap
 
     def attach(self, source: object) -> None:
         """Tap a file source from :func:`seawarden.ingest.files.open_source`."""
-        from seawarden.ingest.files import CsvFileSource, NmeaFileSource
+        from seawarden.ingest.files import CsvFileSource, NmeaFileSource, SensorFileSource
 
         if isinstance(source, NmeaFileSource):
             source.decoder.tap = self.tap(source.decoder.source)
         elif isinstance(source, CsvFileSource):
             source.tap = self.csv_tap(source.path.name, source.header)
+        elif isinstance(source, SensorFileSource):
+            source.tap = self.contact_tap(source.path.name, source.raw_format, source.header)
 
     # -- alerts -------------------------------------------------------------------------------
     def on_alerts(self, alerts: Iterable[Alert]) -> None:
@@ -218,12 +430,40 @@ class EvidenceRetention:
         for a in alerts:
             if a.msg_type == "Cancel":
                 self._open.discard(a.mmsi)
+                for key in list(self._copen):
+                    holders = self._copen[key]
+                    holders.discard(a.mmsi)
+                    if not holders:
+                        del self._copen[key]  # back to ring mode
                 continue
             ring = self._rings.pop(a.mmsi, None)
             if ring:
                 self._pending.extend(_row(a.mmsi, e) for e in ring)
             self._open.add(a.mmsi)
+            for key in self._refs.get(a.mmsi, ()):
+                self._open_contacts(key, a.mmsi)
         self.flush()
+
+    def on_findings(self, events: Iterable[Event]) -> None:
+        """Fusion findings: remember which contact rings each vessel's findings cite; a
+        vessel with an open alert gets newly cited rings written at once (and kept open)."""
+        for mmsi, keys in contact_keys(events).items():
+            refs = self._refs.setdefault(mmsi, {})
+            for key, t in keys.items():
+                if key not in refs or refs[key] < t:
+                    refs[key] = t
+                if mmsi in self._open:
+                    self._open_contacts(key, mmsi)
+
+    def _open_contacts(self, key: RingKey, mmsi: int) -> None:
+        holders = self._copen.get(key)
+        if holders is None:
+            holders = self._copen[key] = set()
+            ring = self._crings.pop(key, None)
+            if ring:
+                self._clines -= len(ring)
+                self._pending.extend(_crow(key, e) for e in ring)
+        holders.add(mmsi)
 
     def is_open(self, mmsi: int) -> bool:
         return mmsi in self._open
@@ -243,6 +483,17 @@ class EvidenceRetention:
         stale = [m for m, ring in self._rings.items() if not ring or ring[-1][0] < cutoff]
         for m in stale:
             del self._rings[m]
+        cstale = [k for k, ring in self._crings.items() if not ring or ring[-1][0] < cutoff]
+        for k in cstale:
+            self._clines -= len(self._crings.pop(k))
+        for mmsi in list(self._refs):
+            if mmsi in self._open:
+                continue
+            refs = {k: t for k, t in self._refs[mmsi].items() if t >= cutoff}
+            if refs:
+                self._refs[mmsi] = refs
+            else:
+                del self._refs[mmsi]
         if len(self._strings) > 100_000:  # station names are few; never let this grow
             self._strings.clear()
 
@@ -268,6 +519,27 @@ class EvidenceRetention:
                 size += _deep(e[4], seen) + _deep(e[5], seen) + _deep(e[7], seen)
         return size + sum(sys.getsizeof(s) for s in self._strings)
 
+    def contact_ring(self, key: RingKey) -> list[ContactRow]:
+        return [_crow(key, e) for e in self._crings.get(key, ())]
+
+    def contact_rings(self) -> int:
+        return len(self._crings)
+
+    def contact_lines(self) -> int:
+        return self._clines
+
+    def contact_memory_bytes(self) -> int:
+        """Bytes held by the contact rings, counted like :meth:`memory_bytes` (an ASTERIX
+        block shared by the contacts it holds is counted once)."""
+        size = sys.getsizeof(self._crings)
+        seen: set[int] = set()
+        for key, ring in self._crings.items():
+            size += sys.getsizeof(ring) + _deep(key, seen)
+            for e in ring:
+                size += sys.getsizeof(e) + _deep(e[0], seen) + _deep(e[1], seen)
+                size += _deep(e[2], seen) + _deep(e[3], seen) + _deep(e[8], seen)
+        return size
+
 
 def _deep(obj: object, seen: set[int]) -> int:
     if obj is None or id(obj) in seen:
@@ -284,18 +556,46 @@ def _deep(obj: object, seen: set[int]) -> int:
 
 def ensure_schema(conn: sqlite3.Connection) -> None:
     """Create the table; statement by statement, so an open transaction stays open."""
-    for stmt in SCHEMA:
+    for stmt in (*SCHEMA, *CONTACT_SCHEMA):
         conn.execute(stmt)
 
 
-def has_table(conn: sqlite3.Connection) -> bool:
+def has_table(conn: sqlite3.Connection, table: str = TABLE) -> bool:
     row = conn.execute(
-        "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (TABLE,)
+        "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (table,)
     ).fetchone()
     return row is not None
 
 
-def write_rows(conn: sqlite3.Connection, rows: Sequence[EvidenceRow]) -> None:
+def has_contact_table(conn: sqlite3.Connection) -> bool:
+    """False for a store written before contact evidence was retained."""
+    return has_table(conn, CONTACT_TABLE)
+
+
+def write_rows(conn: sqlite3.Connection, rows: Sequence[EvidenceRow | ContactRow]) -> None:
+    contacts = [r for r in rows if isinstance(r, ContactRow)]
+    if contacts:
+        conn.executemany(
+            f"INSERT OR IGNORE INTO {CONTACT_TABLE} VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            [
+                (
+                    c.digest,
+                    c.sensor,
+                    c.kind,
+                    c.track,
+                    c.pass_id,
+                    c.time.isoformat(),
+                    None if c.received is None else c.received.isoformat(),
+                    c.station,
+                    c.source,
+                    c.line_no,
+                    c.fmt,
+                    c.raw,
+                    c.header,
+                )
+                for c in contacts
+            ],
+        )
     conn.executemany(
         f"INSERT OR IGNORE INTO {TABLE} VALUES (?,?,?,?,?,?,?,?,?,?,?)",
         [
@@ -313,6 +613,7 @@ def write_rows(conn: sqlite3.Connection, rows: Sequence[EvidenceRow]) -> None:
                 r.header,
             )
             for r in rows
+            if isinstance(r, EvidenceRow)
         ],
     )
 
@@ -326,7 +627,7 @@ def sqlite_writer(store: object) -> Writer | None:
         return None
     ensure_schema(conn)
 
-    def write(rows: Sequence[EvidenceRow]) -> None:
+    def write(rows: Sequence[EvidenceRow | ContactRow]) -> None:
         write_rows(conn, rows)
 
     return write
@@ -367,12 +668,42 @@ def read_rows(
     ]
 
 
+def read_contact_rows(
+    conn: sqlite3.Connection, sensor: str, start: datetime, end: datetime
+) -> list[ContactRow]:
+    """Retained inputs of one sensor between ``start`` and ``end`` (inclusive)."""
+    if not has_contact_table(conn):
+        return []
+    sql = (
+        "SELECT sensor, kind, track, pass_id, time, received, station, source, line_no, fmt,"
+        f" raw, header FROM {CONTACT_TABLE} WHERE sensor=? AND time>=? AND time<=?"
+        " ORDER BY time, source, line_no, digest"
+    )
+    return [
+        ContactRow(
+            sensor=str(r[0]),
+            kind=str(r[1]),
+            track=None if r[2] is None else str(r[2]),
+            pass_id=None if r[3] is None else str(r[3]),
+            time=datetime.fromisoformat(r[4]),
+            received=None if r[5] is None else datetime.fromisoformat(r[5]),
+            station=str(r[6]),
+            source=str(r[7]),
+            line_no=int(r[8]),
+            fmt=str(r[9]),
+            raw=bytes(r[10]),
+            header=None if r[11] is None else bytes(r[11]),
+        )
+        for r in conn.execute(sql, (sensor, start.isoformat(), end.isoformat()))
+    ]
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Match:
     """The stored messages behind one evidence report of a finding."""
 
     report: Mapping[str, Any]  # the finding's evidence entry (time, lat, lon, source, line_no…)
-    rows: tuple[EvidenceRow, ...]  # every reception of it (the exact one first)
+    rows: tuple[EvidenceRow | ContactRow, ...]  # every reception of it (the exact one first)
     exact: bool  # a row with the same station and input line is among them
 
 
@@ -397,15 +728,46 @@ def match_evidence(rows: Sequence[EvidenceRow], mmsi: int, report: Mapping[str, 
     return Match(report=report, rows=tuple(found), exact=any(is_exact(r) for r in found))
 
 
+def is_contact_report(report: Mapping[str, Any]) -> bool:
+    """A finding's evidence entry that is a radar/satellite contact (it names a sensor)."""
+    return report.get("sensor") is not None
+
+
+def match_contact(rows: Sequence[ContactRow], report: Mapping[str, Any]) -> Match:
+    """Rows of the entry's sensor and ring (track / pass) at its event time; the one read
+    from the entry's station and input line (block, row, feature) is listed first."""
+    try:
+        t = datetime.fromisoformat(str(report.get("time")))
+    except ValueError:
+        return Match(report=report, rows=(), exact=False)
+    key = ring_key(str(report.get("sensor")), report.get("track"), report.get("pass_id"))
+    found = [r for r in rows if r.time == t and ring_key(r.sensor, r.track, r.pass_id) == key]
+
+    def is_exact(r: ContactRow) -> bool:
+        return r.station == report.get("source") and r.line_no == report.get("line_no")
+
+    found.sort(key=lambda r: (not is_exact(r), r.source, r.line_no))
+    return Match(report=report, rows=tuple(found), exact=any(is_exact(r) for r in found))
+
+
 __all__ = [
+    "CONTACT_TABLE",
+    "ContactRow",
     "EvidenceRetention",
     "EvidenceRow",
     "Match",
     "RetentionConfig",
+    "RingKey",
+    "contact_keys",
     "ensure_schema",
+    "has_contact_table",
     "has_table",
+    "is_contact_report",
+    "match_contact",
     "match_evidence",
+    "read_contact_rows",
     "read_rows",
+    "ring_key",
     "sqlite_writer",
     "write_rows",
 ]
