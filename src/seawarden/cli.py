@@ -40,6 +40,7 @@ from seawarden.pipeline.settings import RunConfig, env_settings
 from seawarden.pipeline.sinks import EventSink, JsonlEventSink, LogEventSink
 from seawarden.report.cli import register as register_report_command
 from seawarden.risk.config import load_risk_settings
+from seawarden.store import Store, open_store
 from seawarden.store.sqlite import SQLiteStore
 
 app = typer.Typer(
@@ -202,6 +203,22 @@ def _run_until_stopped(
     asyncio.run(main())
 
 
+STORE_HELP = (
+    "SQLite file, or postgresql://user@host[:port]/db (password from PGPASSWORD or ~/.pgpass)"
+)
+
+
+def _outbox_store(db: Store | None, subscriptions: Path | None) -> SQLiteStore | None:
+    """The store the alert outbox lives in: for now only a SQLite one (alerts/outbox.py)."""
+    if db is None or isinstance(db, SQLiteStore):
+        return db
+    if subscriptions is None:
+        return None
+    raise typer.BadParameter(
+        "--subscriptions needs a SQLite --store: the alert outbox is not on PostgreSQL yet"
+    )
+
+
 @app.command()
 def replay(
     inputs: Annotated[list[Path], typer.Argument(help="NMEA logs (.nm4/.txt/.gz) or CSV files")],
@@ -220,9 +237,7 @@ def replay(
     model: Annotated[
         Path | None, typer.Option(help="normalcy model from `seawarden learn`")
     ] = None,
-    store: Annotated[
-        Path | None, typer.Option(help="SQLite store (state kept in memory if omitted)")
-    ] = None,
+    store: Annotated[str | None, typer.Option(help=STORE_HELP + "; in memory if omitted")] = None,
     resume: Annotated[bool, typer.Option(help="continue from the store's checkpoint")] = False,
     strict: Annotated[bool, typer.Option(help="stop at the first rejected input")] = False,
     fmt: Annotated[
@@ -270,8 +285,8 @@ def replay(
             env, sensors=sensors, weather=weather, registry=registry, fusion=fusion
         ),
     )
-    db = SQLiteStore(store) if store is not None else None
-    delivery = start_delivery(subscriptions, db)
+    db = open_store(store) if store is not None else None
+    delivery = start_delivery(subscriptions, _outbox_store(db, subscriptions))
     try:
         with Progress(
             TextColumn("[bold]{task.description}"),
@@ -335,7 +350,7 @@ def live(
     alerts_out: Annotated[
         Path | None, typer.Option(help="append alert revisions as JSON Lines")
     ] = None,
-    store: Annotated[Path | None, typer.Option(help="SQLite store")] = None,
+    store: Annotated[str | None, typer.Option(help=STORE_HELP)] = None,
     lateness_s: Annotated[float, typer.Option(help="out-of-order tolerance")] = 10.0,
     detectors: Annotated[Path | None, typer.Option(help="detector parameters (YAML)")] = None,
     risk: Annotated[Path | None, typer.Option(help="risk/monitor/alert policy (YAML)")] = None,
@@ -379,9 +394,9 @@ def live(
         ),
     )
     store_path = store or env.store
-    db = SQLiteStore(store_path) if store_path is not None else None
+    db = open_store(store_path) if store_path is not None else None
     sinks, alert_sinks = _live_sinks(events_out, alerts_out, append=True)
-    delivery = start_delivery(subscriptions, db)
+    delivery = start_delivery(subscriptions, _outbox_store(db, subscriptions))
     alert_sinks += [delivery.sink] if delivery else []
     runner = LiveRunner(cfg, store=db, sinks=sinks, alert_sinks=alert_sinks)
 
