@@ -214,6 +214,7 @@ def _outbox_store(db: Store | None, subscriptions: Path | None) -> SQLiteStore |
         return db
     if subscriptions is None:
         return None
+    db.close()
     raise typer.BadParameter(
         "--subscriptions needs a SQLite --store: the alert outbox is not on PostgreSQL yet"
     )
