@@ -604,8 +604,8 @@ def test_a_dark_track_is_linked_only_after_consecutive_associations(
             off = 600.0 if t < t0 + timedelta(minutes=10) else (20.0 if k % 2 else 300.0)
             lat, lon = from_plane(p[0], p[1], off * math.sin(side), off * math.cos(side))
             k += 1
-            contacts.append(Contact(time=t, lat=lat, lon=lon, sensor="vts-solent",
-                                    kind="radar", track="9", confidence=0.9, line_no=k))  # fmt: skip
+            contacts.append(Contact(time=t, lat=lat, lon=lon, sensor="vts-solent", kind="radar",
+                                    track="9", confidence=0.9, line_no=k))  # fmt: skip
         t += timedelta(seconds=6)
     stage = new_stage()
     run = feed(stage, stream_order([*solent_positions, *contacts]))
