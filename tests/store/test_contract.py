@@ -89,6 +89,14 @@ def test_vessel_upsert_keeps_first_seen_and_replaces_the_rest(open_store: StoreF
     assert v1 is not None
     assert (v1.lat, v1.lon, v1.name) == (None, None, None)
     assert s.vessel(3) is None
+    # twice in one batch, new vessel: first_seen of the first row, the rest from the last
+    s.upsert_vessels(
+        [vessel(9, 0, name="A"), vessel(9, 30, name="B", first_seen=T0 + timedelta(1))]
+    )
+    s.commit()
+    v9 = s.vessel(9)
+    assert v9 is not None
+    assert (v9.first_seen, v9.last_seen, v9.name) == (T0, T0 + timedelta(seconds=30), "B")
 
 
 def test_identity_history_replaces_on_key_in_time_then_field_order(

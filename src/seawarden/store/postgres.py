@@ -56,6 +56,18 @@ _POSITION_COLS = (
     "mmsi, time, lat, lon, speed_kn, course_deg, heading_deg, nav_status, msg_type, source"
 )
 
+# Session temp tables the batched writes COPY into (see _copy_upsert).
+_STAGING = (
+    "CREATE TEMP TABLE IF NOT EXISTS positions_in (mmsi bigint, time timestamptz,"
+    " lat double precision, lon double precision, speed_kn double precision,"
+    " course_deg double precision, heading_deg integer, nav_status integer,"
+    " msg_type integer, source text)",
+    "CREATE TEMP TABLE IF NOT EXISTS vessels_in (mmsi bigint, first_seen timestamptz,"
+    " last_seen timestamptz, lat double precision, lon double precision,"
+    " speed_kn double precision, course_deg double precision, imo bigint, name text,"
+    " callsign text, ship_type integer, flag text, mmsi_class text, watchlist jsonb)",
+)
+
 # The spatial reads, module-level so a test can EXPLAIN exactly what the store runs.
 # ST_Intersects on two geographies is index-assisted (the GiST on vessels.geog); edges are
 # geodesics, so spatial.parse_area densifies the polygon first (see there).
@@ -127,12 +139,8 @@ class PostgresStore:
                 self._db.execute("SET TimeZone TO 'UTC'")
                 set_json_loads(orjson.loads, self._db)
                 migrate(self)
-                self._db.execute(
-                    "CREATE TEMP TABLE IF NOT EXISTS positions_in (mmsi bigint, time timestamptz,"
-                    " lat double precision, lon double precision, speed_kn double precision,"
-                    " course_deg double precision, heading_deg integer, nav_status integer,"
-                    " msg_type integer, source text)"
-                )
+                for sql in _STAGING:
+                    self._db.execute(sql)
                 self._db.autocommit = False
         except BaseException:
             self._db.close()
@@ -180,70 +188,85 @@ class PostgresStore:
         self.commit()
 
     def write_positions(self, reports: Sequence[PositionReport]) -> None:
-        if not reports:
-            return
-        # COPY into a session temp table, then one upsert: ~10x executemany. One batch may
-        # hold the same (mmsi, time) twice and ON CONFLICT cannot touch a row twice in one
-        # statement, so the last report per key wins here, as INSERT OR REPLACE does.
+        # One batch may hold the same (mmsi, time) twice: the last one wins, as INSERT OR
+        # REPLACE does (and ON CONFLICT cannot touch a row twice in one statement).
         last = {(r.mmsi, r.time): r for r in reports}
-        with self._db.cursor() as cur:
-            with cur.copy(f"COPY positions_in ({_POSITION_COLS}) FROM STDIN") as copy:
-                for r in last.values():
-                    copy.write_row(
-                        (
-                            r.mmsi,
-                            r.time,
-                            r.lat,
-                            r.lon,
-                            r.speed_kn,
-                            r.course_deg,
-                            r.heading_deg,
-                            r.nav_status,
-                            r.msg_type,
-                            r.source,
-                        )
-                    )
-            cur.execute(
-                f"INSERT INTO positions ({_POSITION_COLS}) SELECT {_POSITION_COLS}"
-                " FROM positions_in ON CONFLICT (mmsi, time) DO UPDATE SET lat=excluded.lat,"
-                " lon=excluded.lon, speed_kn=excluded.speed_kn,"
-                " course_deg=excluded.course_deg, heading_deg=excluded.heading_deg,"
-                " nav_status=excluded.nav_status, msg_type=excluded.msg_type,"
-                " source=excluded.source"
-            )
-            cur.execute("TRUNCATE positions_in")
+        self._copy_upsert(
+            "positions_in",
+            _POSITION_COLS,
+            [
+                (
+                    r.mmsi,
+                    r.time,
+                    r.lat,
+                    r.lon,
+                    r.speed_kn,
+                    r.course_deg,
+                    r.heading_deg,
+                    r.nav_status,
+                    r.msg_type,
+                    r.source,
+                )
+                for r in last.values()
+            ],
+            "INSERT INTO positions ({cols}) SELECT {cols} FROM positions_in"
+            " ON CONFLICT (mmsi, time) DO UPDATE SET lat=excluded.lat, lon=excluded.lon,"
+            " speed_kn=excluded.speed_kn, course_deg=excluded.course_deg,"
+            " heading_deg=excluded.heading_deg, nav_status=excluded.nav_status,"
+            " msg_type=excluded.msg_type, source=excluded.source",
+        )
 
     def upsert_vessels(self, rows: Sequence[VesselRow]) -> None:
+        # the latest row per vessel, with the first_seen of the first (as row-by-row would)
+        first: dict[int, datetime] = {}
+        latest: dict[int, VesselRow] = {}
+        for v in rows:
+            first.setdefault(v.mmsi, v.first_seen)
+            latest[v.mmsi] = v
+        self._copy_upsert(
+            "vessels_in",
+            _VESSEL_COLS,
+            [
+                (
+                    v.mmsi,
+                    first[v.mmsi],
+                    v.last_seen,
+                    v.lat,
+                    v.lon,
+                    v.speed_kn,
+                    v.course_deg,
+                    v.imo,
+                    v.name,
+                    v.callsign,
+                    v.ship_type,
+                    v.flag,
+                    v.mmsi_class,
+                    None if v.watchlist is None else orjson.dumps(v.watchlist).decode(),
+                )
+                for v in latest.values()
+            ],
+            "INSERT INTO vessels ({cols}) SELECT {cols} FROM vessels_in"
+            " ON CONFLICT (mmsi) DO UPDATE SET last_seen=excluded.last_seen,"
+            " lat=excluded.lat, lon=excluded.lon,"
+            " speed_kn=excluded.speed_kn, course_deg=excluded.course_deg, imo=excluded.imo,"
+            " name=excluded.name, callsign=excluded.callsign, ship_type=excluded.ship_type,"
+            " flag=excluded.flag, mmsi_class=excluded.mmsi_class,"
+            " watchlist=excluded.watchlist",
+        )
+
+    def _copy_upsert(
+        self, staging: str, cols: str, rows: list[tuple[Any, ...]], upsert: str
+    ) -> None:
+        """COPY ``rows`` into a session temp table, then one INSERT … SELECT … ON CONFLICT:
+        about five times the rate of a pipelined executemany."""
+        if not rows:
+            return
         with self._db.cursor() as cur:
-            cur.executemany(
-                f"INSERT INTO vessels ({_VESSEL_COLS})"
-                " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)"
-                " ON CONFLICT (mmsi) DO UPDATE SET last_seen=excluded.last_seen,"
-                " lat=excluded.lat, lon=excluded.lon,"
-                " speed_kn=excluded.speed_kn, course_deg=excluded.course_deg, imo=excluded.imo,"
-                " name=excluded.name, callsign=excluded.callsign, ship_type=excluded.ship_type,"
-                " flag=excluded.flag, mmsi_class=excluded.mmsi_class,"
-                " watchlist=excluded.watchlist",
-                [
-                    (
-                        v.mmsi,
-                        v.first_seen,
-                        v.last_seen,
-                        v.lat,
-                        v.lon,
-                        v.speed_kn,
-                        v.course_deg,
-                        v.imo,
-                        v.name,
-                        v.callsign,
-                        v.ship_type,
-                        v.flag,
-                        v.mmsi_class,
-                        None if v.watchlist is None else orjson.dumps(v.watchlist).decode(),
-                    )
-                    for v in rows
-                ],
-            )
+            with cur.copy(f"COPY {staging} ({cols}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            cur.execute(upsert.format(cols=cols))
+            cur.execute(f"TRUNCATE {staging}")
 
     def write_identity(self, rows: Sequence[IdentityRow]) -> None:
         with self._db.cursor() as cur:
