@@ -569,7 +569,13 @@ def test_snapshot_restore_and_forget() -> None:
     assert fresh.on_findings([_drag("update", T0 + H, drag_id="a")]) == []
     fresh.forget(["a"])
     assert len(fresh.on_findings([_drag("update", T0 + H, drag_id="a")])) == 1
-    for bad in ({}, {"version": 2}, {"version": 1, "annotated": [["a", "m", "hail", "x"]]}, []):
+    bads: list[Any] = [
+        {},
+        {"version": 2},
+        {"version": 1, "annotated": [["a", "m", "hail", "x"]]},
+        [],
+    ]
+    for bad in bads:
         with pytest.raises(ConfigError, match="snapshot"):
             fresh.restore(bad)  # type: ignore[arg-type]
 
