@@ -577,7 +577,7 @@ def test_snapshot_restore_and_forget() -> None:
     ]
     for bad in bads:
         with pytest.raises(ConfigError, match="snapshot"):
-            fresh.restore(bad)  # type: ignore[arg-type]
+            fresh.restore(bad)
 
 
 @pytest.mark.parametrize(
