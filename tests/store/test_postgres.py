@@ -338,3 +338,20 @@ def test_cli_replays_into_postgres_and_reports_bad_dsns_cleanly(pg_dsn: str) -> 
     )
     assert result.exit_code == 2
     assert "needs a SQLite --store" in result.output
+
+
+def test_a_database_without_postgis_says_how_to_create_it(pg_base_dsn: str) -> None:
+    admin = pg_base_dsn.replace("://seawarden@", "://postgres@", 1)
+    try:
+        conn = psycopg.connect(admin, autocommit=True, connect_timeout=5)
+    except psycopg.Error as exc:
+        pytest.skip(f"needs the server's superuser (make postgres gives it): {exc}")
+    name = f"nopostgis_{uuid.uuid4().hex[:8]}"
+    with conn:
+        conn.execute(f"CREATE DATABASE {name} OWNER seawarden")
+        try:
+            dsn = pg_base_dsn.rsplit("/", 1)[0] + f"/{name}"
+            with pytest.raises(StoreError, match=r"superuser: CREATE EXTENSION postgis"):
+                PostgresStore(dsn)
+        finally:
+            conn.execute(f"DROP DATABASE {name}")

@@ -8,7 +8,7 @@ The area is a polygon (or multipolygon) in lon/lat (EPSG:4326), as WKT or as Geo
 geometry, a Feature, or a FeatureCollection of one feature). PostGIS ``geography`` draws edges
 as great circles while a map (and shapely) draws them straight in lon/lat; the area is
 densified to vertices at most ``DENSIFY_DEG`` apart first, so both read the same polygon to
-within metres (a 10° east-west edge at 60° N would otherwise bulge ~0.4° poleward).
+within metres (a 20° east-west edge at 60° N would otherwise bulge ~0.4° poleward).
 """
 
 from __future__ import annotations
