@@ -299,11 +299,6 @@ def test_sar_dark_target_report_shows_the_detection_input(tmp_path: Path, fmt: s
         assert row.raw.decode() in render_html(bundle).replace("&quot;", '"')
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Replay._load_side (pipeline/replay.py) reads sensor files without"
-    " core.evidence.attach(source): `seawarden replay` does not retain their input yet",
-)
 def test_replay_side_inputs_retain_the_detection_input(tmp_path: Path) -> None:
     if not SOLENT.is_file():
         pytest.skip(f"shared data missing: {SOLENT}")

@@ -334,6 +334,8 @@ class Replay:
             source = open_source(
                 path, fmt, assume_time=self.config.assume_time, sensors=self.sensors
             )
+            if self.core.evidence is not None:
+                self.core.evidence.attach(source)  # the raw rows/blocks behind each contact
             for _, item in source:
                 if isinstance(item, Rejection):
                     if resume_at is None:  # counted once, in the run that first read it
