@@ -11,6 +11,7 @@ traceback, and never print a password.
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -355,3 +356,21 @@ def test_a_database_without_postgis_says_how_to_create_it(pg_base_dsn: str) -> N
                 PostgresStore(dsn)
         finally:
             conn.execute(f"DROP DATABASE {name}")
+
+
+def test_processes_opening_an_empty_database_together_migrate_once(pg_dsn: str) -> None:
+    errors: list[BaseException] = []
+
+    def open_close() -> None:
+        try:
+            PostgresStore(pg_dsn).close()
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_close) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert errors == []
+    assert versions(pg_dsn) == ["0001"]
