@@ -31,8 +31,7 @@ sys.path.insert(0, str(REPO / "src"))
 from seawarden.fusion.sensors import load_sensors  # noqa: E402
 from seawarden.pipeline.replay import Replay  # noqa: E402
 from seawarden.pipeline.settings import RunConfig  # noqa: E402
-from seawarden.sim.sensors import merge_nmea, radar_feed, truth_tracks  # noqa: E402
-from seawarden.sim.write import plan, simulate  # noqa: E402
+from seawarden.sim.sensors import radar_scenario  # noqa: E402
 
 SOLENT = REPO.parent / "shared/data/tracks/solent/SolentAIS_20160112_130211.csv"
 SENSORS = REPO / "config/sensors.example.yaml"
@@ -55,12 +54,10 @@ def main() -> None:
     )
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        spec = "dark_spell:region=solent"
-        ais = tmp / "ais.nmea"
-        simulate(ais, tmp / "labels.jsonl", scenarios=[spec], background=SOLENT, seed=args.seed)
-        p = plan(scenarios=[spec], background=SOLENT, seed=args.seed)
-        merged = tmp / "ais+radar.nmea"
-        merge_nmea(ais, radar_feed(truth_tracks(p), radar, seed=args.seed), merged)
+        rs = radar_scenario(
+            tmp, "dark_spell:region=solent", background=SOLENT, radar=radar, seed=args.seed
+        )
+        ais, merged = rs.ais, rs.feed
         t_ais, n_ais, _ = _time(ais, base)
         t_carry, n_all, _ = _time(merged, base)
         t_fused, _, contacts = _time(merged, replace(base, sensors=SENSORS))

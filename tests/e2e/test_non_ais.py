@@ -16,10 +16,9 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from seawarden.fusion.sensors import load_sensors
-from seawarden.sim.sensors import merge_nmea, radar_feed, truth_tracks
-from seawarden.sim.write import plan, simulate
+from seawarden.sim.sensors import radar_scenario
 from tests.conftest import REPO, SHARED_DATA
-from tests.e2e.conftest import TAG_TIME, Server, require_browser, shot, start_server
+from tests.e2e.conftest import Server, require_browser, shot, start_server
 from tests.e2e.test_console import open_console, tid
 
 SOLENT = SHARED_DATA / "tracks/solent/SolentAIS_20160112_130211.csv"
@@ -33,17 +32,9 @@ SPEED = 40.0
 def radar_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     require_browser()
     tmp = tmp_path_factory.mktemp("e2e-radar")
-    simulate(tmp / "ais.nmea", tmp / "labels.jsonl", scenarios=[SPEC], background=SOLENT, seed=7)
-    p = plan(scenarios=[SPEC], background=SOLENT, seed=7)
     radar = load_sensors(SENSORS).get("vts-solent")
     assert radar is not None
-    merged = tmp / "merged.nmea"
-    merge_nmea(tmp / "ais.nmea", radar_feed(truth_tracks(p), radar, seed=7), merged)
-    end = p.epoch.timestamp() + KEEP_S
-    text = merged.read_text().splitlines()
-    kept = [ln for ln in text if (m := TAG_TIME.search(ln)) and int(m.group(1)) <= end]
-    feed = tmp / "solent_dark_radar.nmea"
-    feed.write_text("\n".join(kept) + "\n")
+    feed = radar_scenario(tmp, SPEC, background=SOLENT, radar=radar, keep_s=KEEP_S).feed
     args = [
         "--replay", str(feed), "--speed", str(SPEED), "--sensors", str(SENSORS),
         "--areas", str(REPO / "config/areas.geojson"),

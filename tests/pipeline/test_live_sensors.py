@@ -25,8 +25,7 @@ from seawarden.pipeline.order import OrderConfig
 from seawarden.pipeline.replay import Replay
 from seawarden.pipeline.settings import RunConfig
 from seawarden.pipeline.sinks import MemoryEventSink
-from seawarden.sim.sensors import merge_nmea, radar_feed, truth_tracks
-from seawarden.sim.write import plan, simulate
+from seawarden.sim.sensors import radar_scenario
 from tests.conftest import REPO, SHARED_DATA
 
 SOLENT = SHARED_DATA / "tracks/solent/SolentAIS_20160112_130211.csv"
@@ -46,26 +45,12 @@ def config() -> RunConfig:
 @pytest.fixture(scope="module")
 def feed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The first 30 min of the Solent dark-spell scenario with the Calshot radar."""
-    tmp = tmp_path_factory.mktemp("live-radar")
-    spec = "dark_spell:region=solent"
-    simulate(tmp / "ais.nmea", tmp / "labels.jsonl", scenarios=[spec], background=SOLENT, seed=7)
-    p = plan(scenarios=[spec], background=SOLENT, seed=7)
     radar = load_sensors(SENSORS).get("vts-solent")
     assert radar is not None
-    out = tmp / "feed.nmea"
-    merge_nmea(tmp / "ais.nmea", radar_feed(truth_tracks(p), radar, seed=7), out)
-    end = p.epoch.timestamp() + 30 * 60
-    lines = [ln for ln in out.read_bytes().splitlines(keepends=True) if _c(ln) <= end]
-    out.write_bytes(b"".join(lines))
-    return out
-
-
-def _c(line: bytes) -> float:
-    head = line[1 : line.find(b"\\", 1)]
-    for field in head.split(b"*")[0].split(b","):
-        if field.startswith(b"c:"):
-            return float(field[2:])
-    return 0.0
+    return radar_scenario(
+        tmp_path_factory.mktemp("live-radar"), "dark_spell:region=solent",
+        background=SOLENT, radar=radar, keep_s=30 * 60,
+    ).feed  # fmt: skip
 
 
 def test_radar_ttm_over_tcp_fuses_like_a_replay(feed: Path) -> None:

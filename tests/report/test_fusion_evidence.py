@@ -32,8 +32,7 @@ from seawarden.report.digest import evidence_digest
 from seawarden.report.gather import gather
 from seawarden.report.html import render_html
 from seawarden.sim.satellite import sar_pass, write_csv, write_geojson
-from seawarden.sim.sensors import merge_nmea, radar_feed, truth_tracks
-from seawarden.sim.write import plan, simulate
+from seawarden.sim.sensors import radar_scenario
 from seawarden.store.evidence import ContactRow
 from seawarden.store.sqlite import SQLiteStore
 from seawarden.testing import read_track
@@ -50,14 +49,6 @@ def config() -> RunConfig:
         watchlists=(REPO / "config/watchlist.csv",),
         sensors=SENSORS,
     )
-
-
-def _c(line: bytes) -> float:
-    head = line[1 : line.find(b"\\", 1)]
-    for field in head.split(b"*")[0].split(b","):
-        if field.startswith(b"c:"):
-            return float(field[2:])
-    return 0.0
 
 
 @dataclass(frozen=True)
@@ -77,16 +68,12 @@ def dark(tmp_path_factory: pytest.TempPathFactory) -> DarkRun:
     if not SOLENT.is_file():
         pytest.skip(f"shared data missing: {SOLENT}")
     tmp = tmp_path_factory.mktemp("fusion-evidence")
-    spec = "dark_spell:region=solent"
-    simulate(tmp / "ais.nmea", tmp / "labels.jsonl", scenarios=[spec], background=SOLENT, seed=7)
-    p = plan(scenarios=[spec], background=SOLENT, seed=7)
     radar = load_sensors(SENSORS).get("vts-solent")
     assert radar is not None
-    feed = tmp / "feed.nmea"
-    merge_nmea(tmp / "ais.nmea", radar_feed(truth_tracks(p), radar, seed=1), feed)
-    end = p.epoch.timestamp() + 32 * 60
-    lines = [ln for ln in feed.read_bytes().splitlines(keepends=True) if _c(ln) <= end]
-    feed.write_bytes(b"".join(lines))
+    feed = radar_scenario(
+        tmp, "dark_spell:region=solent", background=SOLENT, radar=radar, radar_seed=1,
+        keep_s=32 * 60,
+    ).feed  # fmt: skip
     db = tmp / "w.db"
     store = SQLiteStore(db)
     try:

@@ -33,7 +33,7 @@ from seawarden.pipeline.replay import Replay
 from seawarden.pipeline.settings import RunConfig
 from seawarden.risk.score import LEVELS, combine
 from seawarden.sim.satellite import sar_pass, write_geojson
-from seawarden.sim.sensors import merge_nmea, radar_feed, truth_tracks
+from seawarden.sim.sensors import merge_nmea, radar_feed, radar_scenario, truth_tracks
 from seawarden.sim.weather import write_storm_grib2
 from seawarden.sim.write import Plan, plan, simulate
 from seawarden.testing import read_track
@@ -108,14 +108,10 @@ def _truth_at(p: Plan, mmsi: int, when: datetime) -> tuple[float, float]:
 
 
 def _radar_run(tmp: Path, spec: str, *, seed: int = 7, radar: bool = True) -> tuple[Plan, Run]:
-    ais = tmp / "ais.nmea"
-    simulate(ais, tmp / "labels.jsonl", scenarios=[spec], background=SOLENT, seed=seed)
-    p = plan(scenarios=[spec], background=SOLENT, seed=seed)
+    rs = radar_scenario(tmp, spec, background=SOLENT, radar=RADAR, seed=seed)
     if not radar:
-        return p, _replay([ais], tmp / "out", BASE)
-    merged = tmp / "ais+radar.nmea"
-    merge_nmea(ais, radar_feed(truth_tracks(p), RADAR, seed=seed), merged)
-    return p, _replay([merged], tmp / "out", replace(BASE, sensors=SENSORS))
+        return rs.plan, _replay([rs.ais], tmp / "out", BASE)
+    return rs.plan, _replay([rs.feed], tmp / "out", replace(BASE, sensors=SENSORS))
 
 
 # -- a ship goes dark near a corridor while a radar keeps tracking it -----------------------

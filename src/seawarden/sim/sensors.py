@@ -13,15 +13,16 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
 from seawarden.fusion.sensors import SensorConfig
 from seawarden.model import PositionReport
 from seawarden.sim.radar import radar_lines
-from seawarden.sim.write import Plan
+from seawarden.sim.write import Plan, plan, simulate
 
-__all__ = ["merge_nmea", "radar_feed", "truth_tracks"]
+__all__ = ["RadarScenario", "merge_nmea", "radar_feed", "radar_scenario", "truth_tracks"]
 
 _C_FIELD = re.compile(rb"[\\,]c:(\d+)")
 _MAX_TRACK_NO = 99  # TTM/TLL target numbers are two digits
@@ -99,6 +100,40 @@ def radar_feed(
     out = [line.encode() for _, _, lines in per_track for line in lines]
     out.sort(key=_c_of)
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class RadarScenario:
+    plan: Plan
+    ais: Path  # the scenario over its real background, AIS only
+    feed: Path  # the same with the radar's TTM lines merged in by event time
+
+
+def radar_scenario(
+    out_dir: Path,
+    spec: str,
+    *,
+    background: Path,
+    radar: SensorConfig,
+    seed: int = 7,
+    radar_seed: int | None = None,
+    keep_s: float | None = None,
+) -> RadarScenario:
+    """One scenario over real background traffic with a radar watching it: the recipe the
+    fusion tests, the end-to-end test and ``bench/fusion.py`` share. ``keep_s`` cuts the
+    feed that many seconds of event time after the scenario epoch."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    ais = out_dir / "ais.nmea"
+    simulate(ais, out_dir / "labels.jsonl", scenarios=[spec], background=background, seed=seed)
+    p = plan(scenarios=[spec], background=background, seed=seed)
+    feed = out_dir / "ais+radar.nmea"
+    lines = radar_feed(truth_tracks(p), radar, seed=seed if radar_seed is None else radar_seed)
+    merge_nmea(ais, lines, feed)
+    if keep_s is not None:
+        end = p.epoch.timestamp() + keep_s
+        kept = [ln for ln in feed.read_bytes().splitlines(keepends=True) if _c_of(ln) <= end]
+        feed.write_bytes(b"".join(kept))
+    return RadarScenario(plan=p, ais=ais, feed=feed)
 
 
 def merge_nmea(path: Path, extra: Iterable[bytes], out: Path) -> int:
