@@ -29,6 +29,7 @@ from seawarden.alerts.cli_deliver import maybe_start as start_delivery
 from seawarden.alerts.cli_deliver import register as register_delivery_commands
 from seawarden.alerts.sinks import AlertSink, JsonlAlertSink, LogAlertSink
 from seawarden.api.cli_commands import register as register_api_commands
+from seawarden.archive.cli import register as register_archive_commands
 from seawarden.cli_sources import FusionOpt, RegistryOpt, SensorsOpt, WeatherOpt, source_settings
 from seawarden.detectors.registry import load_detector_settings
 from seawarden.errors import SeawardenError
@@ -563,6 +564,7 @@ def evaluate(
 register_api_commands(app)  # `seawarden token ...` and `seawarden serve` (api/cli_commands.py)
 register_delivery_commands(app)  # `seawarden deliver` (alerts/cli_deliver.py)
 register_report_command(app)  # `seawarden report` (report/cli.py)
+register_archive_commands(app)  # `seawarden archive`, `archive-query` (archive/cli.py)
 
 
 @app.command()
