@@ -167,16 +167,17 @@ class PipelineCore:
                 self._events.extend(events)
         return events
 
-    def end_of_stream(self) -> list[Event]:
-        """The input ended: contacts still held for association are judged now."""
+    def end_of_stream(self) -> tuple[list[Event], list[Alert]]:
+        """The input ended: contacts still held for association are judged now; returns
+        their events and the alert revisions they caused."""
         if self.fusion is None:
-            return []
+            return [], self.drain_alerts()
         events = self._fused(self.fusion.flush(self.fleet), self.clock.now())
         if events:
             self.counts["events"] += len(events)
             if self.store is not None:
                 self._events.extend(events)
-        return events
+        return events, self.drain_alerts()
 
     def _sensor(self, rec: Contact | SensorPass) -> None:
         self.counts["contacts" if isinstance(rec, Contact) else "passes"] += 1

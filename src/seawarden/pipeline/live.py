@@ -117,10 +117,9 @@ class LiveRunner:
 
     def finish(self) -> None:
         self._handle(self.orderer.flush())
-        tail = self.core.end_of_stream()
+        tail, alerts = self.core.end_of_stream()
         if tail:
             self._deliver(tail)
-        alerts = self.core.drain_alerts()
         if alerts:
             self.dispatch_alerts(alerts)
         self.core.flush()
@@ -239,14 +238,7 @@ class LiveRunner:
                 for line in data.splitlines():
                     runner.feed_line(line, source)
 
-        loop = asyncio.get_running_loop()
-        try:
-            transport, _ = await loop.create_datagram_endpoint(
-                _Protocol, local_addr=(host or "0.0.0.0", port)
-            )
-        except OSError as exc:
-            raise SourceError(f"cannot listen on udp {host}:{port}: {exc}") from exc
-        log.info("listening for NMEA on udp %s:%d", host or "0.0.0.0", port)
+        transport = await _listen_udp(_Protocol, host, port, "NMEA")
         try:
             await self._ticker(stop)
         finally:
@@ -272,14 +264,7 @@ class LiveRunner:
                 for item in decoder.feed(data, blocks, received=runner.clock.now()):
                     runner.feed_record(item)
 
-        loop = asyncio.get_running_loop()
-        try:
-            transport, _ = await loop.create_datagram_endpoint(
-                _Protocol, local_addr=(host or "0.0.0.0", port)
-            )
-        except OSError as exc:
-            raise SourceError(f"cannot listen on udp {host}:{port}: {exc}") from exc
-        log.info("listening for ASTERIX on udp %s:%d", host or "0.0.0.0", port)
+        transport = await _listen_udp(_Protocol, host, port, "ASTERIX")
         try:
             await stop.wait()
         finally:
@@ -321,3 +306,17 @@ class LiveRunner:
             self._handle(self.orderer.flush())
             self.core.flush()
         self.finish()
+
+
+async def _listen_udp(
+    protocol: Callable[[], asyncio.DatagramProtocol], host: str, port: int, what: str
+) -> asyncio.BaseTransport:
+    loop = asyncio.get_running_loop()
+    try:
+        transport, _ = await loop.create_datagram_endpoint(
+            protocol, local_addr=(host or "0.0.0.0", port)
+        )
+    except OSError as exc:
+        raise SourceError(f"cannot listen on udp {host}:{port}: {exc}") from exc
+    log.info("listening for %s on udp %s:%d", what, host or "0.0.0.0", port)
+    return transport

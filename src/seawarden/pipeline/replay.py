@@ -297,10 +297,9 @@ class Replay:
                 self._run_inputs(restart, resume_at)
             if not self._stopped:
                 self._emit(self.orderer.flush())
-                tail = self.core.end_of_stream()
+                tail, alerts = self.core.end_of_stream()
                 if tail:
                     self._deliver(tail)
-                alerts = self.core.drain_alerts()
                 if alerts:
                     self._deliver_alerts(alerts)
                 self.completed = True
