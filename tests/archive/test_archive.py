@@ -232,6 +232,9 @@ def test_track_equals_a_replay_of_the_same_file(archive: Path, tmp_path: Path) -
             got = track(archive, mmsi, *FAR, con=con)
             assert got, mmsi
             assert sorted(map(key, got)) == sorted(map(key, expected)), mmsi
+            # The whole-glob route (partition and statistics pruning only): the same rows.
+            globbed = track(archive, mmsi, *FAR, con=con, use_manifest=False)
+            assert [key(r) for r in globbed] == [key(r) for r in got]
             compared += len(got)
         assert compared == 27_487
         # A window: start and end inclusive, in time order.
@@ -240,6 +243,13 @@ def test_track_equals_a_replay_of_the_same_file(archive: Path, tmp_path: Path) -
         start, end = full[3].time, full[-4].time
         window = track(archive, mmsi, start, end, con=con)
         assert [key(r) for r in window] == [key(r) for r in full if start <= r.time <= end]
+        assert track(archive, mmsi, start, end, con=con, use_manifest=False) == window
+        # A window of one day, by the manifests: fewer files, the same rows.
+        day = datetime(2020, 11, 2, tzinfo=UTC), datetime(2020, 11, 2, 23, 59, tzinfo=UTC)
+        assert len(files_for(archive, mmsi, *day)) < len(files_for(archive, mmsi))
+        assert track(archive, mmsi, *day, con=con) == track(
+            archive, mmsi, *day, con=con, use_manifest=False
+        )
         assert [r.time for r in window] == sorted(r.time for r in window)
         con.close()
     finally:
@@ -412,4 +422,6 @@ def test_any_valid_reports_round_trip(batch: list[PositionReport], rows_per_file
         assert archived_rows(root) == Counter(key(r) for r in batch)
         if batch:
             r = batch[0]
-            assert key(r) in {key(x) for x in track(root, r.mmsi, r.time, r.time)}
+            for use_manifest in (True, False):
+                got = track(root, r.mmsi, r.time, r.time, use_manifest=use_manifest)
+                assert key(r) in {key(x) for x in got}

@@ -110,20 +110,38 @@ def track(
     end: datetime,
     *,
     con: duckdb.DuckDBPyConnection | None = None,
+    use_manifest: bool = True,
 ) -> list[PositionReport]:
     """One vessel's positions with ``start <= time <= end``, in time order (like a
-    store's ``track``), as :class:`PositionReport` (``line_no`` is not archived: 0)."""
+    store's ``track``), as :class:`PositionReport` (``line_no`` is not archived: 0).
+
+    With ``use_manifest`` (and manifests present) DuckDB reads only the files the
+    manifests list for this vessel and time range; otherwise the whole ``positions`` view,
+    pruned by ``day`` partition and row-group statistics. Both give the same rows for an
+    archive written by :class:`~seawarden.archive.writer.ArchiveWriter`; files copied in by
+    hand, without a manifest, are seen by the second only.
+    """
     own = con is None
     c = connect(root) if con is None else con
     d0, d1 = _days(start, end)
+    cols = (
+        "SELECT mmsi, epoch_us(time), lat, lon, speed_kn, course_deg, heading_deg, "
+        "nav_status, msg_type, source FROM "
+    )
+    order = " ORDER BY time, lat, lon"
     try:
-        rows = c.execute(
-            "SELECT mmsi, epoch_us(time), lat, lon, speed_kn, course_deg, heading_deg, "
-            "nav_status, msg_type, source FROM positions "
-            f"WHERE mmsi = ? AND day BETWEEN ?::DATE AND ?::DATE AND {_TIME_RANGE} "
-            "ORDER BY time, lat, lon",
-            [mmsi, d0, d1, _us(start), _us(end)],
-        ).fetchall()
+        if use_manifest and (Path(root) / MANIFEST).is_dir():
+            paths = [p.as_posix() for p in files_for(root, mmsi, start, end)]
+            if not paths:
+                return []
+            sql = f"{cols}read_parquet(?) WHERE mmsi = ? AND {_TIME_RANGE}{order}"
+            rows = c.execute(sql, [paths, mmsi, _us(start), _us(end)]).fetchall()
+        else:
+            sql = (
+                f"{cols}positions WHERE mmsi = ? AND day BETWEEN ?::DATE AND ?::DATE "
+                f"AND {_TIME_RANGE}{order}"
+            )
+            rows = c.execute(sql, [mmsi, d0, d1, _us(start), _us(end)]).fetchall()
     finally:
         if own:
             c.close()
@@ -171,15 +189,36 @@ def vessels_in_bbox(
     return [(int(m), int(n)) for m, n in rows]
 
 
-def files_for(root: Path, mmsi: int) -> list[Path]:
-    """The position files that hold ``mmsi``, from the manifests alone (sorted): what a
-    per-vessel backfill hands to its reader instead of the whole glob."""
+def files_for(
+    root: Path, mmsi: int, start: datetime | None = None, end: datetime | None = None
+) -> list[Path]:
+    """The position files that hold ``mmsi`` (with rows in ``start``..``end`` if given),
+    from the manifests alone, no Parquet footer opened; files missing on disk are left
+    out. Sorted. What a per-vessel backfill hands its reader instead of the whole glob."""
     root = Path(root)
+    lo = None if start is None else _iso_us(start)
+    hi = None if end is None else _iso_us(end)
     out: list[Path] = []
     for manifest in sorted((root / MANIFEST).glob("*.json")):
-        doc = json.loads(manifest.read_text())
+        try:
+            doc = json.loads(manifest.read_text())
+        except (OSError, ValueError):
+            continue  # being replaced, or not ours
         for f in doc.get("files", []):
             path = str(f["path"])
-            if path.startswith(POSITIONS + "/") and mmsi in f.get("mmsi", ()):
+            if not path.startswith(POSITIONS + "/") or mmsi not in f.get("mmsi", ()):
+                continue
+            # ISO 8601 UTC strings of one width compare as times do.
+            if (hi is not None and f.get("time_min") and f["time_min"] > hi) or (
+                lo is not None and f.get("time_max") and f["time_max"] < lo
+            ):
+                continue
+            if (root / path).is_file():
                 out.append(root / path)
     return sorted(out)
+
+
+def _iso_us(t: datetime) -> str:
+    """``t`` as the manifests write times: ``YYYY-MM-DDTHH:MM:SS.ffffffZ``."""
+    u = t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
+    return u.strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -383,15 +383,8 @@ class ArchiveWriter:
         for _tmp, pattern, info in self._staged:
             files.append({"path": pattern.format(id=input_id), **info})
         new_paths = {f["path"] for f in files}
-        self.result.replaced_files = len(old)
-        for path in old:  # an earlier run's files; those of the same name are overwritten
-            if path.relative_to(self.root).as_posix() not in new_paths:
-                path.unlink()
-        for (tmp, _, _), f in zip(self._staged, files, strict=True):
-            dest = self.root / f["path"]
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(tmp, dest)
-        self.result.files = sorted(new_paths)
+        # The manifest first: at every moment it lists (at least) the files of this input
+        # that are in place, so a reader going by manifests never misses one.
         manifest = self.root / MANIFEST / f"{input_id}.json"
         manifest.parent.mkdir(parents=True, exist_ok=True)
         doc = {
@@ -405,6 +398,15 @@ class ArchiveWriter:
         tmp_manifest = manifest.with_suffix(".json.tmp")
         tmp_manifest.write_text(json.dumps(doc, indent=1) + "\n")
         os.replace(tmp_manifest, manifest)
+        self.result.replaced_files = len(old)
+        for path in old:  # an earlier run's files; those of the same name are overwritten
+            if path.relative_to(self.root).as_posix() not in new_paths:
+                path.unlink()
+        for (tmp, _, _), f in zip(self._staged, files, strict=True):
+            dest = self.root / f["path"]
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp, dest)
+        self.result.files = sorted(new_paths)
         self._cleanup()
         return self.result
 
