@@ -173,7 +173,7 @@ class ArchiveWriter:
         h3_res: int = 3,
         rows_per_file: int = 1_000_000,
         row_group_rows: int = 32_768,
-        buffer_rows: int = 2_000_000,
+        buffer_rows: int = 1_000_000,
         input_id: str | None = None,
         compression: str = "zstd",
     ) -> None:
