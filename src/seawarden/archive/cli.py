@@ -49,7 +49,8 @@ def _need_extra() -> None:
         import pyarrow  # noqa: F401
     except ImportError as exc:
         raise ConfigError(
-            "the history archive needs the 'archive' extra: pip install 'seawarden[archive]'"
+            "the history archive needs pyarrow and duckdb: install seawarden with its "
+            "'archive' extra, or pip install pyarrow==26.0.1 duckdb==2.0.1"
         ) from exc
 
 
