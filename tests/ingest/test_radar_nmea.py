@@ -571,3 +571,34 @@ def test_mutated_sentences_never_raise(base: str, edits: list[tuple[int, str]], 
         assert -180 <= out.lon <= 180
     else:
         assert out.reason in REASONS
+
+
+def test_live_time_of_day_is_dated_by_the_receive_time_not_walked_by_bad_sentences() -> None:
+    """Review finding: two checksum-valid TTMs with a wrong time of day used to walk the
+    stream's reference a day ahead, dating every later (correct) TTM tomorrow — and the
+    orderer then refused the live AIS as too late. Live, the receive time dates a bare time
+    of day, and one far from the receipt is refused."""
+    from functools import reduce
+
+    def ttm(num: int, hhmmss: str) -> bytes:
+        body = f"RATTM,{num:02d},5.0,045.0,T,10.0,090.0,T,,,N,,T,,{hhmmss}.00,A"
+        cs = reduce(lambda a, c: a ^ ord(c), body, 0)
+        return f"${body}*{cs:02X}".encode()
+
+    reg = load_sensors(REPO / "config/sensors.example.yaml")
+    dec = NmeaDecoder(source="solent-radar", sensors=reg)
+    now = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
+    feed = [("120000", 0), ("235900", 1), ("114500", 2), ("120003", 3), ("120006", 6)]
+    out = [
+        item
+        for i, (hhmmss, dt) in enumerate(feed, 1)
+        for item in dec.feed(ttm(1, hhmmss), i, received=now + timedelta(seconds=dt))
+    ]
+    kinds = [type(x).__name__ for x in out]
+    assert kinds == ["Contact", "Rejection", "Rejection", "Contact", "Contact"]
+    assert [x.reason for x in out if isinstance(x, Rejection)] == ["bad_time", "bad_time"]
+    assert [x.time for x in out if isinstance(x, Contact)] == [
+        now,
+        now + timedelta(seconds=3),
+        now + timedelta(seconds=6),
+    ]

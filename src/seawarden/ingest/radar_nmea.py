@@ -56,6 +56,9 @@ DISTANCE_UNITS_M: dict[str, float] = {"K": 1000.0, "N": 1852.0, "S": 1609.344}
 # A target a little beyond the configured range is plausible (ducting, a generous config);
 # far beyond it is a wrong site, wrong units or a corrupt field.
 RANGE_SLACK = 1.1
+# A live sentence's own time of day may trail its receipt (queues, a slow gateway) but not
+# by more than this; further off, the radar's clock or the sentence is wrong.
+MAX_TOD_SKEW_S = 300.0
 MAX_TARGET_NUMBER = 9999  # IEC 61162-1 says 00-99; Furuno ARPAs number up to 999
 MAX_LABEL = 64
 _GEOD = Geod(ellps="WGS84")
@@ -300,10 +303,17 @@ class RadarNmeaDecoder:
         if field:
             if not isinstance(utc, dtime):
                 raise _RejectError("bad_time", f"UTC field {field!r}")
-            ref = reference or self.last_time or self._assume_time or received
+            # Live, the receive time dates a bare time of day: a stream's own last time could
+            # be walked a day off by one bad sentence and drag every later one with it.
+            ref = received or reference or self.last_time or self._assume_time
             if ref is None:
                 raise _RejectError("bad_time", "time of day without a reference date")
-            return nearest_datetime(utc, ref)
+            when = nearest_datetime(utc, ref)
+            if received is not None and abs((when - received).total_seconds()) > MAX_TOD_SKEW_S:
+                raise _RejectError(
+                    "bad_time", f"time of day {field} is over {MAX_TOD_SKEW_S:g} s from receipt"
+                )
+            return when
         if received is not None:
             return received
         raise _RejectError("bad_time", "no time")
