@@ -316,11 +316,19 @@ class RiskEngine:
         notes: list[str] = []
         out: list[Contribution] = []
         for c in contributions:
+            # One modifier per kind of context, the strongest: five radar confirmations in
+            # half an hour are one fact ("radar sees it where AIS says"), not 0.5⁵.
+            chosen: dict[str, tuple[float, Event]] = {}
             for ev in active:
                 target = str(ev.attrs["modifies"])
                 if c.source != target and not c.source.startswith(target + "."):
                     continue
-                factor = min(max(float(ev.attrs.get("factor", 1.0)), 0.0), 1.5)
+                factor = _factor(ev)
+                best = chosen.get(ev.kind)
+                if best is None or abs(math.log(factor)) > abs(math.log(best[0])):
+                    chosen[ev.kind] = (factor, ev)
+            for kind in sorted(chosen):
+                factor, ev = chosen[kind]
                 why = str(ev.attrs.get("explanation") or ev.kind)
                 c = Contribution(
                     source=c.source,
@@ -425,6 +433,20 @@ class RiskEngine:
 
         self._active = table({k: v for k, v in snap.items() if k != "modifiers"})
         self._modifiers = table(snap.get("modifiers", {}))
+
+
+MODIFIER_FACTOR_RANGE = (0.25, 1.5)
+"""A modifier may at most quarter a finding's points (or raise them by half): context changes
+how much a finding is believed, it never makes one vanish."""
+
+
+def _factor(ev: Event) -> float:
+    lo, hi = MODIFIER_FACTOR_RANGE
+    try:
+        f = float(ev.attrs.get("factor", 1.0))
+    except (TypeError, ValueError):
+        return 1.0
+    return min(max(f, lo), hi) if math.isfinite(f) else 1.0
 
 
 def _lapsed(entry: _Active, now: datetime) -> bool:
