@@ -380,6 +380,11 @@ TIME = "2016-01-12T13:30:00Z"
             poly(SOLENT_BOX, pass_id="P", sensor="S1A", start=TIME, end="2016-01-12T13:00:00Z"),
             "bad_time",
         ),
+        # a "pass" of years would hold its detections back all that time (review finding)
+        (
+            poly(SOLENT_BOX, pass_id="P", sensor="S1A", start=TIME, end="2021-01-12T13:00:00Z"),
+            "bad_time",
+        ),
         (poly(SOLENT_BOX, pass_id="P", sensor="nope", time=TIME), "unknown_sensor"),
         (point(-1.1, 50.7, time=TIME, sensor="S1A", confidence=2), "bad_confidence"),
         (point(-1.1, 95, time=TIME, sensor="S1A"), "bad_position"),

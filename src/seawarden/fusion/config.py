@@ -17,6 +17,21 @@ from seawarden.errors import ConfigError
 VERSION = "1"
 
 
+_TIME_BOUNDS: dict[str, float] = {
+    "hold_s": 600.0,
+    "max_extrapolate_s": 3600.0,
+    "max_interp_gap_s": 6 * 3600.0,
+    "silent_s": 6 * 3600.0,
+    "lost_s": 3600.0,
+    "approach_horizon_s": 6 * 3600.0,
+    "confirm_every_s": 6 * 3600.0,
+    "confirm_valid_s": 24 * 3600.0,
+    "scan_s": 60.0,
+    "update_every_s": 3600.0,
+    "heard_within_s": 3600.0,
+}
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FusionConfig:
     """Fusion parameters; validated on construction (``ConfigError`` names the field)."""
@@ -73,17 +88,29 @@ class FusionConfig:
         )  # fmt: skip
         for name in positive:
             v = getattr(self, name)
-            if not (isinstance(v, int | float) and math.isfinite(v) and v > 0):
+            ok = isinstance(v, int | float) and not isinstance(v, bool)
+            if not (ok and math.isfinite(v) and v > 0):
                 raise ConfigError(f"fusion config: {name} must be a finite number > 0, got {v!r}")
-        if not self.length_ratio_max >= 1.0:
+        # Times bound what is held in memory and how late a finding may come: a contact held
+        # for a day is a finding a day late (and a day of contacts in memory).
+        for name, most in _TIME_BOUNDS.items():
+            if getattr(self, name) > most:
+                raise ConfigError(f"fusion config: {name} must be <= {most:g} s")
+        if not (isinstance(self.length_ratio_max, int | float) and self.length_ratio_max >= 1.0):
             raise ConfigError("fusion config: length_ratio_max must be >= 1")
-        if not 0.0 <= self.confirm_factor <= 1.0:
-            raise ConfigError("fusion config: confirm_factor must be in 0..1")
+        # A confirmation changes how much a spoofing finding is believed; it never erases it.
+        if not (
+            isinstance(self.confirm_factor, int | float)
+            and not isinstance(self.confirm_factor, bool)
+            and 0.25 <= self.confirm_factor <= 1.0
+        ):
+            raise ConfigError("fusion config: confirm_factor must be in 0.25..1")
         if not (math.isfinite(self.min_length_m) and self.min_length_m >= 0):
             raise ConfigError("fusion config: min_length_m must be >= 0")
         for name in ("confirm_updates", "partner_min", "partner_window", "contradict_scans",
                      "evidence_n", "history_n", "min_others_heard"):  # fmt: skip
-            if not (isinstance(getattr(self, name), int) and getattr(self, name) >= 1):
+            v = getattr(self, name)
+            if not (isinstance(v, int) and not isinstance(v, bool) and v >= 1):
                 raise ConfigError(f"fusion config: {name} must be an integer >= 1")
         for name in ("no_coverage_conf_max", "stationary_conf_max"):
             if not 0.0 <= getattr(self, name) <= 1.0:

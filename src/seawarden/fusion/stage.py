@@ -101,6 +101,9 @@ class FusionStage:
         self._seq = 0
         self._groups: dict[tuple[str, str], list[Contact]] = {}  # (sensor, pass_id) → contacts
         self._passes: dict[tuple[str, str], SensorPass] = {}
+        # (first, last) event time of each pending group, kept as contacts arrive, so the
+        # due check is O(groups), never O(detections) per record
+        self._span: dict[tuple[str, str], tuple[float, float]] = {}
         self._tracks: dict[tuple[str, str], SensorTrack] = {}
         self._confirmed_at: dict[tuple[int, str], float] = {}
         self._silent: set[int] = set()  # partners with an open dark_tracked
@@ -123,13 +126,22 @@ class FusionStage:
         if not (math.isfinite(c.lat) and math.isfinite(c.lon)):
             return
         if c.pass_id is not None:
-            self._groups.setdefault((c.sensor, c.pass_id), []).append(c)
+            key = (c.sensor, c.pass_id)
+            self._groups.setdefault(key, []).append(c)
+            self._widen(key, _ts(c.time), _ts(c.time))
             return
         self._seq += 1
         heapq.heappush(self._heap, (_contact_key(c), self._seq, c))
 
     def on_pass(self, p: SensorPass) -> None:
         self._passes[(p.sensor, p.pass_id)] = p
+        self._widen((p.sensor, p.pass_id), _ts(p.start), _ts(p.end))
+
+    def _widen(self, key: tuple[str, str], first: float, last: float) -> None:
+        span = self._span.get(key)
+        self._span[key] = (
+            (first, last) if span is None else (min(span[0], first), max(span[1], last))
+        )
 
     # -- driving --------------------------------------------------------------------------
     def _group_due_min(self) -> float:
@@ -139,10 +151,7 @@ class FusionStage:
         return min((self._group_due(k) for k in {*self._groups, *self._passes}), default=math.inf)
 
     def _group_due(self, key: tuple[str, str]) -> float:
-        p = self._passes.get(key)
-        cs = self._groups.get(key, [])
-        end = max([_ts(c.time) for c in cs] + ([_ts(p.end)] if p else []))
-        return end + self.cfg.hold_s
+        return self._span[key][1] + self.cfg.hold_s
 
     def advance(self, now: datetime, fleet: Fleet) -> FusionOutput:
         t_now = _ts(now)
@@ -190,6 +199,7 @@ class FusionStage:
             if self._group_due(key) <= now:
                 cs = sorted(self._groups.pop(key, []), key=_contact_key)
                 p = self._passes.pop(key, None)
+                self._span.pop(key, None)
                 t0 = _ts(p.start) if p else _ts(cs[0].time)
                 work.append((t0, key[0], key[1], 1, cs, p))
         work.sort(key=lambda w: (w[0], w[1], w[2], w[3]))
@@ -204,12 +214,8 @@ class FusionStage:
         limit = cutoff
         if self._heap:
             limit = min(limit, self._heap[0][0][0] - 1e-6)
-        for key in {*self._groups, *self._passes}:
-            p = self._passes.get(key)
-            starts = [_ts(c.time) for c in self._groups.get(key, [])] + (
-                [_ts(p.start)] if p else []
-            )
-            limit = min(limit, min(starts) - 1e-6)
+        for first, _ in self._span.values():
+            limit = min(limit, first - 1e-6)
         self._sweep(limit if math.isfinite(limit) else math.inf)
         self._next_sweep = self._sweep_due()
         out = self._out
@@ -815,6 +821,10 @@ class FusionStage:
         for d in snap["pending"]:
             self.on_contact(contact_from(d))
         self._groups = {(s, pid): [contact_from(d) for d in cs] for s, pid, cs in snap["groups"]}
+        self._span = {}
+        for key, cs in self._groups.items():
+            for c in cs:
+                self._widen(key, _ts(c.time), _ts(c.time))
         self._passes = {}
         for d in snap["passes"]:
             self.on_pass(pass_from(d))

@@ -101,6 +101,9 @@ MAX_LENGTH_M: Final = 500.0
 # whole orbit segment stays well below this. Larger means wrong coordinates (e.g. an
 # antimeridian crossing written as one polygon spanning the globe).
 MAX_FOOTPRINT_KM2: Final = 1_000_000.0
+# A satellite looks at a place for seconds and a product's pass spans minutes; a longer
+# start..end is a data error, and would hold the pass's detections back all that time.
+MAX_PASS_S: Final = 2 * 3600.0
 # Detections this far outside their own pass's footprint are counted (a join or product quirk).
 OUTSIDE_FOOTPRINT_M: Final = 1000.0
 _SNIFF_BYTES: Final = 1024 * 1024
@@ -381,6 +384,8 @@ class _Builder:
         end, assumed_e = _parse_time(end_v)
         if end < start:
             raise _RejectError("bad_time", f"pass ends ({end_v!r}) before it starts ({start_v!r})")
+        if (end - start).total_seconds() > MAX_PASS_S:
+            raise _RejectError("bad_time", f"pass lasts over {MAX_PASS_S / 3600:g} h")
         cfg = self.sensor(f.get("sensor"), pass_id)
         footprint = self._footprint(geometry)
         min_length = cfg.min_length_m

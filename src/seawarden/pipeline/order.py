@@ -27,10 +27,13 @@ SortKey = tuple[float, int, int, str, str, int]
 def content_key(rec: Observation) -> tuple[Any, ...]:
     """What makes two reports "the same report", whoever heard it and whenever."""
     if isinstance(rec, Contact):
-        # the same radar sentence relayed by two feeds is one contact
+        # The same radar sentence relayed by two feeds is one contact; the time is part of
+        # the key, since a stationary target reported unchanged by consecutive scans is not
+        # a repeat (AIS repeats are judged by content alone: a ship re-sends its position).
         return (
             -1,
             2,
+            rec.time.timestamp(),
             rec.sensor,
             rec.track,
             rec.pass_id,
@@ -71,15 +74,16 @@ def content_key(rec: Observation) -> tuple[Any, ...]:
 
 
 _RANK = {PositionReport: 0, Contact: 2, SensorPass: 3}
+# Sorts after every MMSI and fusion target id (< 2e9): within one instant, AIS first, then
+# contacts, then satellite passes.
+_SENSOR_SLOT = 2**31
 
 
 def sort_key(rec: Observation) -> SortKey:
-    # Within one instant: AIS by MMSI first, then contacts, then satellite passes, so a
-    # contact is always judged against every AIS report of its own second.
     if isinstance(rec, Contact | SensorPass):
         return (
             rec.time.timestamp(),
-            -1,
+            _SENSOR_SLOT,
             _RANK[type(rec)],
             repr(content_key(rec)),
             rec.source,
