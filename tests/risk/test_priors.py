@@ -120,3 +120,28 @@ def test_flag_mismatch_against_the_mmsi_mid() -> None:
 def test_config_validation(kwargs: dict[str, float]) -> None:
     with pytest.raises(ConfigError):
         RegistryPriorConfig(**kwargs)  # type: ignore[arg-type]
+
+
+def test_registry_priors_need_behaviour_not_just_a_listing() -> None:
+    """Review finding: a watchlisted ship doing nothing plus registry priors made a medium
+    alert. Priors weigh behaviour: with only the listing they are left out; with a finding
+    they count."""
+    from seawarden.model import Event
+    from seawarden.risk.score import RiskEngine
+
+    engine = RiskEngine(priors=[_priors(Particulars(imo=9329760, insurer="none", insured=False))])
+
+    def event(kind: str, eid: str, **attrs: object) -> Event:
+        return Event(
+            id=eid, kind=kind, phase="open", mmsi=EAGLE_MMSI, time=NOW, lat=60.0, lon=25.0,
+            attrs={"confidence": 1.0, **attrs},
+        )  # fmt: skip
+
+    engine.observe([event("identity", "w", type="watchlist")])
+    listed = engine.assess(_vessel(), NOW, corridor_distance_m=0.0)
+    assert not [c for c in listed.contributions if c.source.startswith("prior.registry")]
+    engine.observe([event("loitering", "l", confidence=0.5)])
+    acting = engine.assess(_vessel(), NOW, corridor_distance_m=0.0)
+    assert [c.source for c in acting.contributions if c.source.startswith("prior.registry")] == [
+        "prior.registry.uninsured"
+    ]

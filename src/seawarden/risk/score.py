@@ -151,6 +151,9 @@ class Assessment:
     notes: tuple[str, ...] = ()
 
 
+LISTING_ONLY = frozenset({"identity.watchlist", "approach"})
+"""Sources that say who or where a listed ship is, not what it does."""
+
 PriorSource = Callable[[VesselState, datetime], list[Contribution]]
 """Extra priors (``risk/priors.py``: registry particulars); called only for vessels that are
 already assessed, so a prior alone never raises an alert."""
@@ -279,7 +282,10 @@ class RiskEngine:
         contributions = self._one_per_group(contributions)
         if not per_vessel:
             self._active.pop(vessel.mmsi, None)
-        contributions.extend(self._priors(vessel, now))
+        # Registry priors weigh behaviour, they are not a finding: a listing alone (the
+        # watchlist, an approach of a listed ship) does not let them in.
+        behaviour = any(c.points > 0 and c.source not in LISTING_ONLY for c in contributions)
+        contributions.extend(self._priors(vessel, now, registry=behaviour))
         contributions.sort(key=lambda c: (-c.points, c.source, c.event_id or ""))
         remaining = 1.0
         for c in contributions:
@@ -375,10 +381,11 @@ class RiskEngine:
             return cfg.near_factor, f" ({distance_m / 1000:.1f} km from a corridor)"
         return cfg.far_factor, ""
 
-    def _priors(self, vessel: VesselState, now: datetime) -> list[Contribution]:
+    def _priors(self, vessel: VesselState, now: datetime, *, registry: bool) -> list[Contribution]:
         out: list[Contribution] = []
-        for source in self.priors:
-            out.extend(source(vessel, now))
+        if registry:
+            for source in self.priors:
+                out.extend(source(vessel, now))
         match = vessel.watch
         if match is not None:
             official = sorted({"ofac", "uk", "eu"} & set(match.entry.lists))
