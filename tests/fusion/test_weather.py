@@ -606,3 +606,18 @@ def test_beaufort_bounds() -> None:
         11,
         12,
     ]
+
+
+def test_eccodes_then_psycopg_exits_cleanly() -> None:
+    """The eccodes wheels bundle OpenSSL 1.1; loaded before psycopg's OpenSSL 3 the process
+    segfaulted at exit (it killed a whole CI run after every test had passed)."""
+    import subprocess
+    import sys
+
+    code = (
+        "from seawarden.ingest.weather import import_eccodes\n"
+        "import_eccodes()\n"
+        "import psycopg  # noqa: F401\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=120)
+    assert done.returncode == 0, (done.returncode, done.stderr[-500:])

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import csv
 import importlib
+import importlib.util
 import logging
 import math
 from collections import Counter
@@ -174,6 +175,11 @@ def import_eccodes() -> Any:
     database path") and the process can abort at exit. Loaded the other way round, both work.
     """
     importlib.import_module("pyproj")  # load order, see above
+    # The same wheels bundle OpenSSL 1.1 (libcrypto via libcurl); loaded before psycopg's
+    # OpenSSL 3 the process segfaults at exit once psycopg is imported later (seen in the
+    # full test run: PostgreSQL store tests after weather tests). psycopg first is safe.
+    if importlib.util.find_spec("psycopg") is not None:
+        importlib.import_module("psycopg")
     import eccodes
 
     return eccodes
