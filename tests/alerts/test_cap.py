@@ -376,3 +376,21 @@ def test_any_alert_renders_valid_cap(case: tuple[Any, list[tuple[str, datetime]]
     assert p["MMSI"] == str(alert.mmsi)
     if alert.name:
         assert p["VesselName"] == clean_text(alert.name)
+
+
+def test_non_ais_target_with_notes_is_valid_cap() -> None:
+    """A dark vessel seen only by radar has a seawarden target id, never an MMSI; context
+    notes (with hostile characters) reach the description and a Context parameter."""
+    alert = make_alert(
+        mmsi=1_990_605_937, imo=None, name=None, flag=None, watchlist=None,
+        notes=("likely accidental: storm, wind 27 m/s <&> \x07 at the vessel",),
+    )  # fmt: skip
+    doc = assert_cap_valid(to_cap_xml(alert, sender=SENDER))
+    assert doc is not None
+    p = params(to_cap_json(alert, sender=SENDER))
+    assert p["NonAisTargetId"] == "1990605937"
+    assert "MMSI" not in p
+    assert p["Context"].startswith("likely accidental: storm")
+    info = to_cap_json(alert, sender=SENDER)["info"][0]
+    assert "non-AIS target 1990605937" in info["headline"]
+    assert "Context: likely accidental" in info["description"]
