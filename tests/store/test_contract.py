@@ -233,3 +233,13 @@ def test_runs_record_start_end_and_a_restart_replaces(open_store: StoreFactory) 
         "run_id", "started", "finished", "command", "inputs", "config", "versions", "stats",
         "status",
     }  # fmt: skip
+
+
+def test_the_environment_can_name_a_postgresql_store(monkeypatch: pytest.MonkeyPatch) -> None:
+    """SEAWARDEN_STORE holds a DSN intact (a Path would fold postgresql:// into postgresql:/)."""
+    from seawarden.pipeline.settings import env_settings
+
+    monkeypatch.setenv("SEAWARDEN_STORE", "postgresql://seawarden@127.0.0.1:5432/warden")
+    assert env_settings().store == "postgresql://seawarden@127.0.0.1:5432/warden"
+    monkeypatch.setenv("SEAWARDEN_STORE", "warden.db")
+    assert env_settings().store == "warden.db"

@@ -32,7 +32,8 @@ class EnvSettings(BaseSettings):
 
     areas: Path | None = None
     watchlist: list[Path] = []
-    store: Path | None = None
+    # a SQLite file or a postgresql:// DSN (store.open_store); a Path would fold "//" to "/"
+    store: str | None = None
     sensors: Path | None = None  # non-AIS sensors (radars, satellites): config/sensors.yaml
     weather: list[Path] = []  # GRIB2 / CSV wind and sea-state grids
     registry: list[Path] = []  # vessel particulars by IMO (risk priors)
