@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 import orjson
+import pytest
 
 from seawarden.model import Event
 from seawarden.store.base import IdentityRow, RunInfo, VesselRow
