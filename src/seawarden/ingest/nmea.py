@@ -168,7 +168,7 @@ class NmeaDecoder:
         if not raw or raw[:1] == b"#":
             self.stats.blank_or_comment += 1
             return []
-        if is_radar_sentence(raw):
+        if b"$" in raw and is_radar_sentence(raw):  # AIS lines (!AIVDM) skip at C speed
             return [self._feed_radar(raw, line_no, received)]
         try:
             sentence = NMEASentenceFactory.produce(raw)
