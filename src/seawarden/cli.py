@@ -30,6 +30,8 @@ from seawarden.alerts.cli_deliver import register as register_delivery_commands
 from seawarden.alerts.sinks import AlertSink, JsonlAlertSink, LogAlertSink
 from seawarden.api.cli_commands import register as register_api_commands
 from seawarden.archive.cli import register as register_archive_commands
+from seawarden.backfill.cli import register as register_backfill_commands
+from seawarden.bus.cli import register as register_bus_commands
 from seawarden.cli_sources import FusionOpt, RegistryOpt, SensorsOpt, WeatherOpt, source_settings
 from seawarden.detectors.registry import load_detector_settings
 from seawarden.errors import SeawardenError
@@ -40,6 +42,7 @@ from seawarden.pipeline.replay import Replay, ReplayStats
 from seawarden.pipeline.settings import RunConfig, env_settings
 from seawarden.pipeline.sinks import EventSink, JsonlEventSink, LogEventSink
 from seawarden.report.cli import register as register_report_command
+from seawarden.risk.cli_learn import register as register_learn_command
 from seawarden.risk.config import load_risk_settings
 from seawarden.store import Store, open_store
 from seawarden.store.sqlite import SQLiteStore
@@ -492,24 +495,6 @@ def run(
 
 
 @app.command()
-def learn(
-    inputs: Annotated[list[Path], typer.Argument(help="history to learn from (NMEA or CSV)")],
-    out: Annotated[Path, typer.Option(help="where to write the model (.json.gz)")],
-) -> None:
-    """Learn a model of normal traffic (speed, course, stops, report rate per H3 cell)."""
-    from seawarden.risk.normalcy_fit import learn as fit
-
-    _setup_logging(env_settings().log_level, False)
-    _, st = fit(inputs, out)
-    console.print(
-        f"learned from {st.positions:,} positions of {st.vessels:,} vessels "
-        f"({st.rejected:,} rejected): {st.cells:,} cells, {st.entries:,} entries; "
-        f"read {st.read_s:.1f} s, fit {st.fit_s:.2f} s "
-        f"({st.fit_reports_per_s:,.0f} reports/s) -> {out}"
-    )
-
-
-@app.command()
 def simulate(
     out: Annotated[Path, typer.Option(help="NMEA file to write")],
     labels: Annotated[Path, typer.Option(help="ground-truth labels (JSON Lines) to write")],
@@ -565,6 +550,9 @@ register_api_commands(app)  # `seawarden token ...` and `seawarden serve` (api/c
 register_delivery_commands(app)  # `seawarden deliver` (alerts/cli_deliver.py)
 register_report_command(app)  # `seawarden report` (report/cli.py)
 register_archive_commands(app)  # `seawarden archive`, `archive-query` (archive/cli.py)
+register_learn_command(app)  # `seawarden learn` (risk/cli_learn.py)
+register_bus_commands(app)  # `seawarden ingest`, `worker`, ... on NATS JetStream (bus/cli.py)
+register_backfill_commands(app)  # `seawarden backfill` (backfill/cli.py)
 
 
 @app.command()

@@ -1,0 +1,1 @@
+"""Backfill: the unchanged detectors over a history archive, sequential or on Dask."""
