@@ -1,9 +1,235 @@
-"""Commands of this package (filled in by its owner)."""
+"""Commands of the live bus: ``seawarden ingest``, ``worker`` and ``bus-dispatch``.
+
+The options mirror ``replay``'s: ingest takes the input-reading ones (format, lateness,
+dedup window, assumed time), the worker the pipeline ones (areas, watchlist, detectors,
+risk, model, registry). ``seawarden.cli`` is imported inside the commands (it imports this
+module at load time) for its config builder and signal handling.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+
+from seawarden.bus.streams import StreamSettings
+from seawarden.errors import ConfigError
+from seawarden.pipeline.partition import PartitionSpec
+from seawarden.pipeline.settings import RunConfig, env_settings
+
+log = logging.getLogger("seawarden")
+
+BusOpt = Annotated[str, typer.Option("--bus", help="NATS server URL (JetStream enabled)")]
+DEFAULT_BUS = "nats://127.0.0.1:4222"
+
+
+class Format(StrEnum):
+    nmea = "nmea"
+    dma = "dma"
+    noaa = "noaa"
+    simple = "simple"
+
+
+class Positions(StrEnum):
+    full = "full"
+    sampled = "sampled"
+    none = "none"
+
+
+def worker_config(
+    *,
+    areas: Path | None,
+    watchlists: list[Path],
+    detectors: Path | None,
+    no_detectors: bool,
+    risk: Path | None,
+    model: Path | None,
+    registry: list[Path],
+    positions: Positions,
+) -> RunConfig:
+    """The pipeline config of a worker, built exactly as ``replay`` builds it (a
+    single-process replay with the same options is the reference the workers must match)."""
+    from seawarden import cli
+
+    env = env_settings()
+    return cli._config(
+        areas=areas or env.areas,
+        watchlists=list(watchlists or env.watchlist),
+        fmt=None,
+        lateness_s=env.lateness_s,
+        dedup_window_s=env.dedup_window_s,
+        positions=cli.PositionsMode(positions.value),
+        assume_time=None,
+        detectors=detectors,
+        no_detectors=no_detectors,
+        risk=risk,
+        model=model,
+        sources={"registry": tuple(registry or env.registry)},
+    )
+
+
+def _settings(max_age_s: float, duplicate_window_s: float) -> StreamSettings:
+    return StreamSettings(max_age_s=max_age_s, duplicate_window_s=duplicate_window_s)
+
+
+MaxAgeOpt = Annotated[
+    float, typer.Option(help="keep stream messages this long, seconds (0: no age limit)")
+]
+DupOpt = Annotated[float, typer.Option(help="dedup window of the streams, seconds (≥ 3600)")]
 
 
 def register(app: typer.Typer) -> None:
     """Add this package's commands to ``app``."""
+    app.command("ingest")(ingest_command)
+    app.command("worker")(worker_command)
+    app.command("bus-dispatch")(dispatch_command)
+
+
+def ingest_command(
+    inputs: Annotated[list[Path], typer.Argument(help="NMEA logs (.nm4/.txt/.gz) or CSV files")],
+    bus: BusOpt = DEFAULT_BUS,
+    partitions: Annotated[int, typer.Option(help="MMSI partitions in the subjects")] = 1,
+    fmt: Annotated[Format | None, typer.Option("--format", help="override detection")] = None,
+    lateness_s: Annotated[float, typer.Option(help="out-of-order tolerance (event time)")] = 60.0,
+    dedup_window_s: Annotated[float, typer.Option(help="multi-receiver dedup window")] = 3.0,
+    assume_time: Annotated[
+        str | None, typer.Option(help="event time for untimed NMEA (ISO 8601)")
+    ] = None,
+    sort: Annotated[bool, typer.Option(help="sort input by time first")] = False,
+    strict: Annotated[bool, typer.Option(help="stop at the first rejected input")] = False,
+    max_age_s: MaxAgeOpt = 7 * 24 * 3600.0,
+    duplicate_window_s: DupOpt = 2 * 3600.0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+) -> None:
+    """Publish decoded, normalised reports to JetStream, in event-time order."""
+    from seawarden import cli
+    from seawarden.bus.ingest import ingest
+    from seawarden.bus.publish import BatchPublisher
+
+    env = env_settings()
+    cli._setup_logging(env.log_level, quiet)
+    cfg = cli._config(
+        areas=None,
+        watchlists=[],
+        fmt=cli.InputFormat(fmt.value) if fmt else None,
+        lateness_s=lateness_s,
+        dedup_window_s=dedup_window_s,
+        positions=cli.PositionsMode.none,
+        assume_time=assume_time,
+        no_detectors=True,
+    )
+    publisher = BatchPublisher(bus, settings=_settings(max_age_s, duplicate_window_s))
+    run = ingest(
+        inputs, cfg, bus, partitions=partitions, publisher=publisher, strict=strict, sort=sort
+    )
+    d = run.stats.as_dict()
+    if not quiet:
+        rate = run.released / d["elapsed_s"] if d["elapsed_s"] else 0.0
+        cli.console.print(
+            f"ingest: {d['lines']:,} lines, {run.released:,} reports published "
+            f"({publisher.duplicates:,} already on the bus) in {d['elapsed_s']:.2f} s "
+            f"({rate:,.0f} reports/s); rejected {d['rejections']}"
+            + (
+                f"; {run.unpublished_contacts:,} radar contacts not carried"
+                if run.unpublished_contacts
+                else ""
+            )
+        )
+
+
+def worker_command(
+    partitions: Annotated[str, typer.Option(help="e.g. 0/2, '0,1/4', '*/1'")],
+    store: Annotated[str, typer.Option(help="this worker's store (checkpoint, rows)")],
+    bus: BusOpt = DEFAULT_BUS,
+    exit_on_eos: Annotated[bool, typer.Option(help="exit at the end-of-stream marker")] = False,
+    checkpoint_every: Annotated[int, typer.Option(help="messages between checkpoints")] = 5000,
+    areas: Annotated[Path | None, typer.Option(help="areas of interest (GeoJSON)")] = None,
+    watchlist: Annotated[list[Path] | None, typer.Option(help="watchlist CSV (repeatable)")] = None,
+    detectors: Annotated[Path | None, typer.Option(help="detector parameters (YAML)")] = None,
+    no_detectors: Annotated[bool, typer.Option(help="no detectors, risk or alerts")] = False,
+    risk: Annotated[Path | None, typer.Option(help="risk/monitor/alert policy (YAML)")] = None,
+    model: Annotated[Path | None, typer.Option(help="normalcy model")] = None,
+    registry: Annotated[list[Path] | None, typer.Option(help="vessel particulars CSV")] = None,
+    positions: Annotated[Positions, typer.Option(help="positions kept")] = Positions.sampled,
+    max_age_s: MaxAgeOpt = 7 * 24 * 3600.0,
+    duplicate_window_s: DupOpt = 2 * 3600.0,
+) -> None:
+    """Run the pipeline for some MMSI partitions on the bus (reads the whole stream)."""
+    from seawarden import cli
+    from seawarden.bus.worker import Worker
+    from seawarden.store import open_store
+
+    env = env_settings()
+    cli._setup_logging(env.log_level, False)
+    spec = PartitionSpec.parse(partitions)
+    cfg = worker_config(
+        areas=areas,
+        watchlists=list(watchlist or []),
+        detectors=detectors,
+        no_detectors=no_detectors,
+        risk=risk,
+        model=model,
+        registry=list(registry or []),
+        positions=positions,
+    )
+    db = open_store(store)
+    try:
+        worker = Worker(
+            bus,
+            cfg,
+            spec,
+            db,
+            checkpoint_every=checkpoint_every,
+            exit_on_eos=exit_on_eos,
+            settings=_settings(max_age_s, duplicate_window_s),
+        )
+
+        async def feed(stop: asyncio.Event) -> None:
+            await worker.run(stop)
+
+        cli._run_until_stopped(feed, None)
+    finally:
+        db.close()
+    cli.console.print(f"worker {spec}: {_fmt(worker.stats.as_dict())}")
+
+
+def dispatch_command(
+    store: Annotated[Path, typer.Option(help="SQLite store holding alerts and the outbox")],
+    subscriptions: Annotated[Path, typer.Option(help="subscriptions (YAML)")],
+    bus: BusOpt = DEFAULT_BUS,
+    idle_exit_s: Annotated[
+        float | None, typer.Option(help="exit after this many seconds with nothing new")
+    ] = None,
+    durable: Annotated[str, typer.Option(help="durable consumer name")] = "seawarden-dispatch",
+) -> None:
+    """Queue alert revisions from the bus into the store's outbox (then `seawarden deliver`)."""
+    from seawarden import cli
+    from seawarden.alerts.subscriptions import load_subscriptions
+    from seawarden.bus.dispatch import BusDispatcher
+    from seawarden.store.sqlite import SQLiteStore
+
+    env = env_settings()
+    cli._setup_logging(env.log_level, False)
+    if idle_exit_s is not None and idle_exit_s <= 0:
+        raise ConfigError("--idle-exit-s must be > 0")
+    # Secrets are resolved by `seawarden deliver`, which sends; queueing needs none.
+    subs = load_subscriptions(subscriptions)
+    db = SQLiteStore(store)
+    try:
+        dispatcher = BusDispatcher(bus, db, subs, durable=durable, idle_exit_s=idle_exit_s)
+
+        async def feed(stop: asyncio.Event) -> None:
+            await dispatcher.run(stop)
+
+        cli._run_until_stopped(feed, None)
+    finally:
+        db.close()
+    cli.console.print(f"bus-dispatch: {_fmt(dispatcher.stats.as_dict())}")
+
+
+def _fmt(d: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in d.items())
