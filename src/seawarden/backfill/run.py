@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import heapq
+import logging
 import re
 import uuid
 from collections import Counter
@@ -152,7 +153,8 @@ def check_scheduler(scheduler: str) -> str:
 @contextlib.contextmanager
 def dask_client(scheduler: str = "local", workers: int = 2) -> Iterator[Client]:
     """A Dask client: on a new ``LocalCluster`` of ``workers`` processes (one thread each:
-    the core is pure Python, threads would share one GIL), or connected to ``scheduler``."""
+    the core is pure Python, threads would share one GIL), or connected to ``scheduler``.
+    The local dashboard gets a free port: a fixed one clashes with any other cluster."""
     check_scheduler(scheduler)
     try:
         from distributed import Client, LocalCluster
@@ -161,11 +163,13 @@ def dask_client(scheduler: str = "local", workers: int = 2) -> Iterator[Client]:
             "the dask engine needs dask and distributed: install seawarden with its 'dask' "
             "extra, or pip install dask==2026.8.0 distributed==2026.8.0"
         ) from exc
+    # Importing distributed sets its loggers to INFO: a page of cluster chatter per run.
+    logging.getLogger("distributed").setLevel(logging.WARNING)
     if scheduler == "local":
         if workers < 1:
             raise ConfigError("--workers must be at least 1")
         cluster = LocalCluster(  # type: ignore[no-untyped-call]
-            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0"
         )
         try:
             with Client(cluster) as client:  # type: ignore[no-untyped-call]
