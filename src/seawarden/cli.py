@@ -45,7 +45,6 @@ from seawarden.report.cli import register as register_report_command
 from seawarden.risk.cli_learn import register as register_learn_command
 from seawarden.risk.config import load_risk_settings
 from seawarden.store import Store, open_store
-from seawarden.store.sqlite import SQLiteStore
 
 app = typer.Typer(
     add_completion=False,
@@ -212,16 +211,11 @@ STORE_HELP = (
 )
 
 
-def _outbox_store(db: Store | None, subscriptions: Path | None) -> SQLiteStore | None:
-    """The store the alert outbox lives in: for now only a SQLite one (alerts/outbox.py)."""
-    if db is None or isinstance(db, SQLiteStore):
-        return db
-    if subscriptions is None:
-        return None
-    db.close()
-    raise typer.BadParameter(
-        "--subscriptions needs a SQLite --store: the alert outbox is not on PostgreSQL yet"
-    )
+def _outbox_store(db: Store | None, subscriptions: Path | None) -> Store | None:
+    """The store the alert outbox lives in: the run's own, SQLite or PostgreSQL (the
+    delivery wiring, alerts/cli_deliver.py, refuses a store that cannot hold one)."""
+    del subscriptions  # both store kinds hold an outbox now
+    return db
 
 
 @app.command()

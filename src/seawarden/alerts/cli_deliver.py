@@ -5,7 +5,9 @@
 committed before anything is sent) and run the delivery worker in a background thread.
 ``seawarden deliver`` is the same worker on its own: to drain what a stopped or crashed run
 left pending, to retry dead letters after fixing a recipient, or as a separate service
-beside a runner started without a worker. One worker per store (a lock file says which).
+beside a runner started without a worker. On SQLite, one worker per store (a lock file
+says which); on PostgreSQL (``--store postgresql://…``) any number, on any machines: they
+share the outbox by claiming rows (:mod:`seawarden.alerts.outbox_pg`).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import signal
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -31,7 +33,11 @@ from seawarden.alerts.dispatch import (
 )
 from seawarden.alerts.subscriptions import Subscription, load_subscriptions
 from seawarden.errors import ConfigError, SeawardenError, StoreError
+from seawarden.store.base import Store
 from seawarden.store.sqlite import SQLiteStore
+
+if TYPE_CHECKING:
+    from seawarden.store.postgres import PostgresStore
 
 log = logging.getLogger("seawarden.alerts.delivery")
 
@@ -77,14 +83,19 @@ class Delivery:
             log.warning(
                 "deliveries still pending after %.0f s; `seawarden deliver --store %s` sends them",
                 wait_s,
-                self.worker.db_path,
+                self.worker.name,
             )
         self.worker.stop()
 
 
+def _target(store: SQLiteStore | PostgresStore) -> str:
+    """What the delivery worker opens: the SQLite file, or the PostgreSQL DSN."""
+    return store.path if isinstance(store, SQLiteStore) else store.dsn
+
+
 def start_delivery(
     subscriptions: Path,
-    store: SQLiteStore,
+    store: SQLiteStore | PostgresStore,
     *,
     demo: bool = False,
     known_areas: list[str] | None = None,
@@ -95,7 +106,7 @@ def start_delivery(
     sink = outbox.OutboxSink(store, subs, sender=sender)
     worker: Dispatcher | None
     try:
-        worker = Dispatcher(store.path, subs, secrets=resolved, policy=policy)
+        worker = Dispatcher(_target(store), subs, secrets=resolved, policy=policy)
     except StoreError as exc:
         log.warning("%s; this process only queues deliveries", exc)
         worker = None
@@ -107,18 +118,32 @@ def start_delivery(
 
 
 def maybe_start(
-    subscriptions: Path | None, store: SQLiteStore | None, *, demo: bool = False
+    subscriptions: Path | None, store: Store | None, *, demo: bool = False
 ) -> Delivery | None:
     """For the runners: a :class:`Delivery` when ``--subscriptions`` is given, else None."""
     if subscriptions is None:
         return None
     if store is None:
         raise typer.BadParameter("--subscriptions needs --store (the outbox lives there)")
+    if not isinstance(store, SQLiteStore):
+        from seawarden.store.postgres import PostgresStore
+
+        if not isinstance(store, PostgresStore):
+            store.close()
+            raise typer.BadParameter(
+                f"--subscriptions: a {type(store).__name__} cannot hold the alert outbox"
+            )
     return start_delivery(subscriptions, store, demo=demo)
 
 
 def deliver(
-    store: Annotated[Path, typer.Option(help="SQLite store holding the outbox")],
+    store: Annotated[
+        str,
+        typer.Option(
+            help="store holding the outbox: a SQLite file, or postgresql://user@host[:port]/db"
+            " (password from PGPASSWORD or ~/.pgpass; several deliverers may share it)"
+        ),
+    ],
     subscriptions: Annotated[Path, typer.Option(help="subscriptions (YAML)")],
     once: Annotated[
         bool, typer.Option(help="one pass over every pending delivery, then exit")
@@ -132,10 +157,13 @@ def deliver(
     ] = 10.0,
 ) -> None:
     """Send the outbox's pending deliveries (and retries) until Ctrl-C, or once."""
-    if not store.is_file():
+    pg = store.startswith(("postgresql://", "postgres://"))
+    if not pg and not Path(store).is_file():
         raise typer.BadParameter(f"{store}: no such store")
     subs, resolved = load_checked(subscriptions, demo=demo)
-    SQLiteStore(store).close()  # schema check: refuses a file that is not a seawarden store
+    if not pg:
+        SQLiteStore(store).close()  # schema check: refuses a file that is not a seawarden store
+    # On PostgreSQL the worker opens (and checks, and migrates) the store itself.
     worker = Dispatcher(store, subs, secrets=resolved, timeout_s=timeout_s)
     try:
         if requeue_dead:
@@ -162,9 +190,18 @@ def deliver(
         typer.echo(f"{name}={value}")
 
 
-def _counts(store: Path) -> dict[str, int]:
+def _counts(store: str) -> dict[str, int]:
     import sqlite3
 
+    if store.startswith(("postgresql://", "postgres://")):
+        from seawarden.alerts import outbox_pg
+        from seawarden.store.postgres import PostgresStore
+
+        db = PostgresStore(store)
+        try:
+            return outbox_pg.counts_by_status(db.connection)
+        finally:
+            db.close()
     conn = sqlite3.connect(store)
     try:
         return outbox.counts_by_status(conn)

@@ -20,13 +20,18 @@ the audit log (``delivery.ok`` / ``delivery.retry`` / ``delivery.dead``). Times 
 wall-clock: delivery is a real-world action (event-time determinism applies to alerts, not
 to deliveries).
 
-Only the worker's main thread touches its SQLite connection. It reads with plain
+Only the worker's main thread touches the store, through a
+:class:`~seawarden.alerts.delivery_store.DeliveryStore`. On SQLite it reads with plain
 statements (WAL: readers never wait for the pipeline) and records outcomes in short
 ``BEGIN IMMEDIATE`` transactions with a busy timeout; the pipeline holds the write lock only
-while it flushes a batch. A row whose outcome is not yet recorded stays marked in memory, so
-it is never sent twice by one process; a process killed between sending and recording
-sends it again after restart (at-least-once — receivers deduplicate by ``delivery_id``).
-A lock file beside the store keeps to one worker per store.
+while it flushes a batch; a lock file beside the store keeps to one worker per store. On
+PostgreSQL (``db_path`` a ``postgresql://`` DSN) any number of workers share the outbox:
+each claims the rows it picks (``FOR UPDATE SKIP LOCKED``, then a lease it renews while they
+are in flight — :mod:`seawarden.alerts.outbox_pg`), so no row is sent by two at once, and the
+rows of a worker that dies are picked by another when its lease lapses. A row whose outcome
+is not yet recorded stays marked in memory, so it is never sent twice by one process; a
+process killed between sending and recording sends it again later (at-least-once —
+receivers deduplicate by ``delivery_id``).
 
 Before anything leaves, the row is checked again against the *current* subscription: it
 must still exist, with the same channel, and the revision's marking must still cover its
@@ -41,7 +46,6 @@ import logging
 import os
 import queue
 import random
-import sqlite3
 import threading
 import time
 from collections import Counter
@@ -52,7 +56,6 @@ from typing import IO
 
 import orjson
 
-from seawarden.alerts import outbox
 from seawarden.alerts.channels import (
     Delivery,
     Outcome,
@@ -62,15 +65,22 @@ from seawarden.alerts.channels import (
     max_bytes,
     option,
 )
+from seawarden.alerts.delivery_store import (
+    DeliveryStore,
+    PickedRow,
+    SQLiteDeliveryStore,
+    StoreBusyError,
+    Write,
+    lane_key,
+)
 from seawarden.alerts.releasability import releasable
 from seawarden.alerts.subscriptions import Channel, Subscription
 from seawarden.errors import ConfigError, SeawardenError, StoreError
-from seawarden.store import audit
 
 log = logging.getLogger(__name__)
 
-# A lane's key in SQL, as ``Dispatcher._paused_lanes`` writes it.
-_LANE_KEY = "(subscription_id || char(31) || channel_index)"
+_Row = PickedRow
+DEFAULT_LEASE_S = 30.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -92,20 +102,6 @@ class RetryPolicy:
     def backoff_s(self, attempts: int, rng: random.Random) -> float:
         """Full jitter after ``attempts`` failed attempts."""
         return rng.uniform(0.0, min(self.cap_s, self.base_s * 2 ** max(attempts - 1, 0)))
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class _Row:
-    delivery_id: str
-    alert_id: str
-    revision: int
-    subscription_id: str
-    channel: str
-    channel_index: int
-    attempts: int
-    created: float
-    payload: bytes
-    releasability: str | None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -248,6 +244,7 @@ class Dispatcher:
         busy_timeout_s: float = 10.0,
         clock: Callable[[], float] = time.time,
         seed: int | None = None,
+        lease_s: float = DEFAULT_LEASE_S,
     ) -> None:
         self.db_path = str(db_path)
         self.subscriptions = {s.id: s for s in subscriptions}
@@ -274,20 +271,22 @@ class Dispatcher:
         self._iteration = 0  # loop iterations started
         self._idle_iteration = -1  # the last iteration that found nothing due or in flight
         self._error: BaseException | None = None
-        self._acquire_lock()
-        try:
-            self._db = sqlite3.connect(
-                self.db_path,
-                isolation_level=None,
-                timeout=busy_timeout_s,
-                check_same_thread=False,
-            )
-            self._db.execute("PRAGMA journal_mode=WAL")
-            outbox.ensure_schema(self._db)
-            audit.ensure_schema(self._db)
-        except sqlite3.DatabaseError as exc:
-            self._release_lock()
-            raise StoreError(f"{self.db_path}: cannot open the outbox ({exc})") from exc
+        # Claims are renewed at a third of the lease, so two renewals may fail before it lapses.
+        self.lease_s = max(lease_s, 0.3)
+        self._renewed = time.monotonic()
+        self._store: DeliveryStore
+        if self.db_path.startswith(("postgresql://", "postgres://")):
+            from seawarden.alerts.outbox_pg import PgDeliveryStore
+
+            self._store = PgDeliveryStore(self.db_path, lease_s=self.lease_s)
+        else:
+            self._acquire_lock()
+            try:
+                self._store = SQLiteDeliveryStore(self.db_path, busy_timeout_s=busy_timeout_s)
+            except StoreError:
+                self._release_lock()
+                raise
+        self.name = self._store.name  # for messages: a DSN without its password
 
     # -- lifecycle ---------------------------------------------------------------------------
     def _acquire_lock(self) -> None:
@@ -324,7 +323,7 @@ class Dispatcher:
 
     def requeue_dead(self, *, ids: Sequence[str] | None = None, actor: str = "system") -> int:
         """Dead letters back to pending (after fixing the recipient); audited."""
-        return outbox.requeue_dead(self._db, ids=ids, actor=actor)
+        return self._store.requeue_dead(ids=ids, actor=actor)
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name="seawarden-deliver", daemon=True)
@@ -368,10 +367,8 @@ class Dispatcher:
         self._pick(ignore_schedule=all_pending)
         while (self._busy or self._unrecorded) and time.monotonic() < deadline:
             self._collect(wait_s=min(0.2, max(deadline - time.monotonic(), 0.01)))
-            try:
-                self._record()
-            except sqlite3.OperationalError as exc:  # pragma: no cover - store busy
-                log.warning("store busy (%s); retrying", exc)
+            self._renew()
+            self._record()
         return self.stats
 
     # -- the loop ----------------------------------------------------------------------------
@@ -382,6 +379,7 @@ class Dispatcher:
                     self._iteration += 1
                     current = self._iteration
                 self._collect(wait_s=0)
+                self._renew()
                 self._record()
                 self._pick(ignore_schedule=False)
                 if not self._busy and not self._unrecorded and self._due_count() == 0:
@@ -401,18 +399,31 @@ class Dispatcher:
         deadline = time.monotonic() + grace_s
         while self._busy and time.monotonic() < deadline:
             self._collect(wait_s=0.1)
+            self._renew()
         self._collect(wait_s=0)
-        with contextlib.suppress(sqlite3.OperationalError):
-            self._record()
+        self._record()
 
     def _close(self) -> None:
         for lane in self._lanes.values():
             lane.stop()
         for lane in self._lanes.values():
             lane.thread.join(1.0)
-        with contextlib.suppress(sqlite3.Error):
-            self._db.close()
+        # Rows still in flight: another worker may take them now rather than after the lease.
+        in_flight = self._busy - {r.row.delivery_id for r in self._unrecorded}
+        with contextlib.suppress(Exception):
+            self._store.release(in_flight)
+        self._store.close()
         self._release_lock()
+
+    def _renew(self) -> None:
+        """Keep the claims on rows in flight (PostgreSQL), every third of the lease."""
+        if not self._busy or time.monotonic() - self._renewed < self.lease_s / 3:
+            return
+        try:
+            self._store.renew(self._busy)
+            self._renewed = time.monotonic()
+        except StoreBusyError as exc:
+            log.warning("cannot renew the claims on %d deliveries (%s)", len(self._busy), exc)
 
     def _sleep_s(self) -> float:
         """Until the next poll, or sooner if a retry or a paused lane falls due first."""
@@ -421,28 +432,25 @@ class Dispatcher:
         for lane in self._lanes.values():
             if lane.paused_until > now:
                 wait = min(wait, lane.paused_until - now)
-        row = self._db.execute(
-            "SELECT MIN(next_attempt) FROM outbox WHERE status='pending' AND next_attempt>?",
-            (outbox.wall_iso(now),),
-        ).fetchone()
-        if row[0] is not None:
-            wait = min(wait, outbox.parse_wall(row[0]) - now)
+        try:
+            due = self._store.next_due_after(now)
+        except StoreBusyError:
+            due = None
+        if due is not None:
+            wait = min(wait, due - now)
         return max(wait, 0.005)
 
-    def _paused_lanes(self, now: float) -> bytes:
-        """The lanes paused at ``now``, as a JSON list of ``"<subscription>\x1f<index>"``."""
-        keys = [f"{k[0]}\x1f{k[1]}" for k, lane in self._lanes.items() if lane.paused_until > now]
-        return orjson.dumps(keys)
+    def _paused_lanes(self, now: float) -> list[str]:
+        """The lanes paused at ``now``, as ``"<subscription>\x1f<index>"``."""
+        return [lane_key(*k) for k, lane in self._lanes.items() if lane.paused_until > now]
 
     def _due_count(self) -> int:
         """Due pending rows, not counting those behind a paused lane (they are not due)."""
         now = self.clock()
-        row = self._db.execute(
-            "SELECT COUNT(*) FROM outbox WHERE status='pending' AND next_attempt<=?"
-            f" AND {_LANE_KEY} NOT IN (SELECT value FROM json_each(?))",
-            (outbox.wall_iso(now), self._paused_lanes(now)),
-        ).fetchone()
-        return int(row[0])
+        try:
+            return self._store.due_count(now, self._paused_lanes(now))
+        except StoreBusyError:
+            return 1  # unknown: not idle
 
     def _pick(self, *, ignore_schedule: bool) -> int:
         """Hand due rows to their lanes, oldest first, at most ``lane_depth`` per lane.
@@ -453,47 +461,18 @@ class Dispatcher:
         pending row is taken, up to the batch, as before.
         """
         now = self.clock()
-        where = "status='pending'"
-        args: list[object] = []
-        depth = self.lane_depth
-        if ignore_schedule:
-            depth = self.batch + len(self._busy)
-        else:
-            where += f" AND next_attempt<=? AND {_LANE_KEY} NOT IN (SELECT value FROM json_each(?))"
-            args += [outbox.wall_iso(now), self._paused_lanes(now)]
-        sql = (
-            "WITH ranked AS (SELECT delivery_id, created, alert_id, revision,"
-            " ROW_NUMBER() OVER (PARTITION BY subscription_id, channel_index"
-            "  ORDER BY created, alert_id, revision) AS rn"
-            f" FROM outbox WHERE {where})"
-            " SELECT o.delivery_id, o.alert_id, o.revision, o.subscription_id, o.channel,"
-            " o.channel_index, o.attempts, o.created, o.payload,"
-            " json_extract(a.body, '$.releasability')"
-            " FROM ranked r JOIN outbox o ON o.delivery_id = r.delivery_id"
-            " LEFT JOIN alerts a ON a.id = o.alert_id AND a.revision = o.revision"
-            " WHERE r.rn <= ?"
-            " ORDER BY r.created, r.alert_id, r.revision LIMIT ?"
+        depth = self.batch + len(self._busy) if ignore_schedule else self.lane_depth
+        rows = self._store.pick(
+            now=now,
+            paused=[] if ignore_schedule else self._paused_lanes(now),
+            depth=depth,
+            limit=self.batch + len(self._busy),
+            ignore_schedule=ignore_schedule,
+            exclude=self._busy,
         )
-        args += [depth, self.batch + len(self._busy)]
-        try:
-            rows = self._db.execute(sql, args).fetchall()
-        except sqlite3.OperationalError as exc:
-            log.warning("outbox read failed (%s); retrying", exc)
-            return 0
+        skipped: list[str] = []
         n = 0
-        for r in rows:
-            row = _Row(
-                delivery_id=r[0],
-                alert_id=r[1],
-                revision=int(r[2]),
-                subscription_id=r[3],
-                channel=r[4],
-                channel_index=int(r[5]),
-                attempts=int(r[6]),
-                created=outbox.parse_wall(r[7]),
-                payload=bytes(r[8]),
-                releasability=r[9],
-            )
+        for row in rows:
             if row.delivery_id in self._busy:
                 continue
             # Attempted or not: a warning a day late is no warning (and a row that waited
@@ -505,10 +484,16 @@ class Dispatcher:
             if lane is None:
                 continue
             if not ignore_schedule and lane.paused_until > now:
+                skipped.append(row.delivery_id)
                 continue
             self._busy.add(row.delivery_id)
             lane.jobs.put(row)
             n += 1
+        if skipped:
+            try:
+                self._store.release(skipped)
+            except StoreBusyError as exc:  # the claims lapse on their own
+                log.warning("cannot release %d claims (%s)", len(skipped), exc)
         return n
 
     def _lane(self, row: _Row) -> _Lane | None:
@@ -586,20 +571,13 @@ class Dispatcher:
         if not self._unrecorded:
             return
         batch = self._unrecorded
+        tally = DispatchStats()
+        writes = [self._record_one(res, tally) for res in batch]
         try:
-            self._db.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
+            self._store.apply(writes)
+        except StoreBusyError as exc:
             log.warning("store busy (%s): %d outcomes wait to be recorded", exc, len(batch))
             return
-        tally = DispatchStats()
-        try:
-            for res in batch:
-                self._record_one(res, tally)
-            self._db.execute("COMMIT")
-        except BaseException:
-            with contextlib.suppress(sqlite3.Error):
-                self._db.execute("ROLLBACK")
-            raise
         self._unrecorded = []
         for res in batch:
             self._busy.discard(res.row.delivery_id)
@@ -608,22 +586,21 @@ class Dispatcher:
         self.stats.dead += tally.dead
         self.stats.deferred += tally.deferred
 
-    def _record_one(self, res: _Result, tally: DispatchStats) -> None:
+    def _record_one(self, res: _Result, tally: DispatchStats) -> Write:
+        """What the store must write for ``res`` (and count it in ``tally``)."""
         row, out = res.row, res.outcome
         if out is None:
             # Not attempted: its lane paused (after another row failed). Due again when the
             # lane is, so it is neither re-picked meanwhile nor shown as due in the outbox.
-            if res.defer_until > 0:
-                until = outbox.wall_iso(res.defer_until)
-                self._db.execute(
-                    "UPDATE outbox SET next_attempt=? WHERE delivery_id=? AND status='pending'"
-                    " AND next_attempt<?",
-                    (until, row.delivery_id, until),
-                )
             tally.deferred += 1
-            return
+            return Write(
+                kind="defer",
+                delivery_id=row.delivery_id,
+                at=res.defer_until,
+                subscription_id=row.subscription_id,
+                channel_index=row.channel_index,
+            )
         attempts = row.attempts + (1 if res.attempted else 0)
-        when = outbox.wall_iso(res.finished)
         detail: dict[str, object] = {
             "alert_id": row.alert_id,
             "revision": row.revision,
@@ -633,59 +610,58 @@ class Dispatcher:
             **out.detail,
         }
         if out.ok:
-            self._db.execute(
-                "UPDATE outbox SET status='delivered', attempts=?, delivered=?, last_error=NULL"
-                " WHERE delivery_id=? AND status='pending'",
-                (attempts, when, row.delivery_id),
-            )
-            action = "delivery.ok"
             tally.delivered += 1
             log.info("delivered %s r%d to %s", row.alert_id, row.revision, row.channel)
-        else:
-            error = (out.error or "unknown error")[:500]
-            delay = res.delay_s
-            age = res.finished + delay - row.created
-            limit = self._max_attempts(row)
-            if out.retry and attempts < limit and age <= self.policy.max_age_s:
-                until = outbox.wall_iso(res.finished + delay)
-                self._db.execute(
-                    "UPDATE outbox SET attempts=?, next_attempt=?, last_error=?"
-                    " WHERE delivery_id=? AND status='pending'",
-                    (attempts, until, error, row.delivery_id),
-                )
-                # The lane pauses until then: its other pending rows wait with it.
-                self._db.execute(
-                    "UPDATE outbox SET next_attempt=? WHERE status='pending'"
-                    " AND subscription_id=? AND channel_index=? AND next_attempt<?",
-                    (until, row.subscription_id, row.channel_index, until),
-                )
-                action = "delivery.retry"
-                detail["retry_in_s"] = round(delay, 3)
-                tally.retried += 1
-                log.info(
-                    "%s to %s failed (%s); retry in %.1f s", row.alert_id, row.channel, error, delay
-                )
-            else:
-                if out.retry:
-                    error = f"gave up after {attempts} attempts: {error}"
-                self._db.execute(
-                    "UPDATE outbox SET status='dead', attempts=?, last_error=?"
-                    " WHERE delivery_id=? AND status='pending'",
-                    (attempts, error, row.delivery_id),
-                )
-                action = "delivery.dead"
-                tally.dead += 1
-                log.warning(
-                    "DEAD LETTER %s r%d to %s: %s", row.alert_id, row.revision, row.channel, error
-                )
+            return Write(
+                kind="delivered",
+                delivery_id=row.delivery_id,
+                attempts=attempts,
+                at=res.finished,
+                audit=("delivery.ok", _plain(detail)),
+                subscription_id=row.subscription_id,
+                channel_index=row.channel_index,
+            )
+        error = (out.error or "unknown error")[:500]
+        delay = res.delay_s
+        age = res.finished + delay - row.created
+        limit = self._max_attempts(row)
+        if out.retry and attempts < limit and age <= self.policy.max_age_s:
+            detail["retry_in_s"] = round(delay, 3)
             detail["error"] = error
-        audit.record(
-            self._db,
-            actor="system",
-            action=action,
-            target=f"delivery:{row.delivery_id}",
-            detail=orjson.loads(orjson.dumps(detail, default=str)),
+            tally.retried += 1
+            log.info(
+                "%s to %s failed (%s); retry in %.1f s", row.alert_id, row.channel, error, delay
+            )
+            return Write(
+                kind="retry",
+                delivery_id=row.delivery_id,
+                attempts=attempts,
+                at=res.finished + delay,
+                error=error,
+                audit=("delivery.retry", _plain(detail)),
+                subscription_id=row.subscription_id,
+                channel_index=row.channel_index,
+            )
+        if out.retry:
+            error = f"gave up after {attempts} attempts: {error}"
+        detail["error"] = error
+        tally.dead += 1
+        log.warning("DEAD LETTER %s r%d to %s: %s", row.alert_id, row.revision, row.channel, error)
+        return Write(
+            kind="dead",
+            delivery_id=row.delivery_id,
+            attempts=attempts,
+            error=error,
+            audit=("delivery.dead", _plain(detail)),
+            subscription_id=row.subscription_id,
+            channel_index=row.channel_index,
         )
+
+
+def _plain(detail: dict[str, object]) -> dict[str, object]:
+    """``detail`` as plain JSON values (an outcome's detail may hold anything)."""
+    plain: dict[str, object] = orjson.loads(orjson.dumps(detail, default=str))
+    return plain
 
 
 def secret_names(subscriptions: Sequence[Subscription]) -> set[str]:

@@ -37,7 +37,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
@@ -47,6 +47,9 @@ from seawarden.alerts.releasability import releasable
 from seawarden.alerts.subscriptions import Channel, Subscription, matches
 from seawarden.store import audit
 from seawarden.store.sqlite import SQLiteStore
+
+if TYPE_CHECKING:
+    from seawarden.store.postgres import PostgresStore
 
 log = logging.getLogger(__name__)
 
@@ -97,23 +100,88 @@ def delivery_id(alert_id: str, revision: int, subscription_id: str, channel_inde
     return hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
+class OutboxWriter(Protocol):
+    """The few statements :func:`enqueue_with` needs, for one store's connection.
+
+    The rules (who gets what, what is dead at birth, what is audited) are the same on every
+    store; only the SQL differs. :class:`_SQLiteWriter` is SQLite's; the PostgreSQL one is
+    in :mod:`seawarden.alerts.outbox_pg`.
+    """
+
+    def received(self, subscription_id: str, alert_id: str) -> bool:
+        """Whether any revision of ``alert_id`` was queued for ``subscription_id``."""
+
+    def previous(self, alert: Alert) -> list[tuple[int, datetime]]:
+        """(revision, event time) of the stored revisions of ``alert`` before it."""
+
+    def insert(self, row: tuple[Any, ...]) -> bool:
+        """Insert one outbox row (the order of ``_INSERT_COLUMNS``) unless its delivery_id
+        is there; True if inserted."""
+
+    def audited(self, target: str, action: str) -> bool:
+        """Whether an audit row for (target, action) exists."""
+
+    def audit(self, action: str, target: str, detail: dict[str, Any]) -> None:
+        """Append a system audit row in the current transaction."""
+
+
+_INSERT_COLUMNS = (
+    "delivery_id, alert_id, revision, subscription_id, channel, channel_index, status,"
+    " next_attempt, last_error, created, payload"
+)
+
+
+class _SQLiteWriter:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def received(self, subscription_id: str, alert_id: str) -> bool:
+        row = self.conn.execute(
+            "SELECT 1 FROM outbox WHERE alert_id=? AND subscription_id=? LIMIT 1",
+            (alert_id, subscription_id),
+        ).fetchone()
+        return row is not None
+
+    def previous(self, alert: Alert) -> list[tuple[int, datetime]]:
+        rows = self.conn.execute(
+            "SELECT revision, time FROM alerts WHERE id=? AND revision<? ORDER BY revision",
+            (alert.id, alert.revision),
+        ).fetchall()
+        return [(int(r), datetime.fromisoformat(t)) for r, t in rows]
+
+    def insert(self, row: tuple[Any, ...]) -> bool:
+        cur = self.conn.execute(
+            f"INSERT OR IGNORE INTO outbox ({_INSERT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            (*row[:7], wall_iso(row[7]), row[8], wall_iso(row[9]), row[10]),
+        )
+        return cur.rowcount > 0
+
+    def audited(self, target: str, action: str) -> bool:
+        _ensure_audit(self.conn)
+        seen = self.conn.execute(
+            "SELECT 1 FROM audit WHERE target=? AND action=? LIMIT 1", (target, action)
+        ).fetchone()
+        return seen is not None
+
+    def audit(self, action: str, target: str, detail: dict[str, Any]) -> None:
+        _ensure_audit(self.conn)
+        audit.record(self.conn, actor="system", action=action, target=target, detail=detail)
+
+
 def decide(conn: sqlite3.Connection, sub: Subscription, alert: Alert) -> str | None:
     """None if ``alert`` goes to ``sub``; else why not (for the log)."""
-    if alert.revision > 1 and _received(conn, sub.id, alert.id):
+    return decide_with(_SQLiteWriter(conn), sub, alert)
+
+
+def decide_with(db: OutboxWriter, sub: Subscription, alert: Alert) -> str | None:
+    """:func:`decide` on any store."""
+    if alert.revision > 1 and db.received(sub.id, alert.id):
         if not releasable(alert.releasability, sub.audience):
             return f"follow-up withheld: {alert.releasability} does not cover the audience"
         if alert.status not in sub.statuses:
             return f"status {alert.status} not subscribed"
         return None
     return None if matches(sub, alert) else "no match"
-
-
-def _received(conn: sqlite3.Connection, subscription_id: str, alert_id: str) -> bool:
-    row = conn.execute(
-        "SELECT 1 FROM outbox WHERE alert_id=? AND subscription_id=? LIMIT 1",
-        (alert_id, subscription_id),
-    ).fetchone()
-    return row is not None
 
 
 def envelope(alert: Alert, sub: Subscription, did: str) -> dict[str, Any]:
@@ -126,16 +194,6 @@ def envelope(alert: Alert, sub: Subscription, did: str) -> dict[str, Any]:
     }
 
 
-def _previous(conn: sqlite3.Connection, alert: Alert) -> list[tuple[str, datetime]]:
-    from seawarden.alerts.cap import cap_identifier
-
-    rows = conn.execute(
-        "SELECT revision, time FROM alerts WHERE id=? AND revision<? ORDER BY revision",
-        (alert.id, alert.revision),
-    ).fetchall()
-    return [(cap_identifier(alert.id, int(r)), datetime.fromisoformat(t)) for r, t in rows]
-
-
 def payload(
     conn: sqlite3.Connection,
     alert: Alert,
@@ -146,11 +204,28 @@ def payload(
     sender: str,
 ) -> bytes:
     """The bytes a channel will send, fixed when queued so every retry sends the same."""
+    return payload_with(_SQLiteWriter(conn), alert, sub, channel, did, sender=sender)
+
+
+def payload_with(
+    db: OutboxWriter,
+    alert: Alert,
+    sub: Subscription,
+    channel: Channel,
+    did: str,
+    *,
+    sender: str,
+) -> bytes:
+    """:func:`payload` on any store (CAP updates name the stored earlier revisions)."""
     fmt = channel.options.get("format")
     if channel.kind == "cap_http" or fmt in ("cap_xml", "cap_json"):
-        from seawarden.alerts.cap import to_cap_json, to_cap_xml
+        from seawarden.alerts.cap import cap_identifier, to_cap_json, to_cap_xml
 
-        previous = _previous(conn, alert) if alert.msg_type != "Alert" else []
+        previous = (
+            [(cap_identifier(alert.id, r), t) for r, t in db.previous(alert)]
+            if alert.msg_type != "Alert"
+            else []
+        )
         if channel.kind == "cap_http" or (fmt == "cap_xml" and channel.kind == "mqtt"):
             return to_cap_xml(alert, sender=sender, previous=previous)
         if fmt == "cap_json":
@@ -176,31 +251,42 @@ def enqueue(
     Does not commit: the caller commits the revision and its rows together. Returns the
     number of rows inserted (0 for a revision queued before: idempotent).
     """
-    created = wall_iso(now)
+    return enqueue_with(
+        _SQLiteWriter(conn), alerts, subscriptions, sender=sender, now=now, counts=counts
+    )
+
+
+def enqueue_with(
+    db: OutboxWriter,
+    alerts: Sequence[Alert],
+    subscriptions: Sequence[Subscription],
+    *,
+    sender: str = DEFAULT_SENDER,
+    now: float | None = None,
+    counts: Counter[str] | None = None,
+) -> int:
+    """:func:`enqueue` on any store: the same rows, decisions and audit entries."""
+    created = time.time() if now is None else now
     counts = counts if counts is not None else Counter()
     inserted = 0
     for alert in alerts:
         for sub in subscriptions:
-            why_not = decide(conn, sub, alert)
+            why_not = decide_with(db, sub, alert)
             if why_not is not None:
                 if why_not.startswith("follow-up withheld"):
                     log.warning("alert %s r%d to %s: %s", alert.id, alert.revision, sub.id, why_not)
                     counts["withheld"] += 1
-                    _audit_withheld(conn, alert, sub, why_not)
+                    _audit_withheld(db, alert, sub, why_not)
                 continue
             for index, channel in enumerate(sub.channels):
                 did = delivery_id(alert.id, alert.revision, sub.id, index)
                 status, error = "pending", None
                 try:
-                    body = payload(conn, alert, sub, channel, did, sender=sender)
+                    body = payload_with(db, alert, sub, channel, did, sender=sender)
                 except ValueError as exc:
                     # Cannot be rendered (e.g. a CAP rule): a visible dead letter, not a crash.
                     status, error, body = "dead", f"cannot render: {exc}", b""
-                cur = conn.execute(
-                    "INSERT OR IGNORE INTO outbox (delivery_id, alert_id, revision,"
-                    " subscription_id, channel, channel_index, status, attempts, next_attempt,"
-                    " last_error, created, delivered, payload)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, NULL, ?)",
+                added = db.insert(
                     (
                         did,
                         alert.id,
@@ -213,19 +299,16 @@ def enqueue(
                         error,
                         created,
                         body,
-                    ),
+                    )
                 )
-                inserted += cur.rowcount
-                counts["queued" if cur.rowcount else "already_queued"] += 1
-                if cur.rowcount and status == "dead":
+                inserted += added
+                counts["queued" if added else "already_queued"] += 1
+                if added and status == "dead":
                     # Dead at birth: audited like any other dead letter, in this transaction.
-                    _ensure_audit(conn)
-                    audit.record(
-                        conn,
-                        actor="system",
-                        action="delivery.dead",
-                        target=f"delivery:{did}",
-                        detail=_detail(alert, sub, label(channel), error=error, attempt=0),
+                    db.audit(
+                        "delivery.dead",
+                        f"delivery:{did}",
+                        _detail(alert, sub, label(channel), error=error, attempt=0),
                     )
     return inserted
 
@@ -247,29 +330,20 @@ def _detail(alert: Alert, sub: Subscription, channel: str, **extra: Any) -> dict
     }
 
 
-def _audit_withheld(conn: sqlite3.Connection, alert: Alert, sub: Subscription, why: str) -> None:
+def _audit_withheld(db: OutboxWriter, alert: Alert, sub: Subscription, why: str) -> None:
     """``delivery.withheld`` for each channel the follow-up would have used; once each, so a
     resumed run that queues the revision again does not repeat it."""
-    _ensure_audit(conn)
     for index, channel in enumerate(sub.channels):
         target = f"delivery:{delivery_id(alert.id, alert.revision, sub.id, index)}"
-        seen = conn.execute(
-            "SELECT 1 FROM audit WHERE target=? AND action='delivery.withheld' LIMIT 1",
-            (target,),
-        ).fetchone()
-        if seen is None:
-            audit.record(
-                conn,
-                actor="system",
-                action="delivery.withheld",
-                target=target,
-                detail=_detail(alert, sub, label(channel), reason=why),
-            )
+        if not db.audited(target, "delivery.withheld"):
+            db.audit("delivery.withheld", target, _detail(alert, sub, label(channel), reason=why))
 
 
 class OutboxSink:
     """Alert sink for the pipeline: revision + outbox rows, committed, then ``on_enqueue()``.
 
+    On a :class:`~seawarden.store.postgres.PostgresStore` the rows go through
+    :mod:`seawarden.alerts.outbox_pg` (same rules, same rows), in the store's transaction.
     It writes through the pipeline's own store connection, because SQLite has one writer at
     a time and the store keeps a transaction open between batch commits; committing here
     also commits whatever the pipeline had buffered (harmless: every store write is an
@@ -278,7 +352,7 @@ class OutboxSink:
 
     def __init__(
         self,
-        store: SQLiteStore,
+        store: SQLiteStore | PostgresStore,
         subscriptions: Sequence[Subscription],
         *,
         sender: str = DEFAULT_SENDER,
@@ -289,21 +363,23 @@ class OutboxSink:
         self.sender = sender
         self.on_enqueue = on_enqueue
         self.counts: Counter[str] = Counter()
-        ensure_schema(store.connection)
-        store.commit()
+        if isinstance(store, SQLiteStore):
+            ensure_schema(store.connection)
+        store.commit()  # PostgreSQL: the table came with the store's migrations
 
     def write(self, alerts: Sequence[Alert]) -> None:
         if not alerts:
             return
         # The write comes first, so this transaction holds the write lock before it reads.
         self.store.write_alerts(alerts)
-        n = enqueue(
-            self.store.connection,
-            alerts,
-            self.subscriptions,
-            sender=self.sender,
-            counts=self.counts,
-        )
+        db: OutboxWriter
+        if isinstance(self.store, SQLiteStore):
+            db = _SQLiteWriter(self.store.connection)
+        else:
+            from seawarden.alerts.outbox_pg import PgWriter
+
+            db = PgWriter(self.store.connection)
+        n = enqueue_with(db, alerts, self.subscriptions, sender=self.sender, counts=self.counts)
         self.store.commit()
         if n and self.on_enqueue is not None:
             self.on_enqueue()
@@ -392,15 +468,19 @@ def requeue_dead(
 __all__ = [
     "DEFAULT_SENDER",
     "OutboxSink",
+    "OutboxWriter",
     "counts_by_status",
     "decide",
+    "decide_with",
     "deliveries",
     "delivery_id",
     "enqueue",
+    "enqueue_with",
     "ensure_schema",
     "envelope",
     "parse_wall",
     "payload",
+    "payload_with",
     "requeue_dead",
     "wall_iso",
 ]

@@ -2,8 +2,13 @@
 
 An operations centre must be able to show afterwards who acknowledged an alert, who issued
 a token, and when each ally was told. Rows are append-only; nothing in seawarden updates or
-deletes them. The table lives in the same SQLite file as the rest of the store, so an
-alert, its deliveries and the actions on it can be read together.
+deletes them. The table lives in the same database as the rest of the store (the SQLite
+file, or the PostgreSQL schema, where migration 0002 creates it), so an alert, its
+deliveries and the actions on it can be read together.
+
+:func:`record` and :func:`entries` take either a ``sqlite3`` or a psycopg connection: the
+statements are the same but for the parameter style, and PostgreSQL hands back
+``timestamptz`` and ``jsonb`` already parsed.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -38,12 +43,24 @@ class AuditEntry:
     detail: dict[str, Any]
 
 
+class _Conn(Protocol):
+    """What both drivers' connections offer: ``execute(sql, params)`` returning a cursor."""
+
+    def execute(self, query: Any, params: Any = ..., /) -> Any: ...
+
+
+def _sql(conn: object, sql: str) -> str:
+    """``sql`` in the connection's parameter style (sqlite3: ``?``; psycopg: ``%s``)."""
+    return sql if isinstance(conn, sqlite3.Connection) else sql.replace("?", "%s")
+
+
 def ensure_schema(conn: sqlite3.Connection) -> None:
+    """SQLite only: on PostgreSQL the table comes with the store's migrations."""
     conn.executescript(SCHEMA)
 
 
 def record(
-    conn: sqlite3.Connection,
+    conn: sqlite3.Connection | _Conn,
     *,
     actor: str,
     action: str,
@@ -52,15 +69,18 @@ def record(
     time: datetime | None = None,
 ) -> None:
     """Append one entry; the caller commits (so it lands in the same transaction as the act)."""
-    when = (time or datetime.now(UTC)).astimezone(UTC).isoformat()
-    conn.execute(
-        "INSERT INTO audit (time, actor, action, target, detail) VALUES (?, ?, ?, ?, ?)",
-        (when, actor, action, target, orjson.dumps(detail or {}, option=orjson.OPT_SORT_KEYS)),
-    )
+    when = (time or datetime.now(UTC)).astimezone(UTC)
+    body = orjson.dumps(detail or {}, option=orjson.OPT_SORT_KEYS)
+    if isinstance(conn, sqlite3.Connection):
+        args: tuple[Any, ...] = (when.isoformat(), actor, action, target, body)
+    else:
+        args = (when, actor, action, target, body.decode())  # timestamptz, jsonb
+    sql = "INSERT INTO audit (time, actor, action, target, detail) VALUES (?, ?, ?, ?, ?)"
+    conn.execute(_sql(conn, sql), args)
 
 
 def entries(
-    conn: sqlite3.Connection,
+    conn: sqlite3.Connection | _Conn,
     *,
     target: str | None = None,
     action_prefix: str | None = None,
@@ -81,13 +101,13 @@ def entries(
     return [
         AuditEntry(
             seq=int(r[0]),
-            time=datetime.fromisoformat(r[1]),
+            time=r[1] if isinstance(r[1], datetime) else datetime.fromisoformat(r[1]),
             actor=r[2],
             action=r[3],
             target=r[4],
-            detail=orjson.loads(r[5]),
+            detail=r[5] if isinstance(r[5], dict) else orjson.loads(r[5]),
         )
-        for r in conn.execute(sql, args)
+        for r in conn.execute(_sql(conn, sql), args)
     ]
 
 

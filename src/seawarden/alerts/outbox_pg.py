@@ -1,0 +1,416 @@
+"""The durable outbox on PostgreSQL: the same rows as on SQLite, shared by many deliverers.
+
+Enqueueing (:class:`PgWriter`, used by :class:`~seawarden.alerts.outbox.OutboxSink` on a
+:class:`~seawarden.store.postgres.PostgresStore`) runs the same rules as SQLite
+(:func:`~seawarden.alerts.outbox.enqueue_with`) in the store's own transaction: the alert
+revision, its outbox rows and their audit rows commit together; ``ON CONFLICT (delivery_id)
+DO NOTHING`` makes queueing a revision twice a no-op.
+
+Delivery (:class:`PgDeliveryStore`, behind :class:`~seawarden.alerts.dispatch.Dispatcher`
+when its store is a ``postgresql://`` DSN) has no lock file and no single worker: any number
+of ``seawarden deliver`` processes, on any machines, pick from one outbox. A pick is one
+statement that *claims* the rows it returns — ``SELECT … FOR UPDATE SKIP LOCKED`` (rows
+another worker is claiming at that instant are skipped, not waited for) and then
+``claimed_until = now + lease`` — and commits at once, so no lock is held while sending.
+The worker renews the lease of its rows in flight; outcomes clear it. A worker that dies
+mid-send stops renewing, and when the lease runs out another worker picks the row and sends
+it again: at-least-once, and the receiver deduplicates by ``delivery_id``. Leases run on the
+database's clock (``clock_timestamp()``), so deliverers' clocks need not agree; retry times
+are the worker's wall clock, as on SQLite.
+
+Times are ``timestamptz``; :func:`deliveries` hands them back as the SQLite code's
+fixed-width ISO 8601 text, so a reader gets the same dicts from either store.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Collection, Iterator, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+
+from seawarden.alerts import outbox
+from seawarden.alerts.delivery_store import PickedRow, StoreBusyError, Write
+from seawarden.alerts.model import Alert
+from seawarden.alerts.subscriptions import Subscription
+from seawarden.errors import StoreError
+from seawarden.store import audit
+
+log = logging.getLogger(__name__)
+
+_LANE_KEY = "(subscription_id || chr(31) || channel_index::text)"
+
+
+def _ts(t: float) -> datetime:
+    return datetime.fromtimestamp(t, UTC)
+
+
+def _wall(value: datetime | None) -> str | None:
+    return None if value is None else outbox.wall_iso(value.timestamp())
+
+
+class PgWriter:
+    """:class:`~seawarden.alerts.outbox.OutboxWriter` on a psycopg connection (no commit)."""
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self.conn = conn
+
+    def received(self, subscription_id: str, alert_id: str) -> bool:
+        row = self.conn.execute(
+            "SELECT 1 FROM outbox WHERE alert_id=%s AND subscription_id=%s LIMIT 1",
+            (alert_id, subscription_id),
+        ).fetchone()
+        return row is not None
+
+    def previous(self, alert: Alert) -> list[tuple[int, datetime]]:
+        rows = self.conn.execute(
+            "SELECT revision, time FROM alerts WHERE id=%s AND revision<%s ORDER BY revision",
+            (alert.id, alert.revision),
+        ).fetchall()
+        return [(int(r), t) for r, t in rows]
+
+    def insert(self, row: tuple[Any, ...]) -> bool:
+        cur = self.conn.execute(
+            f"INSERT INTO outbox ({outbox._INSERT_COLUMNS})"
+            " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) ON CONFLICT (delivery_id) DO NOTHING",
+            (*row[:7], _ts(row[7]), row[8], _ts(row[9]), row[10]),
+        )
+        return cur.rowcount > 0
+
+    def audited(self, target: str, action: str) -> bool:
+        seen = self.conn.execute(
+            "SELECT 1 FROM audit WHERE target=%s AND action=%s LIMIT 1", (target, action)
+        ).fetchone()
+        return seen is not None
+
+    def audit(self, action: str, target: str, detail: dict[str, Any]) -> None:
+        audit.record(self.conn, actor="system", action=action, target=target, detail=detail)
+
+
+def enqueue(
+    conn: psycopg.Connection[Any],
+    alerts: Sequence[Alert],
+    subscriptions: Sequence[Subscription],
+    *,
+    sender: str = outbox.DEFAULT_SENDER,
+    now: float | None = None,
+) -> int:
+    """:func:`seawarden.alerts.outbox.enqueue` on PostgreSQL (the caller commits)."""
+    return outbox.enqueue_with(PgWriter(conn), alerts, subscriptions, sender=sender, now=now)
+
+
+# -- delivery -------------------------------------------------------------------------------
+# One statement: rank the claimable rows per lane, lock the chosen ones (skipping any another
+# worker is locking), claim them. The claim conditions are repeated on ``o`` so that a row
+# claimed and committed by another worker after this statement's snapshot is re-checked on
+# its new version when locked, and dropped.
+_CLAIMABLE = "status = 'pending' AND (claimed_until IS NULL OR claimed_until < clock_timestamp())"
+_PICK_SQL = f"""
+WITH ranked AS (
+    SELECT delivery_id, ROW_NUMBER() OVER (
+        PARTITION BY subscription_id, channel_index ORDER BY created, alert_id, revision) AS rn
+    FROM outbox
+    WHERE {_CLAIMABLE}
+      AND (%(all)s OR (next_attempt <= %(now)s AND NOT {_LANE_KEY} = ANY(%(paused)s::text[])))
+      AND NOT delivery_id = ANY(%(exclude)s::text[])
+), chosen AS (
+    SELECT o.delivery_id, a.body->>'releasability' AS releasability
+    FROM outbox o
+    JOIN ranked r ON r.delivery_id = o.delivery_id
+    LEFT JOIN alerts a ON a.id = o.alert_id AND a.revision = o.revision
+    WHERE r.rn <= %(depth)s AND o.status = 'pending'
+      AND (o.claimed_until IS NULL OR o.claimed_until < clock_timestamp())
+      AND (%(all)s OR o.next_attempt <= %(now)s)
+    ORDER BY o.created, o.alert_id, o.revision
+    LIMIT %(limit)s
+    FOR UPDATE OF o SKIP LOCKED
+)
+UPDATE outbox SET claimed_until = clock_timestamp() + make_interval(secs => %(lease)s),
+    claimed_by = %(me)s
+FROM chosen c WHERE outbox.delivery_id = c.delivery_id
+RETURNING outbox.delivery_id, outbox.alert_id, outbox.revision, outbox.subscription_id,
+    outbox.channel, outbox.channel_index, outbox.attempts, outbox.created, outbox.payload,
+    c.releasability
+"""
+
+_TRANSIENT = (psycopg.OperationalError, psycopg.errors.TransactionRollback)
+
+
+class PgDeliveryStore:
+    """:class:`~seawarden.alerts.delivery_store.DeliveryStore` on PostgreSQL: claims with
+    ``FOR UPDATE SKIP LOCKED`` and a lease, so several workers share one outbox."""
+
+    def __init__(self, dsn: str, *, lease_s: float) -> None:
+        from seawarden.store.postgres import PostgresStore
+
+        # Opening the store checks the DSN (no password in it), the server and the schema,
+        # and migrates it: a deliverer may be the first process to reach a new database.
+        store = PostgresStore(dsn)
+        self.name = store.name
+        self._params = {**store._params, "application_name": "seawarden-deliver"}
+        store.close()
+        self.dsn = dsn
+        self.lease_s = lease_s
+        self.worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self._db: psycopg.Connection[Any] | None = None
+        with self._errors("cannot open the outbox"):
+            self._connect()
+
+    def _connect(self) -> psycopg.Connection[Any]:
+        if self._db is None or self._db.closed:
+            self._db = psycopg.connect(self.dsn, autocommit=True, **self._params)
+            self._db.execute("SET TimeZone TO 'UTC'")
+        return self._db
+
+    @contextlib.contextmanager
+    def _errors(self, what: str) -> Iterator[None]:
+        """A lost connection or a deadlock: :class:`StoreBusyError` (the worker retries,
+        reconnecting); anything else: :class:`StoreError`."""
+        try:
+            yield
+        except _TRANSIENT as exc:
+            if self._db is not None and self._db.closed:
+                self._db = None
+            raise StoreBusyError(f"{self.name}: {what} ({_first_line(exc)})") from exc
+        except psycopg.Error as exc:
+            raise StoreError(f"{self.name}: {what} ({_first_line(exc)})") from exc
+
+    def pick(
+        self,
+        *,
+        now: float,
+        paused: Sequence[str],
+        depth: int,
+        limit: int,
+        ignore_schedule: bool,
+        exclude: Collection[str],
+    ) -> list[PickedRow]:
+        args = {
+            "all": ignore_schedule,
+            "now": _ts(now),
+            "paused": list(paused),
+            "exclude": list(exclude),
+            "depth": depth,
+            "limit": limit,
+            "lease": self.lease_s,
+            "me": self.worker,
+        }
+        try:
+            with self._errors("outbox claim failed"):
+                rows = self._connect().execute(_PICK_SQL, args).fetchall()
+        except StoreBusyError as exc:
+            log.warning("%s; retrying", exc)
+            return []
+        picked = [
+            PickedRow(
+                delivery_id=r[0],
+                alert_id=r[1],
+                revision=int(r[2]),
+                subscription_id=r[3],
+                channel=r[4],
+                channel_index=int(r[5]),
+                attempts=int(r[6]),
+                created=r[7].timestamp(),
+                payload=bytes(r[8]),
+                releasability=r[9],
+            )
+            for r in rows
+        ]
+        picked.sort(key=lambda p: (p.created, p.alert_id, p.revision))
+        return picked
+
+    def due_count(self, now: float, paused: Sequence[str]) -> int:
+        with self._errors("outbox read failed"):
+            row = (
+                self._connect()
+                .execute(
+                    f"SELECT COUNT(*) FROM outbox WHERE {_CLAIMABLE} AND next_attempt <= %s"
+                    f" AND NOT {_LANE_KEY} = ANY(%s::text[])",
+                    (_ts(now), list(paused)),
+                )
+                .fetchone()
+            )
+        return 0 if row is None else int(row[0])
+
+    def next_due_after(self, now: float) -> float | None:
+        with self._errors("outbox read failed"):
+            row = (
+                self._connect()
+                .execute(
+                    "SELECT MIN(next_attempt) FROM outbox"
+                    " WHERE status = 'pending' AND next_attempt > %s",
+                    (_ts(now),),
+                )
+                .fetchone()
+            )
+        return None if row is None or row[0] is None else float(row[0].timestamp())
+
+    def apply(self, writes: Sequence[Write]) -> None:
+        with self._errors("recording outcomes failed"):
+            conn = self._connect()
+            with conn.transaction():
+                for w in writes:
+                    self._apply_one(conn, w)
+
+    def _apply_one(self, conn: psycopg.Connection[Any], w: Write) -> None:
+        at, me, did = _ts(w.at), self.worker, w.delivery_id
+        unclaim = "claimed_until = NULL, claimed_by = NULL"
+        if w.kind == "defer":
+            # Only while it is still ours: a row whose claim lapsed may be another's now.
+            conn.execute(
+                f"UPDATE outbox SET next_attempt = GREATEST(next_attempt, %s), {unclaim}"
+                " WHERE delivery_id = %s AND status = 'pending' AND claimed_by = %s",
+                (at, did, me),
+            )
+        elif w.kind == "delivered":
+            # Delivered is delivered, whoever holds the claim now.
+            conn.execute(
+                f"UPDATE outbox SET status = 'delivered', attempts = %s, delivered = %s,"
+                f" last_error = NULL, {unclaim} WHERE delivery_id = %s AND status = 'pending'",
+                (w.attempts, at, did),
+            )
+        elif w.kind == "retry":
+            conn.execute(
+                f"UPDATE outbox SET attempts = %s, next_attempt = %s, last_error = %s, {unclaim}"
+                " WHERE delivery_id = %s AND status = 'pending' AND claimed_by = %s",
+                (w.attempts, at, w.error, did, me),
+            )
+            # The lane pauses until then: its other pending rows wait with it (every worker).
+            conn.execute(
+                "UPDATE outbox SET next_attempt = %s WHERE status = 'pending'"
+                " AND subscription_id = %s AND channel_index = %s AND next_attempt < %s",
+                (at, w.subscription_id, w.channel_index, at),
+            )
+        else:
+            conn.execute(
+                f"UPDATE outbox SET status = 'dead', attempts = %s, last_error = %s, {unclaim}"
+                " WHERE delivery_id = %s AND status = 'pending'",
+                (w.attempts, w.error, did),
+            )
+        if w.audit is not None:
+            action, detail = w.audit
+            audit.record(
+                conn, actor="system", action=action, target=f"delivery:{did}", detail=detail
+            )
+
+    def renew(self, ids: Collection[str]) -> None:
+        with self._errors("renewing claims failed"):
+            self._connect().execute(
+                "UPDATE outbox SET claimed_until = clock_timestamp() + make_interval(secs => %s)"
+                " WHERE delivery_id = ANY(%s::text[]) AND claimed_by = %s AND status = 'pending'",
+                (self.lease_s, list(ids), self.worker),
+            )
+
+    def release(self, ids: Collection[str]) -> None:
+        if not ids:
+            return
+        with self._errors("releasing claims failed"):
+            self._connect().execute(
+                "UPDATE outbox SET claimed_until = NULL, claimed_by = NULL"
+                " WHERE delivery_id = ANY(%s::text[]) AND claimed_by = %s",
+                (list(ids), self.worker),
+            )
+
+    def requeue_dead(self, *, ids: Sequence[str] | None, actor: str) -> int:
+        with self._errors("requeueing dead deliveries failed"):
+            return requeue_dead(self._connect(), ids=ids, actor=actor)
+
+    def close(self) -> None:
+        if self._db is not None:
+            with contextlib.suppress(psycopg.Error):
+                self._db.close()
+            self._db = None
+
+
+# -- reads and operator actions ---------------------------------------------------------------
+def deliveries(
+    conn: psycopg.Connection[Any],
+    *,
+    status: str | None = None,
+    alert_id: str | None = None,
+    subscription_id: str | None = None,
+    limit: int = 1000,
+) -> list[dict[str, Any]]:
+    """:func:`seawarden.alerts.outbox.deliveries` on PostgreSQL: the same dicts (times as
+    ISO 8601 text), oldest first."""
+    sql, args = f"SELECT {outbox._COLUMNS} FROM outbox WHERE true", list[Any]()
+    for col, value in (
+        ("status", status),
+        ("alert_id", alert_id),
+        ("subscription_id", subscription_id),
+    ):
+        if value is not None:
+            sql += f" AND {col} = %s"
+            args.append(value)
+    sql += " ORDER BY created, alert_id, revision, subscription_id, channel_index LIMIT %s"
+    args.append(max(1, min(limit, 100_000)))
+    cur = conn.execute(sql, args)
+    names = [d[0] for d in cur.description or ()]
+    out = []
+    for r in cur.fetchall():
+        row = dict(zip(names, r, strict=True))
+        for col in ("next_attempt", "created", "delivered"):
+            row[col] = _wall(row[col])
+        out.append(row)
+    return out
+
+
+def counts_by_status(conn: psycopg.Connection[Any]) -> dict[str, int]:
+    rows = conn.execute("SELECT status, COUNT(*) FROM outbox GROUP BY status").fetchall()
+    return dict.fromkeys(outbox.STATUSES, 0) | {str(s): int(n) for s, n in rows}
+
+
+def requeue_dead(
+    conn: psycopg.Connection[Any], *, ids: Sequence[str] | None = None, actor: str = "system"
+) -> int:
+    """Dead rows back to pending (attempts reset), audited, in one transaction."""
+    now = _ts(outbox.parse_wall(outbox.wall_iso()))
+    n = 0
+    with conn.transaction():
+        if ids is None:
+            chosen = [
+                r[0] for r in conn.execute("SELECT delivery_id FROM outbox WHERE status = 'dead'")
+            ]
+        else:
+            chosen = list(ids)
+        for did in chosen:
+            before = conn.execute(
+                "UPDATE outbox o SET status = 'pending', attempts = 0, next_attempt = %s,"
+                " created = %s, claimed_until = NULL, claimed_by = NULL"
+                " FROM (SELECT delivery_id, attempts FROM outbox WHERE delivery_id = %s"
+                "  AND status = 'dead' FOR UPDATE) p"
+                " WHERE o.delivery_id = p.delivery_id AND length(o.payload) > 0"
+                " RETURNING p.attempts",
+                (now, now, did),
+            ).fetchone()
+            if before is not None:
+                n += 1
+                audit.record(
+                    conn,
+                    actor=actor,
+                    action="delivery.requeue",
+                    target=f"delivery:{did}",
+                    detail={"previous_status": "dead", "previous_attempts": int(before[0])},
+                )
+    return n
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+__all__ = [
+    "PgDeliveryStore",
+    "PgWriter",
+    "counts_by_status",
+    "deliveries",
+    "enqueue",
+    "requeue_dead",
+]
