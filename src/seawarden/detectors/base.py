@@ -140,6 +140,11 @@ class Detector(ABC, Generic[C, S]):
     version: ClassVar[str]
     config_type: ClassVar[type[Any]]
     state_types: ClassVar[tuple[type[Any], ...]] = ()
+    # True for a detector whose findings for one vessel depend on *other* vessels' state
+    # machines (an encounter is owned by the lower MMSI of a pair and mirrored to the
+    # partner). A partitioned worker runs such detectors for every vessel it reads, not only
+    # the ones it owns, so the mirror reaches an owned partner (pipeline/partition.py).
+    cross_vessel: ClassVar[bool] = False
 
     def __init__(self, config: C | None = None) -> None:
         self.config: C = config if config is not None else self.config_type()

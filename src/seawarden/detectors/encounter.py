@@ -158,6 +158,7 @@ class EncounterDetector(Detector[EncounterConfig, EncounterState]):
     version: ClassVar[str] = "1"
     config_type: ClassVar[type[Any]] = EncounterConfig
     state_types: ClassVar[tuple[type[Any], ...]] = (EncounterState, EncounterPair)
+    cross_vessel: ClassVar[bool] = True  # the partner's risk gets the mirrored finding
 
     def initial_state(self, mmsi: int) -> EncounterState:
         return EncounterState()

@@ -10,7 +10,7 @@ snapshotted to JSON for ``--resume``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -32,8 +32,14 @@ class DetectorRunner:
         land: LandMask | None = None,
         tick_every_s: float = 60.0,
         neighbour_max_age_s: float = 600.0,
+        owns: Callable[[int], bool] | None = None,
     ) -> None:
         self.detectors = list(detectors)
+        # A partitioned worker (pipeline/partition.py) sees every vessel but owns some: the
+        # others feed the neighbour index and coverage and run only the cross-vessel
+        # detectors (their other state slots stay None).
+        self.owns = owns
+        self._cross = [i for i, d in enumerate(self.detectors) if d.cross_vessel]
         self.areas = areas
         self.normalcy = normalcy
         self.land = land
@@ -78,8 +84,24 @@ class DetectorRunner:
     def _states_of(self, mmsi: int) -> list[Any]:
         states = self._states.get(mmsi)
         if states is None:
-            states = self._states[mmsi] = [d.initial_state(mmsi) for d in self.detectors]
+            if self.owns is None or self.owns(mmsi):
+                states = [d.initial_state(mmsi) for d in self.detectors]
+            else:
+                cross = self._cross
+                states = [
+                    d.initial_state(mmsi) if i in cross else None
+                    for i, d in enumerate(self.detectors)
+                ]
+            self._states[mmsi] = states
         return states
+
+    def _active(self, mmsi: int, among: list[int] | None = None) -> list[int] | range:
+        """Indices of the detectors that run for ``mmsi`` (of ``among``, default all)."""
+        if self.owns is None or self.owns(mmsi):
+            return range(len(self.detectors)) if among is None else among
+        if among is None:
+            return self._cross
+        return [i for i in among if i in self._cross]
 
     def on_position(
         self, vessel: VesselState, report: PositionReport, inside: tuple[str, ...]
@@ -91,8 +113,14 @@ class DetectorRunner:
         ctx = self._context(vessel, report.time, inside)
         states = self._states_of(report.mmsi)
         events: list[Event] = []
-        for i, det in enumerate(self.detectors):
-            states[i], out = det.step(states[i], report, ctx)
+        if self.owns is None:  # the common case, kept free of the index indirection
+            for i, det in enumerate(self.detectors):
+                states[i], out = det.step(states[i], report, ctx)
+                events.extend(out)
+            return events
+        detectors = self.detectors
+        for i in self._active(report.mmsi):
+            states[i], out = detectors[i].step(states[i], report, ctx)
             events.extend(out)
         return events
 
@@ -104,7 +132,7 @@ class DetectorRunner:
         ctx = self._context(vessel, report.time, inside)
         states = self._states_of(report.mmsi)
         events: list[Event] = []
-        for i in self._static_aware:
+        for i in self._active(report.mmsi, self._static_aware):
             states[i], out = self.detectors[i].on_static(states[i], report, ctx)
             events.extend(out)
         return events
@@ -122,6 +150,7 @@ class DetectorRunner:
         if not self._ticking:
             return []
         events: list[Event] = []
+        ticking_all = self._ticking
         for vessel in fleet:
             states = self._states.get(vessel.mmsi)
             if states is None:
@@ -138,7 +167,8 @@ class DetectorRunner:
                 continue
             self._vessel_due[vessel.mmsi] = now + max(self._tick, timedelta(seconds=silence / 5))
             ctx: Context | None = None
-            for i in self._ticking:
+            ticking = self._ticking if self.owns is None else self._active(vessel.mmsi, ticking_all)
+            for i in ticking:
                 if ctx is None:
                     last = vessel.last
                     inside = (
@@ -169,7 +199,10 @@ class DetectorRunner:
             "coverage": self.coverage.snapshot(),
             "neighbours": [_report_json(r) for r in self.neighbours._latest.values()],
             "states": {
-                str(m): [d.encode_state(s) for d, s in zip(self.detectors, st, strict=True)]
+                str(m): [
+                    None if s is None else d.encode_state(s)
+                    for d, s in zip(self.detectors, st, strict=True)
+                ]
                 for m, st in self._states.items()
             },
         }
@@ -189,7 +222,10 @@ class DetectorRunner:
         for row in snap.get("neighbours", []):
             self.neighbours.update(_report_from_json(row))
         self._states = {
-            int(m): [d.decode_state(s) for d, s in zip(self.detectors, st, strict=True)]
+            int(m): [
+                None if s is None else d.decode_state(s)
+                for d, s in zip(self.detectors, st, strict=True)
+            ]
             for m, st in snap.get("states", {}).items()
         }
 

@@ -10,6 +10,7 @@ transaction per report would cap throughput at disk speed.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
@@ -19,6 +20,7 @@ from seawarden.areas.index import AreaIndex
 from seawarden.areas.tracker import AreaTracker
 from seawarden.clock import ReplayClock
 from seawarden.detectors.runner import DetectorRunner
+from seawarden.errors import ConfigError
 from seawarden.fleet.fleet import Fleet
 from seawarden.fleet.vessel import IdentityChange, VesselState
 from seawarden.fleet.watchlist import Watchlist, WatchlistMatch
@@ -107,7 +109,18 @@ class PipelineCore:
         clock: ReplayClock | None = None,
         fusion: FusionStage | None = None,
         weather: WeatherContext | None = None,
+        owns: Callable[[int], bool] | None = None,
     ) -> None:
+        if owns is not None and fusion is not None:
+            # Contacts are associated against every AIS vessel and get target ids of their
+            # own: fusion would need a partition of its own (not built).
+            raise ConfigError("sensor fusion cannot run in a partitioned worker")
+        # A partitioned worker (pipeline/partition.py): every record is read, so the vessel
+        # picture and the cross-vessel detectors see what one process sees, but only owned
+        # vessels get area events, detectors, risk, alerts and store writes.
+        self.owns = owns
+        if owns is not None and detectors is not None:
+            detectors.owns = owns
         self.fleet = fleet
         self.fusion = fusion
         self.weather = weather
@@ -116,6 +129,8 @@ class PipelineCore:
         self.tracker = tracker
         self.detectors = detectors
         self.risk = risk
+        if owns is not None and risk is not None:
+            risk.owns = owns
         self._alerts_out: list[Alert] = []
         self._alerts_store: list[Alert] = []
         self.store = store
@@ -135,6 +150,7 @@ class PipelineCore:
             "contacts": 0,
             "passes": 0,
             "contacts_unfused": 0,
+            "context": 0,
         }
         writer = sqlite_writer(store) if store is not None and self.config.evidence else None
         self.evidence = None if writer is None else EvidenceRetention(self._retention(), writer)
@@ -150,6 +166,16 @@ class PipelineCore:
 
     def process(self, rec: Observation) -> list[Event]:
         self.clock.advance(rec.time)
+        owns = self.owns
+        if owns is not None and not isinstance(rec, (Contact, SensorPass)) and not owns(rec.mmsi):
+            self._context(rec)
+            events = self._maybe_tick(rec.time)
+            events.extend(self._maybe_expire(rec.time))
+            if events:
+                self.counts["events"] += len(events)
+                if self.store is not None:
+                    self._events.extend(events)
+            return events
         if isinstance(rec, PositionReport):
             events = self._position(rec)
         elif isinstance(rec, StaticReport):
@@ -225,6 +251,26 @@ class PipelineCore:
             self._dirty.add(rep.mmsi)
             self._store_position(rep)
         return events
+
+    def _context(self, rec: PositionReport | StaticReport) -> None:
+        """A vessel another partition owns: it updates the replicated picture (fleet, IMO
+        links, neighbours, coverage) and its cross-vessel detectors, whose findings reach
+        only owned partners (the encounter mirror); nothing of its own is emitted."""
+        self.counts["context"] += 1
+        if isinstance(rec, StaticReport):
+            self.fleet.on_static(rec)
+            vessel = self.fleet.get(rec.mmsi)
+            if self.detectors is not None and vessel is not None:
+                self.detectors.on_static(vessel, rec)  # same state lifetimes as one process
+            return
+        vessel = self.fleet.on_position(rec)
+        if self.detectors is None:
+            return
+        index = self.index
+        inside = index.containing(rec.lon, rec.lat) if index is not None else ()
+        findings = self.detectors.on_position(vessel, rec, inside)
+        if findings and self.risk is not None:
+            self.risk.mirror_encounters(vessel, findings, owns=self.owns)
 
     def _position(self, rep: PositionReport) -> list[Event]:
         self.counts["positions"] += 1
@@ -328,6 +374,9 @@ class PipelineCore:
         if self.detectors is None:
             return []
         events = self.detectors.maybe_tick(now, self.fleet)
+        if self.owns is not None and events:
+            owns = self.owns
+            events = [e for e in events if e.mmsi is None or owns(e.mmsi)]
         if self.weather is not None and events:
             events.extend(self.weather.on_findings(events))
         if self.risk is not None and (events or self.detectors.ticked):

@@ -101,11 +101,16 @@ class ReplayStats:
 
 
 def build_core(
-    config: RunConfig, store: Store | None, sensors: SensorRegistry | None = None
+    config: RunConfig,
+    store: Store | None,
+    sensors: SensorRegistry | None = None,
+    *,
+    owns: Callable[[int], bool] | None = None,
 ) -> PipelineCore:
     """The pipeline stages for a config: watchlist → fleet, areas → tracker, detectors,
     normalcy model and land mask → detector runner, sensors → fusion, weather grids →
-    weather context, registry particulars → risk priors, risk stage."""
+    weather context, registry particulars → risk priors, risk stage. ``owns``: a
+    partitioned worker's vessels (see pipeline/partition.py)."""
     watchlist: Watchlist | None = None
     for path in config.watchlists:
         loaded = Watchlist.load(path)
@@ -154,6 +159,7 @@ def build_core(
         risk=risk,
         store=store,
         config=config.core,
+        owns=owns,
     )
 
 
@@ -201,6 +207,7 @@ class Replay:
         stop_after_lines: int | None = None,
         sort: bool = False,
         progress: Callable[[int, int, int], None] | None = None,
+        owns: Callable[[int], bool] | None = None,
     ) -> None:
         self.inputs = [Path(p) for p in inputs]
         self.config = config
@@ -220,7 +227,7 @@ class Replay:
         self.rejects_out = rejects_out
         self.sinks: list[EventSink] = list(sinks)
         self.sensors = load_sensors(config.sensors) if config.sensors is not None else None
-        self.core = build_core(config, store, self.sensors)
+        self.core = build_core(config, store, self.sensors, owns=owns)
         self.orderer = EventTimeOrderer(config.order)
         self.stats = ReplayStats()
         self._events_file: JsonlEventSink | None = None

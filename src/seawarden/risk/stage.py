@@ -9,7 +9,7 @@ alert lifecycle. Vessels with nothing against them cost one dict lookup.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -66,6 +66,7 @@ class RiskStage:
         self.predictor = CrossingPredictor(index) if index is not None else None
         self.corridor_distance = CorridorDistance(index) if index is not None else None
         self.latest: dict[int, Assessment] = {}
+        self.owns: Callable[[int], bool] | None = None  # set by a partitioned core
         self._approach: dict[int, _Approach] = {}
         self._approach_checked: dict[int, datetime] = {}
 
@@ -82,20 +83,29 @@ class RiskStage:
         if vessel.watch is not None and self.predictor is not None:
             produced.extend(self._approach_check(vessel, report, inside))
         self.engine.observe([*findings, *produced])
-        self.mirror_encounters(vessel, findings)
+        self.mirror_encounters(vessel, findings, owns=self.owns)
         quiet = vessel.mmsi not in self.engine and not self.alerts.has_open(vessel.mmsi)
         if quiet and vessel.watch is None:
             return produced, []
         alert = self._assess(vessel, report, inside, report.time)
         return produced, [alert] if alert else []
 
-    def mirror_encounters(self, vessel: VesselState, findings: list[Event]) -> None:
+    def mirror_encounters(
+        self,
+        vessel: VesselState,
+        findings: list[Event],
+        *,
+        owns: Callable[[int], bool] | None = None,
+    ) -> None:
         """An encounter is reported once per pair (by the lower MMSI); the partner is in the
-        meeting too, so it gets the finding as well — stronger if it met a listed vessel."""
+        meeting too, so it gets the finding as well — stronger if it met a listed vessel.
+        ``owns``: in a partitioned worker, only partners it owns are scored here."""
         mirrored: list[Event] = []
         for ev in findings:
             partner = ev.attrs.get("partner_mmsi") if ev.kind == "encounter" else None
             if not isinstance(partner, int):
+                continue
+            if owns is not None and not owns(partner):
                 continue
             listed = vessel.watch is not None
             who = vessel.name or str(vessel.mmsi)
