@@ -151,7 +151,9 @@ def check_scheduler(scheduler: str) -> str:
 
 
 @contextlib.contextmanager
-def dask_client(scheduler: str = "local", workers: int = 2) -> Iterator[Client]:
+def dask_client(
+    scheduler: str = "local", workers: int = 2, *, timeout_s: float = 10.0
+) -> Iterator[Client]:
     """A Dask client: on a new ``LocalCluster`` of ``workers`` processes (one thread each:
     the core is pure Python, threads would share one GIL), or connected to ``scheduler``.
     The local dashboard gets a free port: a fixed one clashes with any other cluster."""
@@ -178,7 +180,7 @@ def dask_client(scheduler: str = "local", workers: int = 2) -> Iterator[Client]:
             cluster.close()
         return
     try:
-        client = Client(scheduler, timeout="10s")  # type: ignore[no-untyped-call]
+        client = Client(scheduler, timeout=f"{timeout_s}s")  # type: ignore[no-untyped-call]
     except (OSError, TimeoutError) as exc:
         raise ConfigError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from exc
     try:
