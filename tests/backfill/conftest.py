@@ -39,7 +39,8 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Scenario:
     simulate(nmea, labels, scenarios=SCENARIOS, background=SOLENT, seed=11)
     result, rejected = archive_file(nmea, tmp / "archive")
     # Nothing refused: the archive holds every decoded report, so a backfill can match a replay.
-    assert result.rejected == 0 and not rejected
+    assert result.rejected == 0
+    assert not rejected
     config = RunConfig(
         areas=REPO / "config/areas.geojson", watchlists=(REPO / "config/watchlist.csv",)
     )

@@ -22,7 +22,9 @@ def test_dask_learn_equals_local_learn(scenario: Scenario, client: Any, tmp_path
     model, st = learn_any([scenario.archive], local)
     learn_any([scenario.archive], dask2, engine="dask", partitions=2, client=client)
     learn_any([scenario.archive], dask3, engine="dask", partitions=3, client=client)
-    assert st.positions > 20_000 and model.entries and model.cells
+    assert st.positions > 20_000
+    assert model.entries
+    assert model.cells
     assert dask2.read_bytes() == local.read_bytes()
     assert dask3.read_bytes() == local.read_bytes()
 
@@ -55,4 +57,5 @@ def test_dask_learn_refuses_raw_files(scenario: Scenario, tmp_path: Path) -> Non
         app, ["learn", str(scenario.archive), "--out", "x.gz", "--engine", "dask",
               "--scheduler", "nope"]
     )  # fmt: skip
-    assert result.exit_code != 0 and isinstance(result.exception, ConfigError)
+    assert result.exit_code != 0
+    assert isinstance(result.exception, ConfigError)

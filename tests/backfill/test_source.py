@@ -59,7 +59,8 @@ def test_time_range_is_half_open(scenario: Scenario) -> None:
     end = start + timedelta(minutes=20)
     got = list(ArchiveSource(scenario.archive, start=start, end=end))
     assert got == [r for r in every if start <= r.time < end]
-    assert got and got[0].time == start
+    assert got
+    assert got[0].time == start
     assert archive_days(scenario.archive)
 
 
