@@ -26,6 +26,7 @@ from seawarden import secrets
 from seawarden.alerts import outbox
 from seawarden.alerts.channels import build_sender, label
 from seawarden.alerts.dispatch import (
+    DEFAULT_LEASE_S,
     Dispatcher,
     RetryPolicy,
     secret_names,
@@ -155,6 +156,15 @@ def deliver(
     timeout_s: Annotated[
         float, typer.Option(min=0.001, max=600.0, help="per-attempt timeout (s)")
     ] = 10.0,
+    lease_s: Annotated[
+        float,
+        typer.Option(
+            min=1.0,
+            max=3600.0,
+            help="PostgreSQL: how long a claimed delivery stays this worker's without renewal"
+            " (a worker that dies mid-send releases its rows after this)",
+        ),
+    ] = DEFAULT_LEASE_S,
 ) -> None:
     """Send the outbox's pending deliveries (and retries) until Ctrl-C, or once."""
     pg = store.startswith(("postgresql://", "postgres://"))
@@ -164,7 +174,7 @@ def deliver(
     if not pg:
         SQLiteStore(store).close()  # schema check: refuses a file that is not a seawarden store
     # On PostgreSQL the worker opens (and checks, and migrates) the store itself.
-    worker = Dispatcher(store, subs, secrets=resolved, timeout_s=timeout_s)
+    worker = Dispatcher(store, subs, secrets=resolved, timeout_s=timeout_s, lease_s=lease_s)
     try:
         if requeue_dead:
             n = worker.requeue_dead(actor="cli")

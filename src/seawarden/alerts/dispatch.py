@@ -678,4 +678,11 @@ def signing_secret_names(subscriptions: Sequence[Subscription]) -> set[str]:
     }
 
 
-__all__ = ["DispatchStats", "Dispatcher", "RetryPolicy", "secret_names", "signing_secret_names"]
+__all__ = [
+    "DEFAULT_LEASE_S",
+    "DispatchStats",
+    "Dispatcher",
+    "RetryPolicy",
+    "secret_names",
+    "signing_secret_names",
+]
