@@ -150,3 +150,36 @@ def test_dask_not_installed_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -
     with pytest.raises(ConfigError, match="'dask' extra"):  # noqa: SIM117
         with dask_client("local", 1):
             pass
+
+
+def test_cli_dask_on_a_running_scheduler(
+    scenario: Scenario, sequential: dict[str, Path], client: Any, tmp_path: Path
+) -> None:
+    """``--scheduler tcp://…`` connects to an existing cluster (the package's)."""
+    address = client.scheduler.address
+    assert address.startswith("tcp://")
+    ev, al = tmp_path / "e.jsonl", tmp_path / "a.jsonl"
+    result = runner.invoke(
+        app,
+        [
+            "backfill",
+            str(scenario.archive),
+            "--engine",
+            "dask",
+            "--scheduler",
+            address,
+            "--partitions",
+            "3",
+            "--areas",
+            str(scenario.config.areas),
+            *(a for w in scenario.config.watchlists for a in ("--watchlist", str(w))),
+            "--events-out",
+            str(ev),
+            "--alerts-out",
+            str(al),
+            "-q",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert ev.read_bytes() == sequential["events"].read_bytes()
+    assert al.read_bytes() == sequential["alerts"].read_bytes()

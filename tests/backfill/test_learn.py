@@ -59,3 +59,17 @@ def test_dask_learn_refuses_raw_files(scenario: Scenario, tmp_path: Path) -> Non
     )  # fmt: skip
     assert result.exit_code != 0
     assert isinstance(result.exception, ConfigError)
+
+
+def test_cli_learn_dask_on_a_running_scheduler(
+    scenario: Scenario, client: Any, tmp_path: Path
+) -> None:
+    out, expected = tmp_path / "m.json.gz", tmp_path / "e.json.gz"
+    result = runner.invoke(
+        app,
+        ["learn", str(scenario.archive), "--out", str(out), "--engine", "dask",
+         "--scheduler", client.scheduler.address, "--partitions", "2"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    learn_any([scenario.archive], expected)
+    assert out.read_bytes() == expected.read_bytes()
