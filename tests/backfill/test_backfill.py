@@ -183,3 +183,24 @@ def test_cli_dask_on_a_running_scheduler(
     assert result.exit_code == 0, result.output
     assert ev.read_bytes() == sequential["events"].read_bytes()
     assert al.read_bytes() == sequential["alerts"].read_bytes()
+
+
+def test_spilled_outputs_merge_to_the_same_files(
+    scenario: Scenario, sequential: dict[str, Path], client: Any, tmp_path: Path
+) -> None:
+    """With a spill directory the tasks write their rows to files, merged by streaming."""
+    spill = tmp_path / "spill"
+    ev, al = tmp_path / "e.jsonl", tmp_path / "a.jsonl"
+    backfill(
+        scenario.archive,
+        scenario.config,
+        engine="dask",
+        partitions=2,
+        client=client,
+        spill_dir=spill,
+        events_out=ev,
+        alerts_out=al,
+    )
+    assert ev.read_bytes() == sequential["events"].read_bytes()
+    assert al.read_bytes() == sequential["alerts"].read_bytes()
+    assert list(spill.iterdir()) == []  # merged, then deleted

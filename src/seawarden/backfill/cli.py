@@ -56,6 +56,10 @@ def register(app: typer.Typer) -> None:
         alerts_out: Annotated[
             Path | None, typer.Option(help="write alert revisions as JSON Lines")
         ] = None,
+        spill_dir: Annotated[
+            Path | None,
+            typer.Option(help="dask: tasks write their output here (shared with the workers)"),
+        ] = None,
         start: Annotated[str | None, typer.Option(help="first event time (ISO 8601)")] = None,
         end: Annotated[str | None, typer.Option(help="end event time, exclusive")] = None,
         areas: Annotated[Path | None, typer.Option(help="areas of interest (GeoJSON)")] = None,
@@ -113,6 +117,7 @@ def register(app: typer.Typer) -> None:
             alerts_out=alerts_out,
             start=_when(start, "--start"),
             end=_when(end, "--end"),
+            spill_dir=spill_dir,
         )
         if quiet:
             return

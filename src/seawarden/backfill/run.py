@@ -33,6 +33,8 @@ from pathlib import Path
 from time import perf_counter
 from typing import TYPE_CHECKING, Any, Literal
 
+import orjson
+
 from seawarden.alerts.sinks import dumps_alert
 from seawarden.backfill.source import ArchiveSource, check_archive
 from seawarden.errors import ConfigError
@@ -67,6 +69,8 @@ class PartitionOutput:
     statics: int = 0
     rejections: Counter[str] = field(default_factory=Counter)
     elapsed_s: float = 0.0
+    # with a spill directory: the files holding ``events`` and ``alerts`` instead
+    spilled: tuple[str, str] | None = None
 
 
 @dataclass(slots=True)
@@ -104,11 +108,14 @@ def run_partition(
     spec: str | None,
     start: datetime | None = None,
     end: datetime | None = None,
+    spill: str | None = None,
 ) -> PartitionOutput:
     """One task: the whole archive stream through a core owning ``spec`` (all if None).
 
     A module-level function of plain arguments, so Dask can ship it to any worker that
-    has seawarden installed and sees ``archive`` at the same path."""
+    has seawarden installed and sees ``archive`` at the same path. With ``spill`` (a
+    file name prefix in a directory the client sees too) the sorted rows go to two files
+    instead of back through the scheduler."""
     started = perf_counter()
     owns = PartitionSpec.parse(spec).owns if spec is not None else None
     core = build_core(config, None, owns=owns)
@@ -136,8 +143,27 @@ def run_partition(
     out.alerts.extend(_alert_row(a) for a in alerts)
     out.events.sort()
     out.alerts.sort()
+    if spill is not None:
+        out.spilled = (_spill(out.events, f"{spill}.events"), _spill(out.alerts, f"{spill}.alerts"))
+        out.events, out.alerts = [], []
     out.elapsed_s = perf_counter() - started
     return out
+
+
+def _spill(rows: Sequence[tuple[Any, ...]], path: str) -> str:
+    """Sorted rows to a file, one JSON array a line (floats round-trip exactly)."""
+    with open(path, "wb") as fh:
+        for row in rows:
+            fh.write(orjson.dumps([*row[:-1], row[-1].decode()]) + b"\n")
+    return path
+
+
+def _unspill(path: str) -> Iterator[Any]:
+    """The rows of a spill file, as the tuples :func:`_spill` was given."""
+    with open(path, "rb") as fh:
+        for raw in fh:
+            v = orjson.loads(raw)
+            yield (*v[:-1], v[-1].encode())
 
 
 def check_scheduler(scheduler: str) -> str:
@@ -196,13 +222,18 @@ def _tasks_on(
     partitions: int,
     start: datetime | None,
     end: datetime | None,
+    spill_dir: Path | None,
 ) -> list[PartitionOutput]:
     run = uuid.uuid4().hex[:8]  # a fresh key per run: Dask would reuse a held result
-    specs = [str(PartitionSpec(frozenset([p]), partitions)) for p in range(partitions)]
-    futures = [
-        client.submit(run_partition, archive, config, s, start, end, key=f"backfill-{s}-{run}")
-        for s in specs
-    ]
+    futures = []
+    for p in range(partitions):
+        spec = str(PartitionSpec(frozenset([p]), partitions))
+        spill = None if spill_dir is None else str(spill_dir / f"backfill-{run}-{p}of{partitions}")
+        futures.append(
+            client.submit(
+                run_partition, archive, config, spec, start, end, spill, key=f"bf-{spec}-{run}"
+            )
+        )
     results: list[PartitionOutput] = client.gather(futures)  # type: ignore[no-untyped-call]
     return results
 
@@ -220,10 +251,13 @@ def backfill(
     alerts_out: Path | None = None,
     start: datetime | None = None,
     end: datetime | None = None,
+    spill_dir: Path | None = None,
 ) -> BackfillStats:
     """Run the detectors over ``archive``; write events/alerts JSONL (if asked); return
     the counters. ``client`` (tests, notebooks) reuses a running Dask client instead of
-    ``scheduler``; ``workers`` sizes a local cluster (default: one per partition)."""
+    ``scheduler``; ``workers`` sizes a local cluster (default: one per partition).
+    ``spill_dir`` (dask; a directory the workers and this process share): tasks write
+    their sorted output there and it is merged from the files, streaming, then deleted."""
     root = check_archive(archive)
     if engine not in ("sequential", "dask"):
         raise ConfigError(f"bad engine {engine!r}: sequential or dask")
@@ -237,26 +271,42 @@ def backfill(
         if not 1 <= partitions <= 4096:
             raise ConfigError("--partitions must be 1 … 4096")
         n_parts = partitions
+        spill = None
+        if spill_dir is not None:
+            spill = Path(spill_dir).resolve()
+            spill.mkdir(parents=True, exist_ok=True)
         if client is not None:
-            outputs = _tasks_on(client, str(root.resolve()), config, n_parts, start, end)
+            outputs = _tasks_on(client, str(root.resolve()), config, n_parts, start, end, spill)
             n_workers = len(client.scheduler_info().get("workers", {}))
         else:
             check_scheduler(scheduler)
             n_workers = workers or n_parts
             with dask_client(scheduler, n_workers) as c:
-                outputs = _tasks_on(c, str(root.resolve()), config, n_parts, start, end)
+                outputs = _tasks_on(c, str(root.resolve()), config, n_parts, start, end, spill)
                 n_workers = len(c.scheduler_info().get("workers", {}))
     stats = BackfillStats(engine=engine, partitions=n_parts, workers=n_workers)
     first = outputs[0]  # every task read the same stream: count it once
     stats.records, stats.positions, stats.statics = first.records, first.positions, first.statics
     stats.rejections = Counter(first.rejections)
     stats.task_s = [o.elapsed_s for o in outputs]
-    events = heapq.merge(*(o.events for o in outputs))
-    alerts = heapq.merge(*(o.alerts for o in outputs))
-    stats.events = _write(events_out, events, _event_kind)
-    stats.alerts = _write(alerts_out, alerts, _alert_kind)
+    try:
+        events = heapq.merge(*(_rows(o, 0) for o in outputs))
+        alerts = heapq.merge(*(_rows(o, 1) for o in outputs))
+        stats.events = _write(events_out, events, _event_kind)
+        stats.alerts = _write(alerts_out, alerts, _alert_kind)
+    finally:
+        for o in outputs:
+            for name in o.spilled or ():
+                Path(name).unlink(missing_ok=True)
     stats.elapsed_s = perf_counter() - started
     return stats
+
+
+def _rows(out: PartitionOutput, which: int) -> Iterator[Any]:
+    """A task's sorted events (0) or alerts (1), from memory or its spill file."""
+    if out.spilled is not None:
+        return _unspill(out.spilled[which])
+    return iter(out.events if which == 0 else out.alerts)
 
 
 def _event_kind(line: bytes) -> str:
@@ -269,8 +319,6 @@ def _alert_kind(line: bytes) -> str:
 
 
 def _loads(line: bytes) -> dict[str, Any]:
-    import orjson
-
     value: dict[str, Any] = orjson.loads(line)
     return value
 
