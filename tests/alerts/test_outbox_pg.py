@@ -302,6 +302,34 @@ def test_a_deliverer_killed_mid_send_leaves_the_row_to_another_after_the_lease(
     assert [e.action for e in pg_audit(pg_dsn)] == ["delivery.ok"]
 
 
+def test_a_send_slower_than_the_lease_is_not_taken_over_while_its_worker_lives(
+    pg: PostgresStore, pg_dsn: str
+) -> None:
+    # The claim is renewed while the row is in flight: a recipient that takes three leases
+    # to answer gets the delivery once, though another worker polls the whole time.
+    lease_s = 1.0
+
+    def slow_first(n: int, req: Request) -> tuple[int, dict[str, str]]:
+        if n == 1:
+            time.sleep(3 * lease_s)
+        return 200, {}
+
+    with HttpReceiver(behaviour=slow_first) as rx:
+        subs = [sub("dnk", hook(rx.url))]
+        OutboxSink(pg, subs).write([make_alert()])
+        workers = [worker(pg_dsn, subs, lease_s=lease_s, poll_s=0.05) for _ in range(2)]
+        for w in workers:
+            w.start()
+        try:
+            wait_for(lambda: sum(w.stats.delivered for w in workers) == 1, timeout_s=20)
+            time.sleep(lease_s)  # a takeover would show by now
+        finally:
+            for w in workers:
+                w.stop()
+    assert len(rx.requests) == 1
+    assert rx.duplicates == 0
+
+
 # -- configuration errors -------------------------------------------------------------------
 def test_bad_dsns_give_a_clear_store_error_without_the_password(
     pg_base_dsn: str, tmp_path: Path

@@ -134,7 +134,11 @@ def maybe_start(
             raise typer.BadParameter(
                 f"--subscriptions: a {type(store).__name__} cannot hold the alert outbox"
             )
-    return start_delivery(subscriptions, store, demo=demo)
+    try:
+        return start_delivery(subscriptions, store, demo=demo)
+    except BaseException:
+        store.close()  # the runner never gets it: do not leave the connection open
+        raise
 
 
 def deliver(
