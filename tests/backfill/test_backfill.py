@@ -14,11 +14,12 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from seawarden.backfill.run import backfill, check_scheduler, dask_client
+from seawarden.backfill.run import absolute_paths, backfill, check_scheduler, dask_client
 from seawarden.cli import app
 from seawarden.errors import ConfigError, InputError
 from seawarden.pipeline.partition import partition_of
 from seawarden.pipeline.replay import Replay
+from seawarden.pipeline.settings import RunConfig
 from tests.backfill.conftest import Scenario
 
 runner = CliRunner()
@@ -204,3 +205,15 @@ def test_spilled_outputs_merge_to_the_same_files(
     assert ev.read_bytes() == sequential["events"].read_bytes()
     assert al.read_bytes() == sequential["alerts"].read_bytes()
     assert list(spill.iterdir()) == []  # merged, then deleted
+
+
+def test_tasks_get_absolute_paths(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A worker's working directory is not the client's: relative inputs are resolved."""
+    monkeypatch.chdir(tmp_path)
+    cfg = absolute_paths(
+        RunConfig(areas=Path("a.geojson"), watchlists=(Path("w.csv"),), registry=(Path("r"),))
+    )
+    assert cfg.areas == tmp_path / "a.geojson"
+    assert cfg.watchlists == (tmp_path / "w.csv",)
+    assert cfg.registry == (tmp_path / "r",)
+    assert cfg.model is None

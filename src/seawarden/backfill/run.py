@@ -21,6 +21,7 @@ time, id, revision, JSON line). The JSON lines are the documented formats of
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import heapq
 import logging
 import re
@@ -166,6 +167,23 @@ def _unspill(path: str) -> Iterator[Any]:
             yield (*v[:-1], v[-1].encode())
 
 
+def absolute_paths(config: RunConfig) -> RunConfig:
+    """``config`` with its input files as absolute paths: a worker's working directory is
+    not the client's (a remote worker needs the same paths on a shared file system)."""
+
+    def a(p: Path | None) -> Path | None:
+        return None if p is None else Path(p).resolve()
+
+    return dataclasses.replace(
+        config,
+        areas=a(config.areas),
+        watchlists=tuple(Path(w).resolve() for w in config.watchlists),
+        model=a(config.model),
+        weather=tuple(Path(w).resolve() for w in config.weather),
+        registry=tuple(Path(r).resolve() for r in config.registry),
+    )
+
+
 def check_scheduler(scheduler: str) -> str:
     """``local`` or a ``tcp://HOST:PORT`` (``tls://``) address, else a ConfigError."""
     if scheduler == "local" or _SCHEDULER.match(scheduler):
@@ -271,6 +289,7 @@ def backfill(
         if not 1 <= partitions <= 4096:
             raise ConfigError("--partitions must be 1 … 4096")
         n_parts = partitions
+        config = absolute_paths(config)
         spill = None
         if spill_dir is not None:
             spill = Path(spill_dir).resolve()
