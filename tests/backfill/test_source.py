@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import timedelta
+import tempfile
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -11,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from seawarden.archive.writer import ArchiveWriter
 from seawarden.backfill.source import ArchiveSource, archive_days, check_archive
 from seawarden.errors import InputError
 from seawarden.ingest.files import open_source
@@ -90,3 +92,48 @@ def test_partition_predicate_in_sql_matches_partition_of(
     finally:
         con.close()
     assert sorted(r[0] for r in rows) == sorted(m for m in mmsis if partition_of(m, count) in mine)
+
+
+_T0 = datetime(2024, 12, 24, 23, 59, 58, tzinfo=UTC)  # examples straddle a day boundary
+_times = st.integers(0, 4).map(lambda s: _T0 + timedelta(seconds=s, microseconds=250))
+_mmsis = st.sampled_from([211000001, 211000002, 518998167])
+_opt_float = st.none() | st.floats(0, 50, allow_nan=False).map(lambda v: round(v, 1))
+_positions = st.builds(
+    PositionReport,
+    mmsi=_mmsis,
+    time=_times,
+    lat=st.floats(54.0, 55.0),
+    lon=st.floats(12.0, 13.0),
+    speed_kn=_opt_float,
+    course_deg=_opt_float,
+    heading_deg=st.none() | st.integers(0, 359),
+    nav_status=st.none() | st.integers(0, 15),
+    msg_type=st.sampled_from([1, 3, 18]),
+    source=st.sampled_from(["a", "b"]),
+)
+_statics = st.builds(
+    StaticReport,
+    mmsi=_mmsis,
+    time=_times,
+    imo=st.none() | st.integers(1_000_000, 9_999_999),
+    name=st.none() | st.sampled_from(["EAGLE S", "X"]),
+    ship_type=st.none() | st.integers(0, 99),
+    draught_m=_opt_float,
+    msg_type=st.sampled_from([5, 24]),
+    source=st.sampled_from(["a", "b"]),
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(records=st.lists(_positions | _statics, max_size=40), batch=st.integers(1, 9))
+def test_any_archive_reads_back_in_sort_key_order(records: list[Rec], batch: int) -> None:
+    """Ties on (time, vessel, kind) across sources, batches and a day boundary."""
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "archive"
+        with ArchiveWriter(root, input_id="prop", rows_per_file=7) as writer:
+            writer.add_many(records)
+        if not records:
+            root.mkdir(parents=True, exist_ok=True)
+            (root / "positions").mkdir()
+        got = list(ArchiveSource(root, batch_rows=batch))
+    assert got == sorted(records, key=sort_key)
