@@ -14,6 +14,7 @@ import asyncio
 import logging
 from collections import deque
 from types import TracebackType
+from urllib.parse import urlsplit
 
 import nats
 import nats.errors
@@ -29,10 +30,31 @@ log = logging.getLogger(__name__)
 
 
 async def connect(url: str, *, name: str) -> Client:
-    """A connection that gives up (``SourceError``) rather than retry forever at start."""
+    """A connection to the bus; ``SourceError`` at once if nothing listens there.
+
+    nats-py retries the first connect like a reconnect (for minutes with these settings),
+    so the address is probed first: a wrong ``--bus`` is an error now, while a broker that
+    restarts later (reconnect) is waited for, up to about a minute.
+    """
+    parsed = urlsplit(url if "://" in url else f"nats://{url}")
+    host, port = parsed.hostname or "127.0.0.1", parsed.port or 4222
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout=5)
+        writer.close()
+    except (OSError, TimeoutError) as exc:
+        raise SourceError(f"cannot connect to the bus at {url}: {exc}") from exc
+
+    async def on_error(exc: Exception) -> None:
+        log.warning("bus %s: %s", url, exc)
+
     try:
         return await nats.connect(
-            url, name=name, connect_timeout=5, max_reconnect_attempts=5, allow_reconnect=True
+            url,
+            name=name,
+            connect_timeout=5,
+            reconnect_time_wait=1.0,
+            max_reconnect_attempts=60,
+            error_cb=on_error,
         )
     except (OSError, nats.errors.Error, TimeoutError) as exc:
         raise SourceError(f"cannot connect to the bus at {url}: {exc}") from exc
@@ -62,7 +84,11 @@ class BatchPublisher:
         self.duplicates = 0  # dropped by the stream's dedup (a re-run ingest)
 
     def start(self) -> BatchPublisher:
-        self.loop.run_until_complete(self._start())
+        try:
+            self.loop.run_until_complete(self._start())
+        except BaseException:
+            self.loop.close()
+            raise
         return self
 
     async def _start(self) -> None:
