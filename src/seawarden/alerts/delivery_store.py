@@ -83,11 +83,14 @@ class DeliveryStore(Protocol):
         limit: int,
         ignore_schedule: bool,
         exclude: Collection[str],
+        lanes: Sequence[tuple[str, int]] = (),
     ) -> list[PickedRow]:
         """Pending rows, oldest first, at most ``depth`` per lane and ``limit`` in all, not
         in ``paused`` lanes nor ``exclude``; due at ``now`` unless ``ignore_schedule``. A
         store shared by several workers claims them (no other worker gets them until they
-        are applied, released, or their claim lapses)."""
+        are applied, released, or their claim lapses). ``lanes`` are the configured
+        (subscription, channel index) pairs: a store may read those lanes by index, and
+        rows of any other lane (a subscription since removed) only now and then."""
         ...
 
     def due_count(self, now: float, paused: Sequence[str]) -> int:
@@ -144,6 +147,7 @@ class SQLiteDeliveryStore:
         limit: int,
         ignore_schedule: bool,
         exclude: Collection[str],
+        lanes: Sequence[tuple[str, int]] = (),
     ) -> list[PickedRow]:
         where = "status='pending'"
         args: list[object] = []

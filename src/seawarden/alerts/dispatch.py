@@ -248,6 +248,7 @@ class Dispatcher:
     ) -> None:
         self.db_path = str(db_path)
         self.subscriptions = {s.id: s for s in subscriptions}
+        self._configured = [(s.id, i) for s in subscriptions for i in range(len(s.channels))]
         self.secrets = dict(secrets)
         self.policy = policy or RetryPolicy()
         self.timeout_s = timeout_s
@@ -469,6 +470,7 @@ class Dispatcher:
             limit=self.batch + len(self._busy),
             ignore_schedule=ignore_schedule,
             exclude=self._busy,
+            lanes=self._configured,
         )
         skipped: list[str] = []
         n = 0

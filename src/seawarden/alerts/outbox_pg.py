@@ -28,7 +28,9 @@ import contextlib
 import logging
 import os
 import socket
+import time
 import uuid
+from collections import Counter
 from collections.abc import Collection, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -36,7 +38,7 @@ from typing import Any
 import psycopg
 
 from seawarden.alerts import outbox
-from seawarden.alerts.delivery_store import PickedRow, StoreBusyError, Write
+from seawarden.alerts.delivery_store import PickedRow, StoreBusyError, Write, lane_key
 from seawarden.alerts.model import Alert
 from seawarden.alerts.subscriptions import Subscription
 from seawarden.errors import StoreError
@@ -106,38 +108,50 @@ def enqueue(
 
 
 # -- delivery -------------------------------------------------------------------------------
-# One statement: rank the claimable rows per lane, lock the chosen ones (skipping any another
-# worker is locking), claim them. The claim conditions are repeated on ``o`` so that a row
-# claimed and committed by another worker after this statement's snapshot is re-checked on
-# its new version when locked, and dropped.
+# One statement: for each lane, its oldest claimable rows (by the outbox_lane index), locked
+# skipping any another worker is locking at this instant; the oldest ``limit`` of them are
+# claimed. The claim conditions sit in the locking subquery, so a row another worker claimed
+# and committed after this statement's snapshot is re-checked on its new version, and
+# dropped. Rows are locked only for this statement: the claim is what holds them.
 _CLAIMABLE = "status = 'pending' AND (claimed_until IS NULL OR claimed_until < clock_timestamp())"
-_PICK_SQL = f"""
-WITH ranked AS (
-    SELECT delivery_id, ROW_NUMBER() OVER (
-        PARTITION BY subscription_id, channel_index ORDER BY created, alert_id, revision) AS rn
-    FROM outbox
-    WHERE {_CLAIMABLE}
-      AND (%(all)s OR (next_attempt <= %(now)s AND NOT {_LANE_KEY} = ANY(%(paused)s::text[])))
-      AND NOT delivery_id = ANY(%(exclude)s::text[])
-), chosen AS (
-    SELECT o.delivery_id, a.body->>'releasability' AS releasability
-    FROM outbox o
-    JOIN ranked r ON r.delivery_id = o.delivery_id
-    LEFT JOIN alerts a ON a.id = o.alert_id AND a.revision = o.revision
-    WHERE r.rn <= %(depth)s AND o.status = 'pending'
-      AND (o.claimed_until IS NULL OR o.claimed_until < clock_timestamp())
-      AND (%(all)s OR o.next_attempt <= %(now)s)
-    ORDER BY o.created, o.alert_id, o.revision
-    LIMIT %(limit)s
-    FOR UPDATE OF o SKIP LOCKED
-)
+_CLAIM = """
 UPDATE outbox SET claimed_until = clock_timestamp() + make_interval(secs => %(lease)s),
     claimed_by = %(me)s
-FROM chosen c WHERE outbox.delivery_id = c.delivery_id
+FROM chosen c LEFT JOIN alerts a ON a.id = c.alert_id AND a.revision = c.revision
+WHERE outbox.delivery_id = c.delivery_id
 RETURNING outbox.delivery_id, outbox.alert_id, outbox.revision, outbox.subscription_id,
     outbox.channel, outbox.channel_index, outbox.attempts, outbox.created, outbox.payload,
-    c.releasability
+    a.body->>'releasability'
 """
+_DUE = (
+    f"{_CLAIMABLE} AND (%(all)s OR next_attempt <= %(now)s)"
+    " AND NOT delivery_id = ANY(%(exclude)s::text[])"
+)
+_PICK_SQL = f"""
+WITH chosen AS (
+    SELECT c.* FROM unnest(%(sids)s::text[], %(idxs)s::int[], %(room)s::int[]) AS l(sid, idx, room)
+    CROSS JOIN LATERAL (
+        SELECT delivery_id, created, alert_id, revision FROM outbox
+        WHERE subscription_id = l.sid AND channel_index = l.idx AND {_DUE}
+        ORDER BY created, alert_id, revision
+        LIMIT l.room
+        FOR UPDATE SKIP LOCKED
+    ) c
+    ORDER BY c.created, c.alert_id, c.revision
+    LIMIT %(limit)s
+)
+{_CLAIM}"""
+# Rows of lanes no longer configured: picked (to be buried) now and then, not every pass.
+_PICK_ORPHANS_SQL = f"""
+WITH chosen AS (
+    SELECT delivery_id, created, alert_id, revision FROM outbox
+    WHERE {_DUE} AND NOT {_LANE_KEY} = ANY(%(configured)s::text[])
+    ORDER BY created, alert_id, revision
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+)
+{_CLAIM}"""
+ORPHAN_EVERY_S = 10.0
 
 _TRANSIENT = (psycopg.OperationalError, psycopg.errors.TransactionRollback)
 
@@ -159,6 +173,8 @@ class PgDeliveryStore:
         self.lease_s = lease_s
         self.worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self._db: psycopg.Connection[Any] | None = None
+        self._orphans_at = float("-inf")
+        self._held: dict[str, tuple[str, int]] = {}  # claimed by pick, not yet applied
         with self._errors("cannot open the outbox"):
             self._connect()
 
@@ -190,20 +206,35 @@ class PgDeliveryStore:
         limit: int,
         ignore_schedule: bool,
         exclude: Collection[str],
+        lanes: Sequence[tuple[str, int]] = (),
     ) -> list[PickedRow]:
-        args = {
+        # A lane holds at most ``depth`` rows of this worker's at once (picked, outcome not
+        # yet applied): the rows it still holds count against that.
+        skip = set(paused)
+        held = Counter(self._held.values())
+        room = {k: depth - held[k] for k in lanes if lane_key(*k) not in skip}
+        open_lanes = [k for k, n in room.items() if n > 0]
+        args: dict[str, Any] = {
             "all": ignore_schedule,
             "now": _ts(now),
-            "paused": list(paused),
             "exclude": list(exclude),
+            "sids": [k[0] for k in open_lanes],
+            "idxs": [k[1] for k in open_lanes],
+            "room": [room[k] for k in open_lanes],
+            "configured": [lane_key(*k) for k in lanes],
             "depth": depth,
             "limit": limit,
             "lease": self.lease_s,
             "me": self.worker,
         }
+        orphans = ignore_schedule or time.monotonic() - self._orphans_at >= ORPHAN_EVERY_S
         try:
             with self._errors("outbox claim failed"):
-                rows = self._connect().execute(_PICK_SQL, args).fetchall()
+                conn = self._connect()
+                rows = conn.execute(_PICK_SQL, args).fetchall() if open_lanes else []
+                if orphans:
+                    rows += conn.execute(_PICK_ORPHANS_SQL, args).fetchall()
+                    self._orphans_at = time.monotonic()
         except StoreBusyError as exc:
             log.warning("%s; retrying", exc)
             return []
@@ -223,6 +254,8 @@ class PgDeliveryStore:
             for r in rows
         ]
         picked.sort(key=lambda p: (p.created, p.alert_id, p.revision))
+        for p in picked:
+            self._held[p.delivery_id] = (p.subscription_id, p.channel_index)
         return picked
 
     def due_count(self, now: float, paused: Sequence[str]) -> int:
@@ -255,49 +288,70 @@ class PgDeliveryStore:
         with self._errors("recording outcomes failed"):
             conn = self._connect()
             with conn.transaction():
-                for w in writes:
-                    self._apply_one(conn, w)
+                self._apply(conn, writes)
+        for w in writes:
+            self._held.pop(w.delivery_id, None)
 
-    def _apply_one(self, conn: psycopg.Connection[Any], w: Write) -> None:
-        at, me, did = _ts(w.at), self.worker, w.delivery_id
-        unclaim = "claimed_until = NULL, claimed_by = NULL"
-        if w.kind == "defer":
-            # Only while it is still ours: a row whose claim lapsed may be another's now.
-            conn.execute(
-                f"UPDATE outbox SET next_attempt = GREATEST(next_attempt, %s), {unclaim}"
-                " WHERE delivery_id = %s AND status = 'pending' AND claimed_by = %s",
-                (at, did, me),
-            )
-        elif w.kind == "delivered":
+    def _apply(self, conn: psycopg.Connection[Any], writes: Sequence[Write]) -> None:
+        """One statement per kind of outcome (a batch is mostly deliveries), then the audit
+        rows in one pipelined insert. The outcomes touch distinct rows, so the order of
+        the statements does not change the result."""
+        me, unclaim = self.worker, "claimed_until = NULL, claimed_by = NULL"
+        done = [w for w in writes if w.kind == "delivered"]
+        if done:
             # Delivered is delivered, whoever holds the claim now.
             conn.execute(
-                f"UPDATE outbox SET status = 'delivered', attempts = %s, delivered = %s,"
-                f" last_error = NULL, {unclaim} WHERE delivery_id = %s AND status = 'pending'",
-                (w.attempts, at, did),
+                f"UPDATE outbox SET status = 'delivered', attempts = u.attempts,"
+                f" delivered = u.at, last_error = NULL, {unclaim}"
+                " FROM unnest(%s::text[], %s::int[], %s::timestamptz[]) AS u(id, attempts, at)"
+                " WHERE delivery_id = u.id AND status = 'pending'",
+                (
+                    [w.delivery_id for w in done],
+                    [w.attempts for w in done],
+                    [_ts(w.at) for w in done],
+                ),
             )
-        elif w.kind == "retry":
+        dead = [w for w in writes if w.kind == "dead"]
+        if dead:
             conn.execute(
-                f"UPDATE outbox SET attempts = %s, next_attempt = %s, last_error = %s, {unclaim}"
-                " WHERE delivery_id = %s AND status = 'pending' AND claimed_by = %s",
-                (w.attempts, at, w.error, did, me),
+                "UPDATE outbox SET status = 'dead', attempts = u.attempts,"
+                f" last_error = u.error, {unclaim}"
+                " FROM unnest(%s::text[], %s::int[], %s::text[]) AS u(id, attempts, error)"
+                " WHERE delivery_id = u.id AND status = 'pending'",
+                (
+                    [w.delivery_id for w in dead],
+                    [w.attempts for w in dead],
+                    [w.error for w in dead],
+                ),
             )
-            # The lane pauses until then: its other pending rows wait with it (every worker).
-            conn.execute(
-                "UPDATE outbox SET next_attempt = %s WHERE status = 'pending'"
-                " AND subscription_id = %s AND channel_index = %s AND next_attempt < %s",
-                (at, w.subscription_id, w.channel_index, at),
-            )
-        else:
-            conn.execute(
-                f"UPDATE outbox SET status = 'dead', attempts = %s, last_error = %s, {unclaim}"
-                " WHERE delivery_id = %s AND status = 'pending'",
-                (w.attempts, w.error, did),
-            )
-        if w.audit is not None:
-            action, detail = w.audit
-            audit.record(
-                conn, actor="system", action=action, target=f"delivery:{did}", detail=detail
-            )
+        for w in writes:
+            at = _ts(w.at)
+            if w.kind == "defer":
+                # Only while it is still ours: a row whose claim lapsed may be another's now.
+                conn.execute(
+                    f"UPDATE outbox SET next_attempt = GREATEST(next_attempt, %s), {unclaim}"
+                    " WHERE delivery_id = %s AND status = 'pending' AND claimed_by = %s",
+                    (at, w.delivery_id, me),
+                )
+            elif w.kind == "retry":
+                conn.execute(
+                    "UPDATE outbox SET attempts = %s, next_attempt = %s, last_error = %s,"
+                    f" {unclaim} WHERE delivery_id = %s AND status = 'pending' AND claimed_by = %s",
+                    (w.attempts, at, w.error, w.delivery_id, me),
+                )
+                # The lane pauses until then: its other pending rows wait with it (every worker).
+                conn.execute(
+                    "UPDATE outbox SET next_attempt = %s WHERE status = 'pending'"
+                    " AND subscription_id = %s AND channel_index = %s AND next_attempt < %s",
+                    (at, w.subscription_id, w.channel_index, at),
+                )
+        entries = [
+            ("system", w.audit[0], f"delivery:{w.delivery_id}", w.audit[1])
+            for w in writes
+            if w.audit is not None
+        ]
+        if entries:
+            audit.record_many(conn, entries)
 
     def renew(self, ids: Collection[str]) -> None:
         with self._errors("renewing claims failed"):
@@ -316,6 +370,8 @@ class PgDeliveryStore:
                 " WHERE delivery_id = ANY(%s::text[]) AND claimed_by = %s",
                 (list(ids), self.worker),
             )
+        for did in ids:
+            self._held.pop(did, None)
 
     def requeue_dead(self, *, ids: Sequence[str] | None, actor: str) -> int:
         with self._errors("requeueing dead deliveries failed"):

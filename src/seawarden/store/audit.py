@@ -14,6 +14,7 @@ statements are the same but for the parameter style, and PostgreSQL hands back
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -48,6 +49,8 @@ class _Conn(Protocol):
 
     def execute(self, query: Any, params: Any = ..., /) -> Any: ...
 
+    def cursor(self) -> Any: ...
+
 
 def _sql(conn: object, sql: str) -> str:
     """``sql`` in the connection's parameter style (sqlite3: ``?``; psycopg: ``%s``)."""
@@ -77,6 +80,38 @@ def record(
         args = (when, actor, action, target, body.decode())  # timestamptz, jsonb
     sql = "INSERT INTO audit (time, actor, action, target, detail) VALUES (?, ?, ?, ?, ?)"
     conn.execute(_sql(conn, sql), args)
+
+
+def record_many(
+    conn: sqlite3.Connection | _Conn,
+    rows: Sequence[tuple[str, str, str, dict[str, Any]]],
+    *,
+    time: datetime | None = None,
+) -> None:
+    """Append (actor, action, target, detail) entries at once (psycopg pipelines them);
+    the caller commits."""
+    when = (time or datetime.now(UTC)).astimezone(UTC)
+    lite = isinstance(conn, sqlite3.Connection)
+    args = [
+        (
+            when.isoformat() if lite else when,
+            actor,
+            action,
+            target,
+            body if lite else body.decode(),
+        )
+        for actor, action, target, detail in rows
+        for body in (orjson.dumps(detail, option=orjson.OPT_SORT_KEYS),)
+    ]
+    sql = "INSERT INTO audit (time, actor, action, target, detail) VALUES (?, ?, ?, ?, ?)"
+    if isinstance(conn, sqlite3.Connection):
+        conn.executemany(sql, args)
+    else:
+        cur = conn.cursor()
+        try:
+            cur.executemany(_sql(conn, sql), args)
+        finally:
+            cur.close()
 
 
 def entries(
@@ -111,4 +146,4 @@ def entries(
     ]
 
 
-__all__ = ["AuditEntry", "ensure_schema", "entries", "record"]
+__all__ = ["AuditEntry", "ensure_schema", "entries", "record", "record_many"]

@@ -6,7 +6,8 @@ code's ISO 8601 text), payloads ``bytea``, audit details ``jsonb``. Two columns 
 here, because several deliverers on several machines share one outbox: ``claimed_until`` (a
 lease, on the database's clock, renewed while a deliverer holds the row; a deliverer that
 dies releases its rows when the lease runs out) and ``claimed_by`` (who holds it, for the
-operator). The due index is partial on pending rows: that is all a deliverer ever scans.
+operator). The due and lane indexes are partial on pending rows: that is all a deliverer
+ever scans.
 
 Revision ID: 0002
 Revises: 0001
@@ -41,6 +42,9 @@ UPGRADE = [
         claimed_by text
     )""",
     "CREATE INDEX outbox_due ON outbox (next_attempt) WHERE status = 'pending'",
+    # a deliverer reads each lane's oldest pending rows by this index (alerts/outbox_pg.py)
+    "CREATE INDEX outbox_lane ON outbox (subscription_id, channel_index, created, alert_id,"
+    " revision) WHERE status = 'pending'",
     "CREATE INDEX outbox_status ON outbox (status, created)",
     "CREATE INDEX outbox_alert ON outbox (alert_id, subscription_id)",
     """CREATE TABLE audit (
