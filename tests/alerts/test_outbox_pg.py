@@ -330,6 +330,33 @@ def test_a_send_slower_than_the_lease_is_not_taken_over_while_its_worker_lives(
     assert rx.duplicates == 0
 
 
+def test_a_worker_claims_no_more_than_its_lane_depth_and_buries_removed_lanes(
+    pg: PostgresStore, pg_dsn: str
+) -> None:
+    # A worker holds at most lane_depth rows of a lane at once, so others get the rest; and
+    # rows of a subscription no longer configured become visible dead letters, as on SQLite.
+    with HttpReceiver(delay_s=0.3) as rx:
+        subs = [sub("dnk", hook(rx.url))]
+        OutboxSink(pg, [*subs, sub("gone", hook(rx.url))]).write(situations(4))
+        w = worker(pg_dsn, subs, lane_depth=3, poll_s=0.05)
+        w.start()
+        try:
+            wait_for(lambda: len(rx.requests) >= 1, what="first send")
+            with psycopg.connect(pg_dsn) as conn:
+                claimed = conn.execute(
+                    "SELECT subscription_id, count(*) FROM outbox WHERE claimed_by IS NOT NULL"
+                    " AND subscription_id = 'dnk' GROUP BY 1"
+                ).fetchall()
+            wait_for(lambda: w.stats.delivered == 12, timeout_s=30, what="all delivered")
+        finally:
+            w.stop()
+    assert claimed == [("dnk", 3)]
+    gone = pg_rows(pg_dsn, subscription_id="gone")
+    assert len(gone) == 12
+    assert {r["status"] for r in gone} == {"dead"}
+    assert all("no longer configured" in str(r["last_error"]) for r in gone)
+
+
 # -- configuration errors -------------------------------------------------------------------
 def test_bad_dsns_give_a_clear_store_error_without_the_password(
     pg_base_dsn: str, tmp_path: Path
