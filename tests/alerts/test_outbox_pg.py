@@ -335,13 +335,14 @@ def test_a_worker_claims_no_more_than_its_lane_depth_and_buries_removed_lanes(
 ) -> None:
     # A worker holds at most lane_depth rows of a lane at once, so others get the rest; and
     # rows of a subscription no longer configured become visible dead letters, as on SQLite.
-    with HttpReceiver(delay_s=0.3) as rx:
+    with HttpReceiver(delay_s=0.4) as rx:
         subs = [sub("dnk", hook(rx.url))]
         OutboxSink(pg, [*subs, sub("gone", hook(rx.url))]).write(situations(4))
         w = worker(pg_dsn, subs, lane_depth=3, poll_s=0.05)
         w.start()
         try:
             wait_for(lambda: len(rx.requests) >= 1, what="first send")
+            time.sleep(0.15)  # a few more polls while the first send is still in flight
             with psycopg.connect(pg_dsn) as conn:
                 claimed = conn.execute(
                     "SELECT subscription_id, count(*) FROM outbox WHERE claimed_by IS NOT NULL"
