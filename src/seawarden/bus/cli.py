@@ -14,6 +14,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
+import orjson
 import typer
 
 from seawarden.bus.streams import StreamSettings
@@ -194,7 +195,7 @@ def worker_command(
         cli._run_until_stopped(feed, None)
     finally:
         db.close()
-    cli.console.print(f"worker {spec}: {_fmt(worker.stats.as_dict())}")
+    _report({"worker": str(spec), **worker.stats.as_dict()})
 
 
 def dispatch_command(
@@ -228,8 +229,9 @@ def dispatch_command(
         cli._run_until_stopped(feed, None)
     finally:
         db.close()
-    cli.console.print(f"bus-dispatch: {_fmt(dispatcher.stats.as_dict())}")
+    _report({"bus_dispatch": durable, **dispatcher.stats.as_dict()})
 
 
-def _fmt(d: dict[str, Any]) -> str:
-    return ", ".join(f"{k}={v}" for k, v in d.items())
+def _report(d: dict[str, Any]) -> None:
+    """The run's counters as one JSON line on stdout (for operators' scripts and tests)."""
+    typer.echo(orjson.dumps(d).decode())
