@@ -207,7 +207,7 @@ def test_kill_a_worker_and_replace_it_same_alerts_as_one_process(
         while len(_revisions_of(url, partition=1)) < 4:
             assert victim.poll() is None, "worker 1/2 ended before it could be killed"
             assert time.monotonic() < deadline, "worker 1/2 published too few alerts"
-            time.sleep(0.02)
+            time.sleep(0.1)
         assert victim.poll() is None, "worker 1/2 ended before it could be killed"
         victim.send_signal(signal.SIGKILL)
         assert victim.wait(timeout=10) == -signal.SIGKILL

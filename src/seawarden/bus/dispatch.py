@@ -30,7 +30,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from seawarden.alerts.model import Alert
 from seawarden.alerts.outbox import OutboxSink
 from seawarden.alerts.subscriptions import Subscription
-from seawarden.bus.publish import connect
+from seawarden.bus.publish import close, connect
 from seawarden.bus.streams import ALERT_SUBJECTS, ALERTS, StreamSettings, ensure_streams
 from seawarden.store.sqlite import SQLiteStore
 
@@ -119,7 +119,7 @@ class BusDispatcher:
                 await self._handle(msgs)
         finally:
             self.stats.elapsed_s += time.perf_counter() - started
-            await nc.drain()
+            await close(nc)
         return self.stats
 
     async def _handle(self, msgs: list[Msg]) -> None:

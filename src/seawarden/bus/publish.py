@@ -60,6 +60,16 @@ async def connect(url: str, *, name: str) -> Client:
         raise SourceError(f"cannot connect to the bus at {url}: {exc}") from exc
 
 
+async def close(nc: Client) -> None:
+    """Flush what is written (acks, last publishes) and close. Not ``drain()``: with a pull
+    subscription open it waits out its whole timeout."""
+    try:
+        await nc.flush(timeout=10)
+    except (nats.errors.Error, TimeoutError) as exc:  # closing anyway
+        log.warning("bus %s: flush before close failed: %s", nc.connected_url, exc)
+    await nc.close()
+
+
 class BatchPublisher:
     """``add()`` messages, ``close()`` at the end; raises ``SourceError`` on a failed ack."""
 

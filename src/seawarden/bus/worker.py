@@ -26,14 +26,13 @@ from typing import Any
 import nats.errors
 import nats.js.errors
 import orjson
-from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from seawarden.alerts.model import Alert
 from seawarden.bus.codec import CodecError, decode
-from seawarden.bus.publish import connect
+from seawarden.bus.publish import close, connect
 from seawarden.bus.streams import (
     ALERTS,
     EOS_SUBJECT,
@@ -159,7 +158,7 @@ class Worker:
             await self._consume(js, stop)
         finally:
             self.stats.elapsed_s += time.perf_counter() - started
-            await _close(nc)
+            await close(nc)
         return self.stats
 
     async def _consume(self, js: JetStreamContext, stop: asyncio.Event) -> None:
@@ -248,10 +247,3 @@ class Worker:
                 self.stats.alerts_duplicate += 1
             else:
                 self.stats.alerts_published += 1
-
-
-async def _close(nc: Client) -> None:
-    try:
-        await nc.drain()
-    except (nats.errors.Error, TimeoutError):  # pragma: no cover - closing anyway
-        await nc.close()
