@@ -1,0 +1,101 @@
+"""Worker and dispatcher edges on a real nats-server: SIGTERM checkpoints what was
+processed and exits 0, a restart resumes exactly there; undecodable alerts are counted and
+terminated, not retried; partitioned fusion is refused."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import nats
+import orjson
+import pytest
+
+from seawarden.alerts.subscriptions import load_subscriptions
+from seawarden.bus.dispatch import BusDispatcher
+from seawarden.bus.ingest import ingest
+from seawarden.bus.server import NatsServer
+from seawarden.bus.streams import ensure_streams
+from seawarden.bus.worker import partitioned_core
+from seawarden.errors import ConfigError
+from seawarden.pipeline.partition import PartitionSpec
+from seawarden.pipeline.settings import RunConfig
+from seawarden.store.sqlite import SQLiteStore
+from tests.bus.test_kill import SUBSCRIPTIONS, _checkpoint, _cli, _pipeline_args, _summary
+
+
+def test_sigterm_checkpoints_and_a_restart_resumes_there(
+    tmp_path: Path, nats_server: NatsServer, scenario_nmea: Path
+) -> None:
+    ingest([scenario_nmea], RunConfig(), nats_server.url, partitions=2)
+    store = tmp_path / "w.db"
+    env = {**os.environ, "SEAWARDEN_LOG_LEVEL": "WARNING"}
+
+    def start(tag: str, *extra: str) -> subprocess.Popen[bytes]:
+        args = _cli(
+            "worker", "--bus", nats_server.url, "--partitions", "0/2", "--store", store,
+            "--checkpoint-every", "1000", *_pipeline_args(), *extra,
+        )  # fmt: skip
+        with (tmp_path / f"{tag}.out").open("wb") as out:
+            return subprocess.Popen(args, env=env, cwd=tmp_path, stdout=out, stderr=out)
+
+    proc = start("first")
+    try:
+        deadline = time.monotonic() + 60
+        while (ck := _checkpoint(store)) is None or ck["seq"] < 2000:
+            assert proc.poll() is None
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    first = _summary(tmp_path / "first.out")
+    saved = _checkpoint(store)
+    assert saved is not None
+    assert saved["seq"] == first["last_seq"] >= 2000  # everything processed is checkpointed
+    assert not saved["eos"]
+
+    again = start("again", "--exit-on-eos")
+    assert again.wait(timeout=120) == 0
+    second = _summary(tmp_path / "again.out")
+    assert second["resumed_at"] == saved["seq"]
+    assert second["messages"] == second["last_seq"] - saved["seq"]
+    assert second["eos"]
+
+
+def test_dispatch_counts_and_terminates_bad_alerts(tmp_path: Path, nats_server: NatsServer) -> None:
+    async def publish() -> None:
+        nc = await nats.connect(nats_server.url)
+        js = nc.jetstream()
+        await ensure_streams(js)
+        await js.publish("sw.alerts.high", b"{not json")
+        await js.publish("sw.alerts.high", orjson.dumps({"id": "x"}))  # no revision etc.
+        await nc.close()
+
+    asyncio.run(publish())
+    (tmp_path / "subs.yaml").write_text(SUBSCRIPTIONS)
+    subs = load_subscriptions(tmp_path / "subs.yaml")
+    for attempt in range(2):  # terminated: not redelivered to the same durable
+        db = SQLiteStore(tmp_path / "d.db")
+        try:
+            d = BusDispatcher(nats_server.url, db, subs, idle_exit_s=0.5)
+            stats = asyncio.run(d.run(asyncio.Event()))
+        finally:
+            db.close()
+        if attempt == 0:
+            assert stats.bad_messages == 2
+            assert stats.revisions == 0
+        else:
+            assert stats.messages == 0
+
+
+def test_partitioned_fusion_is_refused(tmp_path: Path) -> None:
+    cfg = RunConfig(sensors=tmp_path / "sensors.yaml")
+    with pytest.raises(ConfigError, match="fusion"):
+        partitioned_core(cfg, None, PartitionSpec.parse("0/2"))
