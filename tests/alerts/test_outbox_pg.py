@@ -21,6 +21,8 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from seawarden.alerts import outbox, outbox_pg
@@ -149,6 +151,69 @@ def test_enqueue_gives_the_same_rows_payloads_and_audit_as_sqlite(
         (e.action, e.target, e.detail) for e in want_audit
     ]
     assert {e.action for e in got_audit} == {"delivery.withheld"}  # bad_cap renders here
+
+
+MARKINGS = ("REL JEF", "REL GBR, NOR", "REL FIN", "REL NATO")
+REVISION = st.tuples(
+    st.sampled_from(("low", "medium", "high", "critical")),
+    st.sampled_from(MARKINGS),
+    st.sampled_from(("Actual", "Exercise")),
+)
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(st.lists(st.lists(REVISION, min_size=1, max_size=3), min_size=1, max_size=4))
+def test_both_stores_queue_the_same_rows_for_any_alert_history(
+    pg: PostgresStore, pg_dsn: str, tmp_path_factory: pytest.TempPathFactory, histories: list
+) -> None:  # type: ignore[type-arg]
+    # Severity, marking and status vary along each alert's revisions (the last may be a
+    # Cancel): who gets what, what is withheld and how it is audited must not depend on
+    # the store.
+    cap = Channel(kind="cap_http", target="https://cap.example/in", secret="HOOK")
+    subs = [
+        sub("jef", hook("https://jef.example/hook"), cap),
+        sub("fin", hook("https://fin.example/hook"), audience=frozenset({"FIN"})),
+        sub("gbr", hook("https://gbr.example/hook"), audience=frozenset({"GBR", "NOR"})),
+    ]
+    revs = []
+    for k, history in enumerate(histories):
+        alert = None
+        for n, (severity, marking, status) in enumerate(history):
+            kw = {"severity": severity, "releasability": marking, "status": status}
+            if alert is None:
+                alert = make_alert(id=f"{k:04d}feed", mmsi=230_100_000 + k, t=k, **kw)
+            else:
+                last = n == len(history) - 1 and n == 2
+                alert = revise(alert, "Cancel" if last else "Update", **kw)
+            revs.append(alert)
+    with pg.connection.cursor() as cur:
+        cur.execute("TRUNCATE outbox, audit, alerts")
+    pg.commit()
+    lite = SQLiteStore(tmp_path_factory.mktemp("h") / "s.db")
+    outbox.ensure_schema(lite.connection)
+    try:
+        for alert in revs:  # one revision at a time, as the pipeline writes them
+            lite.write_alerts([alert])
+            pg.write_alerts([alert])
+            outbox.enqueue(lite.connection, [alert], subs, now=NOW)
+            outbox_pg.enqueue(pg.connection, [alert], subs, now=NOW)
+            lite.commit()
+            pg.commit()
+        with sqlite3.connect(lite.path) as conn:
+            want = outbox.deliveries(conn)
+            audit.ensure_schema(conn)  # SQLite creates it at the first entry
+            want_audit = audit.entries(conn)
+    finally:
+        lite.close()
+    assert pg_rows(pg_dsn) == want
+    got_audit = pg_audit(pg_dsn, "")
+    assert [(e.action, e.target, e.detail) for e in got_audit] == [
+        (e.action, e.target, e.detail) for e in want_audit
+    ]
 
 
 def test_sink_commits_revision_and_rows_together_and_is_idempotent(

@@ -26,6 +26,10 @@ The table (read by the API as written here; times are wall-clock ISO 8601 UTC)::
            channel TEXT      -- "webhook:https://host/path": kind and target, no secrets
            channel_index INTEGER, status TEXT  -- pending | delivered | dead
            attempts, next_attempt, last_error, created, delivered, payload BLOB)
+
+On PostgreSQL the same table comes with the store's migrations (0002: ``timestamptz`` times,
+``bytea`` payload, plus the deliverers' claim columns); :mod:`seawarden.alerts.outbox_pg`
+writes it through the same rules (:func:`enqueue_with`) and reads it back in this shape.
 """
 
 from __future__ import annotations

@@ -297,6 +297,8 @@ class PgDeliveryStore:
         rows in one pipelined insert. The outcomes touch distinct rows, so the order of
         the statements does not change the result."""
         me, unclaim = self.worker, "claimed_until = NULL, claimed_by = NULL"
+        # Sorted by key: two workers' batches lock rows in the same order (no deadlock cycle).
+        writes = sorted(writes, key=lambda w: w.delivery_id)
         done = [w for w in writes if w.kind == "delivered"]
         if done:
             # Delivered is delivered, whoever holds the claim now.
@@ -426,7 +428,7 @@ def requeue_dead(
     conn: psycopg.Connection[Any], *, ids: Sequence[str] | None = None, actor: str = "system"
 ) -> int:
     """Dead rows back to pending (attempts reset), audited, in one transaction."""
-    now = _ts(outbox.parse_wall(outbox.wall_iso()))
+    now = _ts(time.time())
     n = 0
     with conn.transaction():
         if ids is None:
