@@ -423,6 +423,34 @@ def test_a_worker_claims_no_more_than_its_lane_depth_and_buries_removed_lanes(
     assert all("no longer configured" in str(r["last_error"]) for r in gone)
 
 
+def test_a_worker_whose_connection_is_killed_reconnects_and_loses_nothing(
+    pg: PostgresStore, pg_dsn: str, pg_base_dsn: str
+) -> None:
+    # The server ends the worker's session (a failover, an operator's pg_terminate_backend):
+    # the worker reconnects, and what it had not recorded is recorded or sent again.
+    with HttpReceiver() as rx:
+        subs = [sub("dnk", hook(rx.url))]
+        sink = OutboxSink(pg, subs)
+        w = worker(pg_dsn, subs, poll_s=0.05)
+        w.start()
+        try:
+            sink.write(situations(3))
+            wait_for(lambda: w.stats.delivered == 9, what="first deliveries")
+            with psycopg.connect(pg_base_dsn, autocommit=True) as admin:
+                (n,) = admin.execute(  # type: ignore[misc]
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                    " WHERE application_name = 'seawarden-deliver'"
+                ).fetchone()
+            assert n >= 1
+            more = [make_alert(id=f"{k:04d}dead", mmsi=230_200_000 + k, t=k) for k in range(5)]
+            sink.write(more)
+            wait_for(lambda: w.stats.delivered == 14, timeout_s=20, what="after the reconnect")
+        finally:
+            w.stop()
+    assert len(rx.view) == 14
+    assert {r["status"] for r in pg_rows(pg_dsn)} == {"delivered"}
+
+
 # -- configuration errors -------------------------------------------------------------------
 def test_bad_dsns_give_a_clear_store_error_without_the_password(
     pg_base_dsn: str, tmp_path: Path
