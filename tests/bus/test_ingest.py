@@ -79,6 +79,29 @@ def test_ingest_refuses_sensors_and_bad_partitions(tmp_path: Path, nats_server: 
         ingest([empty], RunConfig(), nats_server.url, partitions=0)
 
 
+def test_the_command_publishes_and_a_rerun_adds_nothing(nats_server: NatsServer) -> None:
+    """``seawarden ingest`` on real NMEA with tag blocks (AISdb test data, Canadian waters)."""
+    import subprocess
+    import sys
+
+    from tests.conftest import SHARED_DATA
+
+    nm4 = SHARED_DATA / "nmea/aisdb/test_data_20211101.nm4"
+    if not nm4.is_file():
+        pytest.skip("needs ../shared/data (AISdb NMEA)")
+    cmd = [sys.executable, "-c", "from seawarden.cli import main; main()", "ingest", str(nm4)]
+    cmd += ["--bus", nats_server.url, "--partitions", "2"]
+    outs = [subprocess.run(cmd, capture_output=True, text=True, timeout=60) for _ in range(2)]
+    assert [o.returncode for o in outs] == [0, 0], outs[0].stderr
+    assert "960 reports published (0 already on the bus)" in " ".join(outs[0].stderr.split())
+    assert "(960 already on the bus)" in " ".join(outs[1].stderr.split())
+    assert stream_messages(nats_server.url, REPORTS) == 961  # and one end marker
+    missing = subprocess.run([*cmd[:4], "/nonexistent.nm4", *cmd[5:]], capture_output=True)
+    assert missing.returncode == 1
+    assert b"cannot read" in missing.stderr
+    assert b"Traceback" not in missing.stderr
+
+
 def test_unreachable_bus_is_a_clear_error(tmp_path: Path) -> None:
     from seawarden.bus.server import free_port
     from seawarden.errors import SourceError

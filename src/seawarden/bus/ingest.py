@@ -22,7 +22,7 @@ import orjson
 from seawarden.bus.codec import encode
 from seawarden.bus.publish import BatchPublisher
 from seawarden.bus.streams import EOS_SUBJECT, report_subject
-from seawarden.errors import ConfigError
+from seawarden.errors import ConfigError, InputError
 from seawarden.model import Observation, PositionReport, Rejection, StaticReport
 from seawarden.pipeline.replay import Replay, ReplayStats
 from seawarden.pipeline.settings import RunConfig
@@ -62,7 +62,11 @@ class BusIngest(Replay):
         super().__init__(inputs, reading_config(config), strict=strict, sort=sort)
         self.publisher = publisher
         self.partitions = partitions
-        self.input_id = hashlib.sha256(self.resume_key().encode()).hexdigest()[:20]
+        try:
+            key = self.resume_key()  # files (path and size) and reading config
+        except OSError as exc:
+            raise InputError(f"cannot read: {exc.strerror}", source=str(exc.filename)) from exc
+        self.input_id = hashlib.sha256(key.encode()).hexdigest()[:20]
         self.released = 0
         self.unpublished_contacts = 0
 
