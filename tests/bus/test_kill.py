@@ -2,11 +2,12 @@
 the bus, and what bus-dispatch queues from them, equal a single-process replay's.
 
 Input (conftest): an STS meeting (an encounter between two tankers) and an anchor drag over
-real Solent AIS. Partition 0 of 2 owns the dragging ship, partition 1 the two tankers, so
-both workers raise alerts. A garbage message is published first: both workers must count
-and skip it. Worker 1/2 is killed after it has committed a checkpoint, so its replacement
-re-processes the records after that checkpoint and re-publishes the same revisions, which
-the stream's dedup must drop.
+real Solent AIS. The tankers are in different partitions of 2, so each worker sees its
+tanker's partner only through the replicated context; partition 0 also owns the dragging
+ship. A garbage message is published first: the workers must count and skip it. Worker 0/2
+is killed after it has committed a checkpoint and published revisions past it, so its
+replacement re-processes those records and re-publishes the same revisions, which the
+stream's dedup must drop.
 """
 
 from __future__ import annotations
@@ -176,9 +177,10 @@ def test_kill_a_worker_and_replace_it_same_alerts_as_one_process(
     expected = {(a.id, a.revision): orjson.loads(orjson.dumps(a.to_dict())) for a in collect.alerts}
     assert len(expected) == len(collect.alerts) >= 10
     owners = {partition_of(a.mmsi, 2) for a in collect.alerts}
-    owned0 = {a.mmsi for a in collect.alerts if partition_of(a.mmsi, 2) == 0}
+    owned1 = {a.mmsi for a in collect.alerts if partition_of(a.mmsi, 2) == 1}
     assert owners == {0, 1}, "both partitions must own alerted vessels"
-    assert any("encounter" in a.detectors for a in collect.alerts)
+    met = {partition_of(a.mmsi, 2) for a in collect.alerts if "encounter" in a.detectors}
+    assert met == {0, 1}, "the encounter must be between vessels of both partitions"
 
     # -- the bus ---------------------------------------------------------------------------
     url = nats_server.url
@@ -195,43 +197,44 @@ def test_kill_a_worker_and_replace_it_same_alerts_as_one_process(
         with (tmp_path / f"worker{p}-{tag}.out").open("wb") as out:
             return subprocess.Popen(args, env=env, cwd=tmp_path, stdout=out, stderr=out)
 
-    # Worker 1/2 checkpoints every 5000 messages; its alerts come from records ~15,600 to
-    # ~21,600, so after its checkpoint at 20,000 it publishes several revisions and then no
-    # checkpoint before the end (24,412). It is killed once 4 of its revisions are on the
-    # bus: the replacement restarts at 20,000 and must publish at least 3 again (dropped).
-    first = {0: start(0, "first", 2000), 1: start(1, "first", 5000)}
-    victim = first[1]
+    # Worker 0/2 checkpoints every 5000 messages; its alerts come from stream sequence
+    # ~20,100 on (the encounter, then the anchor drag), so after its checkpoint at 20,000 it
+    # publishes many revisions and no checkpoint before the end (24,412). It is killed once
+    # 8 of its revisions are on the bus: the replacement restarts at 20,000 and must publish
+    # those 8 again (dropped by dedup).
+    first = {0: start(0, "first", 5000), 1: start(1, "first", 2000)}
+    victim = first[0]
     procs = list(first.values())
     try:
         deadline = time.monotonic() + 150
-        while len(_revisions_of(url, partition=1)) < 4:
-            assert victim.poll() is None, "worker 1/2 ended before it could be killed"
-            assert time.monotonic() < deadline, "worker 1/2 published too few alerts"
+        while len(_revisions_of(url, partition=0)) < 8:
+            assert victim.poll() is None, "worker 0/2 ended before it could be killed"
+            assert time.monotonic() < deadline, "worker 0/2 published too few alerts"
             time.sleep(0.1)
-        assert victim.poll() is None, "worker 1/2 ended before it could be killed"
+        assert victim.poll() is None, "worker 0/2 ended before it could be killed"
         victim.send_signal(signal.SIGKILL)
         assert victim.wait(timeout=10) == -signal.SIGKILL
-        killed_at = _checkpoint(stores[1])
+        killed_at = _checkpoint(stores[0])
         assert killed_at is not None  # it had committed a checkpoint …
         assert not killed_at["eos"]  # … but not reached the end
-        replacement = start(1, "replacement", 5000)
+        replacement = start(0, "replacement", 5000)
         procs.append(replacement)
-        assert replacement.wait(timeout=180) == 0, _tail(tmp_path / "worker1-replacement.out")
-        assert first[0].wait(timeout=180) == 0, _tail(tmp_path / "worker0-first.out")
+        assert replacement.wait(timeout=180) == 0, _tail(tmp_path / "worker0-replacement.out")
+        assert first[1].wait(timeout=180) == 0, _tail(tmp_path / "worker1-first.out")
     finally:
         for proc in procs:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
 
-    stats0 = _summary(tmp_path / "worker0-first.out")
-    stats1 = _summary(tmp_path / "worker1-replacement.out")
-    assert stats0["bad_messages"] == 1  # the garbage: counted and skipped
+    stats0 = _summary(tmp_path / "worker0-replacement.out")
+    stats1 = _summary(tmp_path / "worker1-first.out")
+    assert stats1["bad_messages"] == 1  # the garbage: counted and skipped
     assert stats0["eos"]
     assert stats1["eos"]
-    assert stats1["resumed_at"] == killed_at["seq"] > 0
-    assert stats1["alerts_duplicate"] >= 3  # re-published after the restart, dropped by dedup
-    assert stats0["alerts_published"] == sum(1 for a in collect.alerts if a.mmsi in owned0)
+    assert stats0["resumed_at"] == killed_at["seq"] > 0
+    assert stats0["alerts_duplicate"] >= 8  # re-published after the restart, dropped
+    assert stats1["alerts_published"] == sum(1 for a in collect.alerts if a.mmsi in owned1)
 
     # -- the alerts stream: each revision once, with the reference's content ---------------
     msgs = read_stream(url, ALERTS, list(ALERT_SUBJECTS))
@@ -250,10 +253,22 @@ def test_kill_a_worker_and_replace_it_same_alerts_as_one_process(
     for durable in ("seawarden-dispatch", "second-reader"):
         done = subprocess.run(
             _cli(
-                "bus-dispatch", "--bus", url, "--store", disp_db, "--subscriptions", subs_file,
-                "--idle-exit-s", "1.5", "--durable", durable,
+                "bus-dispatch",
+                "--bus",
+                url,
+                "--store",
+                disp_db,
+                "--subscriptions",
+                subs_file,
+                "--idle-exit-s",
+                "1.5",
+                "--durable",
+                durable,
             ),
-            env=env, cwd=tmp_path, capture_output=True, timeout=120,
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            timeout=120,
         )
         assert done.returncode == 0, done.stderr.decode()
         summary = orjson.loads(done.stdout.decode().strip().splitlines()[-1])
@@ -261,4 +276,4 @@ def test_kill_a_worker_and_replace_it_same_alerts_as_one_process(
         assert summary["bad_messages"] == 0
         assert _outbox(disp_db) == _outbox(ref_db)
         assert _alert_rows(disp_db) == _alert_rows(ref_db)
-    print(f"\nworker 0: {stats0}\nreplacement 1: {stats1}")
+    print(f"\nreplacement 0: {stats0}\nworker 1: {stats1}")
