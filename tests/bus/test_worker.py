@@ -99,3 +99,31 @@ def test_partitioned_fusion_is_refused(tmp_path: Path) -> None:
     cfg = RunConfig(sensors=tmp_path / "sensors.yaml")
     with pytest.raises(ConfigError, match="fusion"):
         partitioned_core(cfg, None, PartitionSpec.parse("0/2"))
+
+
+def test_a_checkpoint_from_another_stream_is_refused(tmp_path: Path) -> None:
+    """A worker store that was used against one SEAWARDEN_REPORTS stream must not resume
+    against a recreated one (the sequence numbers would mean other records)."""
+    from seawarden.bus.worker import Worker
+    from tests.conftest import SHARED_DATA
+
+    nm4 = SHARED_DATA / "nmea/aisdb/test_data_20211101.nm4"
+    if not nm4.is_file():
+        pytest.skip("needs ../shared/data (AISdb NMEA)")
+    cfg = RunConfig(detectors=None)
+    spec = PartitionSpec.parse("0/2")
+    for attempt in range(2):
+        with NatsServer() as server:
+            ingest([nm4], cfg, server.url, partitions=2)
+            db = SQLiteStore(tmp_path / "w.db")
+            try:
+                worker = Worker(server.url, cfg, spec, db, exit_on_eos=True)
+                if attempt == 0:
+                    stats = asyncio.run(worker.run(asyncio.Event()))
+                    assert stats.eos
+                    assert stats.records == 960
+                else:
+                    with pytest.raises(ConfigError, match="another SEAWARDEN_REPORTS stream"):
+                        asyncio.run(worker.run(asyncio.Event()))
+            finally:
+                db.close()
