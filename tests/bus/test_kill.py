@@ -276,4 +276,12 @@ def test_kill_a_worker_and_replace_it_same_alerts_as_one_process(
         assert summary["bad_messages"] == 0
         assert _outbox(disp_db) == _outbox(ref_db)
         assert _alert_rows(disp_db) == _alert_rows(ref_db)
+    # … and the existing `seawarden deliver` sends them (console channel) from that store.
+    sent = subprocess.run(
+        _cli("deliver", "--store", disp_db, "--subscriptions", subs_file, "--once"),
+        env=env, cwd=tmp_path, capture_output=True, timeout=120,
+    )  # fmt: skip
+    assert sent.returncode == 0, sent.stderr.decode()
+    statuses = {row[5] for row in _outbox(disp_db)}
+    assert statuses == {"delivered"}
     print(f"\nreplacement 0: {stats0}\nworker 1: {stats1}")
