@@ -199,7 +199,9 @@ def worker_command(
 
 
 def dispatch_command(
-    store: Annotated[Path, typer.Option(help="SQLite store holding alerts and the outbox")],
+    store: Annotated[
+        str, typer.Option(help="store for alerts and the outbox: SQLite file or postgresql://")
+    ],
     subscriptions: Annotated[Path, typer.Option(help="subscriptions (YAML)")],
     bus: BusOpt = DEFAULT_BUS,
     idle_exit_s: Annotated[
@@ -211,6 +213,8 @@ def dispatch_command(
     from seawarden import cli
     from seawarden.alerts.subscriptions import load_subscriptions
     from seawarden.bus.dispatch import BusDispatcher
+    from seawarden.store import open_store
+    from seawarden.store.postgres import PostgresStore
     from seawarden.store.sqlite import SQLiteStore
 
     env = env_settings()
@@ -219,7 +223,10 @@ def dispatch_command(
         raise ConfigError("--idle-exit-s must be > 0")
     # Secrets are resolved by `seawarden deliver`, which sends; queueing needs none.
     subs = load_subscriptions(subscriptions)
-    db = SQLiteStore(store)
+    db = open_store(store)
+    if not isinstance(db, SQLiteStore | PostgresStore):  # pragma: no cover - no other stores
+        db.close()
+        raise ConfigError("--store: the outbox needs a SQLite or PostgreSQL store")
     try:
         dispatcher = BusDispatcher(bus, db, subs, durable=durable, idle_exit_s=idle_exit_s)
 

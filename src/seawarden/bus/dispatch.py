@@ -8,8 +8,9 @@ acked. A crash between commit and ack redelivers them, and writing them again is
 rows by ``delivery_id``, a hash of (alert id, revision, subscription, channel)
 (``INSERT OR IGNORE``). ``seawarden deliver`` then sends what is pending.
 
-One dispatcher per store (SQLite has one writer); its consumer is durable, so a restarted
-dispatcher continues where the last ack left off.
+The store is a SQLite file or PostgreSQL (whatever OutboxSink writes to). Run one
+dispatcher per consumer name; its consumer is durable, so a restarted dispatcher continues
+where the last ack left off.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import nats.errors
 import nats.js.errors
@@ -33,6 +34,9 @@ from seawarden.alerts.subscriptions import Subscription
 from seawarden.bus.publish import close, connect
 from seawarden.bus.streams import ALERT_SUBJECTS, ALERTS, StreamSettings, ensure_streams
 from seawarden.store.sqlite import SQLiteStore
+
+if TYPE_CHECKING:
+    from seawarden.store.postgres import PostgresStore
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +72,7 @@ class BusDispatcher:
     def __init__(
         self,
         url: str,
-        store: SQLiteStore,
+        store: SQLiteStore | PostgresStore,
         subscriptions: Sequence[Subscription],
         *,
         durable: str = DURABLE,
