@@ -24,8 +24,10 @@ from seawarden.bus.worker import partitioned_core
 from seawarden.errors import ConfigError
 from seawarden.pipeline.partition import PartitionSpec
 from seawarden.pipeline.settings import RunConfig
+from seawarden.sim import simulate
 from seawarden.store.sqlite import SQLiteStore
 from tests.bus.test_kill import SUBSCRIPTIONS, _checkpoint, _cli, _pipeline_args, _summary
+from tests.conftest import SHARED_DATA
 
 
 def test_sigterm_checkpoints_and_a_restart_resumes_there(
@@ -127,3 +129,34 @@ def test_a_checkpoint_from_another_stream_is_refused(tmp_path: Path) -> None:
                         asyncio.run(worker.run(asyncio.Event()))
             finally:
                 db.close()
+
+
+BACKLOG = SHARED_DATA / "tracks/baltic-cargo-2020/baltic_cargo_20201101.csv"
+
+
+@pytest.mark.slow
+def test_a_backlog_far_larger_than_any_client_buffer_is_read_to_the_end(
+    tmp_path: Path, nats_server: NatsServer
+) -> None:
+    """Ingest first, work later (a worker replaced after an outage meets a backlog): a real
+    Baltic day (written in time order by `simulate`, with one ferry), ~35k reports, is read
+    to the end. The push consumer this replaced stalled for
+    good once the backlog overflowed its 20k-message buffer (flow control lost)."""
+    if not BACKLOG.is_file():
+        pytest.skip("needs ../shared/data (real Baltic AIS)")
+    files = [tmp_path / "baltic.nmea"]
+    simulate(files[0], tmp_path / "labels.jsonl", scenarios=["ferry"], background=BACKLOG, seed=3)
+    published = ingest(files, RunConfig(), nats_server.url, partitions=2).stats.records
+    assert published > 30_000
+    store = tmp_path / "w.db"
+    args = _cli(
+        "worker", "--bus", nats_server.url, "--partitions", "1/2", "--store", store,
+        "--no-detectors", "--exit-on-eos",
+    )  # fmt: skip
+    with (tmp_path / "w.out").open("wb") as out:
+        proc = subprocess.run(args, cwd=tmp_path, stdout=out, stderr=out, timeout=120)
+    assert proc.returncode == 0, (tmp_path / "w.out").read_text()[-2000:]
+    stats = _summary(tmp_path / "w.out")
+    assert stats["eos"]
+    assert stats["records"] == published
+    assert stats["missed"] == 0
