@@ -73,6 +73,50 @@ def test_missing_or_foreign_directory_is_an_input_error(tmp_path: Path) -> None:
         list(ArchiveSource(tmp_path))
 
 
+def test_a_naive_time_range_is_utc_whatever_the_machine_zone(
+    scenario: Scenario, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time as _time
+
+    every = list(ArchiveSource(scenario.archive))
+    end = every[len(every) // 2].time  # aware (UTC), shortly after midnight
+    # UTC+12: read as local time, that end would fall on the previous UTC day and the
+    # archive's only day would be cut off (the defect this guards against)
+    monkeypatch.setenv("TZ", "Etc/GMT-12")
+    _time.tzset()
+    try:
+        naive = list(ArchiveSource(scenario.archive, end=end.replace(tzinfo=None)))
+    finally:
+        monkeypatch.delenv("TZ")
+        _time.tzset()
+    assert end.hour < 12  # the premise: 12 h earlier is another day
+    assert naive == [r for r in every if r.time < end]
+    assert naive
+
+
+def test_a_damaged_parquet_file_is_an_input_error_not_a_traceback(
+    scenario: Scenario, tmp_path: Path
+) -> None:
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from seawarden.cli import app
+    from seawarden.risk.normalcy_dask import read_archive_part
+
+    bad = tmp_path / "archive"
+    shutil.copytree(scenario.archive, bad)
+    victim = next(bad.glob("positions/**/*.parquet"))
+    victim.write_bytes(b"PAR1 this is not parquet")
+    with pytest.raises(InputError, match="cannot read the archive"):
+        list(ArchiveSource(bad))
+    with pytest.raises(InputError, match="cannot read the archive"):
+        read_archive_part(str(bad))
+    result = CliRunner().invoke(app, ["backfill", str(bad), "-q"])
+    assert result.exit_code != 0
+    assert isinstance(result.exception, InputError)
+
+
 @settings(max_examples=60, deadline=None)
 @given(
     mmsis=st.lists(st.integers(0, 2**32 - 1), min_size=1, max_size=50),

@@ -21,6 +21,7 @@ contacts (AIS only), and the decoders' and orderer's rejections (counted at arch
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -81,6 +82,24 @@ def archive_days(root: Path) -> list[date]:
     return sorted(days)
 
 
+@contextmanager
+def archive_errors(root: Path) -> Iterator[None]:
+    """DuckDB's errors on a damaged archive (a truncated or foreign Parquet file) as an
+    :class:`InputError` naming the archive, not a traceback."""
+    import duckdb
+
+    try:
+        yield
+    except duckdb.Error as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"cannot read the archive: {first}", source=str(root)) from exc
+
+
+def _utc(t: datetime | None) -> datetime | None:
+    """Naive times are UTC, as everywhere in seawarden (never the machine's zone)."""
+    return None if t is None or t.tzinfo is not None else t.replace(tzinfo=UTC)
+
+
 def _us(t: datetime) -> int:
     t = t.replace(tzinfo=UTC) if t.tzinfo is None else t
     return (t - EPOCH_US) // timedelta(microseconds=1)
@@ -127,20 +146,27 @@ class ArchiveSource:
     end: datetime | None = None
     batch_rows: int = 50_000
 
+    def __post_init__(self) -> None:
+        if self.start is not None and self.start.tzinfo is None:
+            object.__setattr__(self, "start", _utc(self.start))
+        if self.end is not None and self.end.tzinfo is None:
+            object.__setattr__(self, "end", _utc(self.end))
+
     def __iter__(self) -> Iterator[AisRecord]:
         from seawarden.archive.reader import connect  # duckdb: the archive extra
 
         root = check_archive(self.root)
-        con = connect(root)
-        try:
-            for day in archive_days(root):
-                if self.start is not None and day < self.start.astimezone(UTC).date():
-                    continue
-                if self.end is not None and day > self.end.astimezone(UTC).date():
-                    break
-                yield from self._day(con, day)
-        finally:
-            con.close()
+        with archive_errors(root):
+            con = connect(root)
+            try:
+                for day in archive_days(root):
+                    if self.start is not None and day < self.start.astimezone(UTC).date():
+                        continue
+                    if self.end is not None and day > self.end.astimezone(UTC).date():
+                        break
+                    yield from self._day(con, day)
+            finally:
+                con.close()
 
     def _day(self, con: Any, day: date) -> Iterator[AisRecord]:
         where, params = "", [day.isoformat(), day.isoformat()]

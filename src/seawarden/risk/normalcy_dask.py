@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from seawarden.backfill.source import check_archive, is_archive
+from seawarden.backfill.source import archive_errors, check_archive, is_archive
 from seawarden.errors import ConfigError
 from seawarden.ingest.files import open_source
 from seawarden.model import PositionReport, Rejection, StaticReport
@@ -35,6 +35,7 @@ from seawarden.risk.normalcy import NormalcyModel, NormalcyParams
 from seawarden.risk.normalcy_fit import LearnStats, RecordColumns, fit_columns
 
 if TYPE_CHECKING:
+    import duckdb
     from distributed import Client
 
 __all__ = ["ColumnsPart", "learn_any", "partition_sql", "read_archive_part"]
@@ -70,7 +71,12 @@ def read_archive_part(archive: str, spec: str | None = None) -> ColumnsPart:
 
     started = _time.perf_counter()
     where = "true" if spec is None else partition_sql(PartitionSpec.parse(spec))
-    con = connect(check_archive(Path(archive)))
+    root = check_archive(Path(archive))
+    with archive_errors(root):
+        return _read_part(connect(root), where, started)
+
+
+def _read_part(con: duckdb.DuckDBPyConnection, where: str, started: float) -> ColumnsPart:
     part = ColumnsPart()
     try:
         cur = con.execute(
