@@ -258,7 +258,8 @@ def test_three_deliverers_share_the_outbox_and_send_each_row_exactly_once(
     assert all(r.verified for r in rx.requests)
     assert len(rx.view) == total
     assert sum(w.stats.delivered for w in workers) == total
-    assert all(w.stats.delivered > 0 for w in workers)  # all three took part
+    # A lane is served by one worker at a time (its order and pause hold across workers),
+    # so with three lanes one worker may well have taken them all: no participation check.
     rows = pg_rows(pg_dsn)
     assert {r["status"] for r in rows} == {"delivered"}
     assert len(rows) == total
@@ -395,11 +396,12 @@ def test_a_send_slower_than_the_lease_is_not_taken_over_while_its_worker_lives(
     assert rx.duplicates == 0
 
 
-def test_a_worker_claims_no_more_than_its_lane_depth_and_buries_removed_lanes(
+def test_a_worker_claims_no_more_than_its_lane_depth_and_leaves_unknown_lanes_pending(
     pg: PostgresStore, pg_dsn: str
 ) -> None:
     # A worker holds at most lane_depth rows of a lane at once, so others get the rest; and
-    # rows of a subscription no longer configured become visible dead letters, as on SQLite.
+    # rows of a subscription this worker does not know stay pending: on a shared store they
+    # may be another worker's newer config (SQLite, one worker, buries them).
     with HttpReceiver(delay_s=0.4) as rx:
         subs = [sub("dnk", hook(rx.url))]
         OutboxSink(pg, [*subs, sub("gone", hook(rx.url))]).write(situations(4))
@@ -419,8 +421,8 @@ def test_a_worker_claims_no_more_than_its_lane_depth_and_buries_removed_lanes(
     assert claimed == [("dnk", 3)]
     gone = pg_rows(pg_dsn, subscription_id="gone")
     assert len(gone) == 12
-    assert {r["status"] for r in gone} == {"dead"}
-    assert all("no longer configured" in str(r["last_error"]) for r in gone)
+    assert {r["status"] for r in gone} == {"pending"}
+    assert all(r["last_error"] is None for r in gone)
 
 
 def test_a_worker_whose_connection_is_killed_reconnects_and_loses_nothing(

@@ -190,7 +190,11 @@ def deliver(
             for sig in (signal.SIGINT, signal.SIGTERM):
                 signal.signal(sig, lambda *_: stop.set())
             worker.start()
-            stop.wait()
+            # A worker whose thread died delivers nothing: exit non-zero rather than idle.
+            while not stop.wait(0.5):
+                if (why := worker.failed) is not None:
+                    typer.echo(f"deliver: the delivery worker stopped ({why}); exiting", err=True)
+                    raise typer.Exit(1)
     finally:
         worker.stop()
     conn_counts = _counts(store)

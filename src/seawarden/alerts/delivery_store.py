@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import sqlite3
-from collections.abc import Collection, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol
 
 import orjson
@@ -84,13 +85,15 @@ class DeliveryStore(Protocol):
         ignore_schedule: bool,
         exclude: Collection[str],
         lanes: Sequence[tuple[str, int]] = (),
+        labels: Mapping[tuple[str, int], str] | None = None,
     ) -> list[PickedRow]:
         """Pending rows, oldest first, at most ``depth`` per lane and ``limit`` in all, not
         in ``paused`` lanes nor ``exclude``; due at ``now`` unless ``ignore_schedule``. A
         store shared by several workers claims them (no other worker gets them until they
         are applied, released, or their claim lapses). ``lanes`` are the configured
         (subscription, channel index) pairs: a store may read those lanes by index, and
-        rows of any other lane (a subscription since removed) only now and then."""
+        rows of any other lane (a subscription since removed) only now and then. ``labels``
+        are those lanes' channel labels: a shared store picks only rows of these."""
         ...
 
     def due_count(self, now: float, paused: Sequence[str]) -> int:
@@ -123,6 +126,33 @@ def lane_key(subscription_id: str, channel_index: int) -> str:
     return f"{subscription_id}\x1f{channel_index}"
 
 
+# C0 controls (but tab, newline, carriage return) and DEL: a recipient's reply may hold any
+# byte, and PostgreSQL refuses NUL in text and jsonb (the outcome could not be recorded).
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def clean_text(text: str) -> str:
+    """``text`` with control characters written as ``\\xNN`` (readable, storable anywhere)."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, dict):
+        return {clean_text(str(k)): _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    return value
+
+
+def cleaned(w: Write) -> Write:
+    """``w`` with its error and audit detail free of control characters (both stores)."""
+    error = None if w.error is None else clean_text(w.error)
+    entry = None if w.audit is None else (w.audit[0], _clean(w.audit[1]))
+    return replace(w, error=error, audit=entry)
+
+
 class SQLiteDeliveryStore:
     """The outbox in a SQLite file (WAL; outcomes in short ``BEGIN IMMEDIATE`` transactions)."""
 
@@ -148,6 +178,7 @@ class SQLiteDeliveryStore:
         ignore_schedule: bool,
         exclude: Collection[str],
         lanes: Sequence[tuple[str, int]] = (),
+        labels: Mapping[tuple[str, int], str] | None = None,
     ) -> list[PickedRow]:
         where = "status='pending'"
         args: list[object] = []
@@ -212,7 +243,7 @@ class SQLiteDeliveryStore:
             raise StoreBusyError(str(exc)) from exc
         try:
             for w in writes:
-                self._apply_one(w)
+                self._apply_one(cleaned(w))
             self.db.execute("COMMIT")
         except BaseException:
             with contextlib.suppress(sqlite3.Error):
@@ -277,5 +308,7 @@ __all__ = [
     "SQLiteDeliveryStore",
     "StoreBusyError",
     "Write",
+    "clean_text",
+    "cleaned",
     "lane_key",
 ]

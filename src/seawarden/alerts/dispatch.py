@@ -71,6 +71,7 @@ from seawarden.alerts.delivery_store import (
     SQLiteDeliveryStore,
     StoreBusyError,
     Write,
+    clean_text,
     lane_key,
 )
 from seawarden.alerts.releasability import releasable
@@ -249,6 +250,9 @@ class Dispatcher:
         self.db_path = str(db_path)
         self.subscriptions = {s.id: s for s in subscriptions}
         self._configured = [(s.id, i) for s in subscriptions for i in range(len(s.channels))]
+        self._labels = {
+            (s.id, i): label(c) for s in subscriptions for i, c in enumerate(s.channels)
+        }
         self.secrets = dict(secrets)
         self.policy = policy or RetryPolicy()
         self.timeout_s = timeout_s
@@ -471,6 +475,7 @@ class Dispatcher:
             ignore_schedule=ignore_schedule,
             exclude=self._busy,
             lanes=self._configured,
+            labels=self._labels,
         )
         skipped: list[str] = []
         n = 0
@@ -580,6 +585,13 @@ class Dispatcher:
         except StoreBusyError as exc:
             log.warning("store busy (%s): %d outcomes wait to be recorded", exc, len(batch))
             return
+        except StoreError as exc:
+            # One outcome the store refuses must not stop delivery to every recipient.
+            log.error(
+                "recording %d outcomes failed (%s); recording them one by one", len(batch), exc
+            )
+            if not self._record_singly(writes):
+                return
         self._unrecorded = []
         for res in batch:
             self._busy.discard(res.row.delivery_id)
@@ -587,6 +599,41 @@ class Dispatcher:
         self.stats.retried += tally.retried
         self.stats.dead += tally.dead
         self.stats.deferred += tally.deferred
+
+    def _record_singly(self, writes: Sequence[Write]) -> bool:
+        """Apply ``writes`` one at a time; a write the store refuses (not busy) buries only
+        its row, with the store's reason. False if the store was busy (try all later)."""
+        for w in writes:
+            try:
+                self._store.apply([w])
+            except StoreBusyError:
+                return False
+            except StoreError as exc:
+                why = clean_text(f"outcome could not be recorded: {exc}")[:500]
+                log.warning("DEAD LETTER %s: %s", w.delivery_id, why)
+                self._store.apply(
+                    [
+                        Write(
+                            kind="dead",
+                            delivery_id=w.delivery_id,
+                            subscription_id=w.subscription_id,
+                            channel_index=w.channel_index,
+                            attempts=w.attempts,
+                            error=why,
+                            audit=("delivery.dead", {"error": why}),
+                        )
+                    ]
+                )
+        return True
+
+    @property
+    def failed(self) -> str | None:
+        """Why the started worker thread is no longer running (None while it runs)."""
+        if self._error is not None:
+            return f"{type(self._error).__name__}: {self._error}"
+        if self._thread is not None and not self._thread.is_alive() and not self._stopping.is_set():
+            return "the delivery thread ended"
+        return None
 
     def _record_one(self, res: _Result, tally: DispatchStats) -> Write:
         """What the store must write for ``res`` (and count it in ``tally``)."""
@@ -623,7 +670,7 @@ class Dispatcher:
                 subscription_id=row.subscription_id,
                 channel_index=row.channel_index,
             )
-        error = (out.error or "unknown error")[:500]
+        error = clean_text(out.error or "unknown error")[:500]
         delay = res.delay_s
         age = res.finished + delay - row.created
         limit = self._max_attempts(row)

@@ -31,14 +31,14 @@ import socket
 import time
 import uuid
 from collections import Counter
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
 
 from seawarden.alerts import outbox
-from seawarden.alerts.delivery_store import PickedRow, StoreBusyError, Write, lane_key
+from seawarden.alerts.delivery_store import PickedRow, StoreBusyError, Write, cleaned, lane_key
 from seawarden.alerts.model import Alert
 from seawarden.alerts.subscriptions import Subscription
 from seawarden.errors import StoreError
@@ -108,50 +108,67 @@ def enqueue(
 
 
 # -- delivery -------------------------------------------------------------------------------
-# One statement: for each lane, its oldest claimable rows (by the outbox_lane index), locked
-# skipping any another worker is locking at this instant; the oldest ``limit`` of them are
-# claimed. The claim conditions sit in the locking subquery, so a row another worker claimed
-# and committed after this statement's snapshot is re-checked on its new version, and
-# dropped. Rows are locked only for this statement: the claim is what holds them.
-_CLAIMABLE = "status = 'pending' AND (claimed_until IS NULL OR claimed_until < clock_timestamp())"
-_CLAIM = """
+# A lane is what a deliverer claims: it keeps a recipient's order and its pause across
+# workers. A pick is one transaction of two statements. The first takes the lanes' advisory
+# locks (``pg_try_advisory_xact_lock``; a lane another worker is picking right now is left
+# for the next pass). The second, whose snapshot is taken after those locks were granted
+# (so it sees every earlier picker's committed claims), reads each lane's oldest pending rows
+# by the outbox_lane index and claims only the prefix up to the first row that is not due
+# (the lane is paused: a retry rescheduled it) or is claimed by another worker: a later row
+# never overtakes an earlier one, whoever holds it. Rows of other channel labels (a
+# subscription changed by a config this worker does not have yet) are neither picked nor
+# blocking. The claim (``claimed_until`` lease) is what holds rows once the pick commits.
+_LANE_LOCK_SQL = """
+SELECT l.sid, l.idx, l.room, l.label, l.held FROM unnest(%(sids)s::text[], %(idxs)s::int[],
+    %(room)s::int[], %(labels)s::text[], %(held)s::int[]) AS l(sid, idx, room, label, held)
+WHERE pg_try_advisory_xact_lock(%(ns)s, hashtext(l.sid || chr(31) || l.idx::text))
+"""
+_LANE_NS = 0x5EA0  # the first key of the two-key advisory locks: "seawarden outbox lanes"
+_PICK_SQL = """
+WITH lanes AS (
+    SELECT * FROM unnest(%(sids)s::text[], %(idxs)s::int[], %(room)s::int[],
+        %(labels)s::text[], %(held)s::int[]) AS l(sid, idx, room, label, held)
+), head AS (
+    SELECT h.*, l.room, bool_or(h.blocked) OVER w AS behind, count(*) FILTER
+        (WHERE NOT h.mine) OVER w AS nth
+    FROM lanes l CROSS JOIN LATERAL (
+        SELECT delivery_id, created, alert_id, revision,
+            delivery_id = ANY(%(exclude)s::text[]) OR coalesce(claimed_by = %(me)s
+                AND claimed_until >= clock_timestamp(), false) AS mine,
+            NOT (%(all)s OR next_attempt <= %(now)s) OR coalesce(claimed_until >=
+                clock_timestamp() AND claimed_by <> %(me)s, false) AS blocked
+        FROM outbox
+        WHERE subscription_id = l.sid AND channel_index = l.idx AND status = 'pending'
+            AND channel = l.label
+        ORDER BY created, alert_id, revision
+        LIMIT l.room + l.held
+    ) h
+    WINDOW w AS (PARTITION BY l.sid, l.idx ORDER BY h.created, h.alert_id, h.revision)
+), chosen AS (
+    SELECT delivery_id, created, alert_id, revision FROM head
+    WHERE NOT behind AND NOT mine AND nth <= room
+    ORDER BY created, alert_id, revision
+    LIMIT %(limit)s
+)
 UPDATE outbox SET claimed_until = clock_timestamp() + make_interval(secs => %(lease)s),
     claimed_by = %(me)s
 FROM chosen c LEFT JOIN alerts a ON a.id = c.alert_id AND a.revision = c.revision
-WHERE outbox.delivery_id = c.delivery_id
+WHERE outbox.delivery_id = c.delivery_id AND outbox.status = 'pending'
 RETURNING outbox.delivery_id, outbox.alert_id, outbox.revision, outbox.subscription_id,
     outbox.channel, outbox.channel_index, outbox.attempts, outbox.created, outbox.payload,
     a.body->>'releasability'
 """
-_DUE = (
-    f"{_CLAIMABLE} AND (%(all)s OR next_attempt <= %(now)s)"
-    " AND NOT delivery_id = ANY(%(exclude)s::text[])"
-)
-_PICK_SQL = f"""
-WITH chosen AS (
-    SELECT c.* FROM unnest(%(sids)s::text[], %(idxs)s::int[], %(room)s::int[]) AS l(sid, idx, room)
-    CROSS JOIN LATERAL (
-        SELECT delivery_id, created, alert_id, revision FROM outbox
-        WHERE subscription_id = l.sid AND channel_index = l.idx AND {_DUE}
-        ORDER BY created, alert_id, revision
-        LIMIT l.room
-        FOR UPDATE SKIP LOCKED
-    ) c
-    ORDER BY c.created, c.alert_id, c.revision
-    LIMIT %(limit)s
-)
-{_CLAIM}"""
-# Rows of lanes no longer configured: picked (to be buried) now and then, not every pass.
-_PICK_ORPHANS_SQL = f"""
-WITH chosen AS (
-    SELECT delivery_id, created, alert_id, revision FROM outbox
-    WHERE {_DUE} AND NOT {_LANE_KEY} = ANY(%(configured)s::text[])
-    ORDER BY created, alert_id, revision
-    LIMIT %(limit)s
-    FOR UPDATE SKIP LOCKED
-)
-{_CLAIM}"""
-ORPHAN_EVERY_S = 10.0
+_CLAIMABLE = "status = 'pending' AND (claimed_until IS NULL OR claimed_until < clock_timestamp())"
+# Pending rows of lanes (or channel labels) this worker is not configured for. On a shared
+# store they may be another worker's, newer config (a rolling change): never buried here,
+# only reported, once per lane, every ``UNKNOWN_EVERY_S``.
+_UNKNOWN_SQL = f"""
+SELECT subscription_id, channel_index, channel, COUNT(*) FROM outbox
+WHERE status = 'pending'
+    AND NOT ({_LANE_KEY} || chr(31) || channel) = ANY(%(configured)s::text[])
+GROUP BY subscription_id, channel_index, channel
+"""
+UNKNOWN_EVERY_S = 10.0
 
 _TRANSIENT = (psycopg.OperationalError, psycopg.errors.TransactionRollback)
 
@@ -173,7 +190,8 @@ class PgDeliveryStore:
         self.lease_s = lease_s
         self.worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self._db: psycopg.Connection[Any] | None = None
-        self._orphans_at = float("-inf")
+        self._unknown_at = float("-inf")
+        self._unknown_seen: set[tuple[str, int, str]] = set()
         self._held: dict[str, tuple[str, int]] = {}  # claimed by pick, not yet applied
         with self._errors("cannot open the outbox"):
             self._connect()
@@ -207,12 +225,14 @@ class PgDeliveryStore:
         ignore_schedule: bool,
         exclude: Collection[str],
         lanes: Sequence[tuple[str, int]] = (),
+        labels: Mapping[tuple[str, int], str] | None = None,
     ) -> list[PickedRow]:
         # A lane holds at most ``depth`` rows of this worker's at once (picked, outcome not
         # yet applied): the rows it still holds count against that.
+        labels = labels or {}
         skip = set(paused)
         held = Counter(self._held.values())
-        room = {k: depth - held[k] for k in lanes if lane_key(*k) not in skip}
+        room = {k: depth - held[k] for k in lanes if lane_key(*k) not in skip and k in labels}
         open_lanes = [k for k, n in room.items() if n > 0]
         args: dict[str, Any] = {
             "all": ignore_schedule,
@@ -221,20 +241,34 @@ class PgDeliveryStore:
             "sids": [k[0] for k in open_lanes],
             "idxs": [k[1] for k in open_lanes],
             "room": [room[k] for k in open_lanes],
-            "configured": [lane_key(*k) for k in lanes],
-            "depth": depth,
+            "labels": [labels[k] for k in open_lanes],
+            "held": [held[k] for k in open_lanes],
+            "ns": _LANE_NS,
             "limit": limit,
             "lease": self.lease_s,
             "me": self.worker,
         }
-        orphans = ignore_schedule or time.monotonic() - self._orphans_at >= ORPHAN_EVERY_S
         try:
             with self._errors("outbox claim failed"):
                 conn = self._connect()
-                rows = conn.execute(_PICK_SQL, args).fetchall() if open_lanes else []
-                if orphans:
-                    rows += conn.execute(_PICK_ORPHANS_SQL, args).fetchall()
-                    self._orphans_at = time.monotonic()
+                rows = []
+                if open_lanes:
+                    with conn.transaction():
+                        got = conn.execute(_LANE_LOCK_SQL, args).fetchall()
+                        if got:
+                            args |= dict(
+                                zip(
+                                    ("sids", "idxs", "room", "labels", "held"),
+                                    (list(c) for c in zip(*got, strict=True)),
+                                    strict=True,
+                                )
+                            )
+                            rows = conn.execute(_PICK_SQL, args).fetchall()
+                if time.monotonic() - self._unknown_at >= UNKNOWN_EVERY_S:
+                    self._unknown_at = time.monotonic()
+                    self._report_unknown(
+                        conn, [f"{lane_key(*k)}\x1f{v}" for k, v in labels.items()]
+                    )
         except StoreBusyError as exc:
             log.warning("%s; retrying", exc)
             return []
@@ -257,6 +291,22 @@ class PgDeliveryStore:
         for p in picked:
             self._held[p.delivery_id] = (p.subscription_id, p.channel_index)
         return picked
+
+    def _report_unknown(self, conn: psycopg.Connection[Any], configured: list[str]) -> None:
+        """Log, once per lane, pending rows this worker does not deliver (not configured
+        here: another worker's newer config may be); they stay pending, never buried."""
+        for sid, idx, channel, n in conn.execute(_UNKNOWN_SQL, {"configured": configured}):
+            key = (str(sid), int(idx), str(channel))
+            if key not in self._unknown_seen:
+                self._unknown_seen.add(key)
+                log.warning(
+                    "%d pending deliveries to %s (subscription %r, channel %d) are not in this"
+                    " worker's subscriptions; left pending for a worker that has them",
+                    n,
+                    channel,
+                    sid,
+                    idx,
+                )
 
     def due_count(self, now: float, paused: Sequence[str]) -> int:
         with self._errors("outbox read failed"):
@@ -298,7 +348,7 @@ class PgDeliveryStore:
         the statements does not change the result."""
         me, unclaim = self.worker, "claimed_until = NULL, claimed_by = NULL"
         # Sorted by key: two workers' batches lock rows in the same order (no deadlock cycle).
-        writes = sorted(writes, key=lambda w: w.delivery_id)
+        writes = sorted((cleaned(w) for w in writes), key=lambda w: w.delivery_id)
         done = [w for w in writes if w.kind == "delivered"]
         if done:
             # Delivered is delivered, whoever holds the claim now.
