@@ -12,7 +12,7 @@ import orjson
 import pytest
 
 from seawarden.bus.codec import decode
-from seawarden.bus.ingest import ingest
+from seawarden.bus.ingest import BusIngest, ingest
 from seawarden.bus.server import NatsServer
 from seawarden.bus.streams import EOS_SUBJECT, REPORT_SUBJECTS, REPORTS, report_subject
 from seawarden.errors import ConfigError
@@ -68,6 +68,9 @@ def test_ingest_publishes_what_replay_processes(
     assert again.input_id == run.input_id
     assert again.publisher.duplicates == again.publisher.published == len(expected)
     assert stream_messages(nats_server.url, REPORTS) == len(msgs)
+
+    # Other options release other records: another input id, never mistaken for this one.
+    assert BusIngest([scenario_nmea], full, None, partitions=3, sort=True)  # type: ignore[arg-type].input_id != run.input_id
 
 
 def test_ingest_refuses_sensors_and_bad_partitions(tmp_path: Path, nats_server: NatsServer) -> None:

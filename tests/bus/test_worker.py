@@ -26,6 +26,7 @@ from seawarden.pipeline.partition import PartitionSpec
 from seawarden.pipeline.settings import RunConfig
 from seawarden.sim import simulate
 from seawarden.store.sqlite import SQLiteStore
+from tests.alerts.factories import make_alert
 from tests.bus.test_kill import SUBSCRIPTIONS, _checkpoint, _cli, _pipeline_args, _summary
 from tests.conftest import SHARED_DATA
 
@@ -72,12 +73,18 @@ def test_sigterm_checkpoints_and_a_restart_resumes_there(
 
 
 def test_dispatch_counts_and_terminates_bad_alerts(tmp_path: Path, nats_server: NatsServer) -> None:
+    good = make_alert()
+
     async def publish() -> None:
         nc = await nats.connect(nats_server.url)
         js = nc.jetstream()
         await ensure_streams(js)
         await js.publish("sw.alerts.high", b"{not json")
         await js.publish("sw.alerts.high", orjson.dumps({"id": "x"}))  # no revision etc.
+        # every field present, but a time that is not text (was an AttributeError that
+        # killed the dispatcher and blocked the good alert of the same batch for good)
+        await js.publish("sw.alerts.high", orjson.dumps({**good.to_dict(), "event_time": 17}))
+        await js.publish("sw.alerts.high", orjson.dumps(good.to_dict()))
         await nc.close()
 
     asyncio.run(publish())
@@ -91,8 +98,8 @@ def test_dispatch_counts_and_terminates_bad_alerts(tmp_path: Path, nats_server: 
         finally:
             db.close()
         if attempt == 0:
-            assert stats.bad_messages == 2
-            assert stats.revisions == 0
+            assert stats.bad_messages == 3
+            assert stats.revisions == 1
         else:
             assert stats.messages == 0
 

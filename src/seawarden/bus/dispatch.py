@@ -33,6 +33,7 @@ from seawarden.alerts.outbox import OutboxSink
 from seawarden.alerts.subscriptions import Subscription
 from seawarden.bus.publish import close, connect
 from seawarden.bus.streams import ALERT_SUBJECTS, ALERTS, StreamSettings, ensure_streams
+from seawarden.errors import SourceError
 from seawarden.store.sqlite import SQLiteStore
 
 if TYPE_CHECKING:
@@ -113,6 +114,8 @@ class BusDispatcher:
                     msgs = await sub.fetch(self.batch, timeout=0.5)
                 except (nats.errors.TimeoutError, nats.js.errors.FetchTimeoutError):
                     msgs = []
+                except (nats.errors.ConnectionClosedError, nats.errors.NoServersError) as exc:
+                    raise SourceError(f"lost the bus at {self.url}: {exc}") from exc
                 if not msgs:
                     if self.idle_exit_s is not None and (
                         time.monotonic() - idle_since >= self.idle_exit_s
@@ -133,7 +136,9 @@ class BusDispatcher:
             self.stats.messages += 1
             try:
                 alerts.append(alert_from_bytes(msg.data))
-            except (ValueError, KeyError, TypeError) as exc:
+            except (
+                Exception
+            ) as exc:  # any body that does not rebuild an Alert is that message's fault
                 self.stats.bad_messages += 1
                 log.warning("skipped an undecodable alert on %s: %s", msg.subject, exc)
                 bad.add(id(msg))

@@ -63,7 +63,10 @@ class BusIngest(Replay):
         self.publisher = publisher
         self.partitions = partitions
         try:
-            key = self.resume_key()  # files (path and size) and reading config
+            # files (path, size, modification time), reading config and the options that
+            # change what is released: another --sort or --strict is another stream
+            mtimes = ",".join(str(p.stat().st_mtime_ns) for p in self.inputs)
+            key = f"{self.resume_key()}:{mtimes}:sort={sort}:strict={strict}"
         except OSError as exc:
             raise InputError(f"cannot read: {exc.strerror}", source=str(exc.filename)) from exc
         self.input_id = hashlib.sha256(key.encode()).hexdigest()[:20]

@@ -185,6 +185,12 @@ class Worker:
                     batch = await sub.fetch(self.fetch_batch, timeout=0.5)
                 except nats.errors.TimeoutError:
                     continue
+                except (nats.errors.ConnectionClosedError, nats.errors.NoServersError) as exc:
+                    # The client gave up reconnecting: state up to the last checkpoint is
+                    # kept, a replacement continues from there.
+                    raise SourceError(
+                        f"lost the bus at {self.url} after sequence {self.seq}: {exc}"
+                    ) from exc
                 for msg in batch:
                     seq = msg.metadata.sequence.stream
                     if seq <= self.seq:
