@@ -14,7 +14,6 @@ import signal
 import sys
 from collections.abc import Callable, Coroutine
 from datetime import datetime
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -32,6 +31,30 @@ from seawarden.api.cli_commands import register as register_api_commands
 from seawarden.archive.cli import register as register_archive_commands
 from seawarden.backfill.cli import register as register_backfill_commands
 from seawarden.bus.cli import register as register_bus_commands
+from seawarden.cli_options import (
+    STORE_HELP,
+    AlertsOutOpt,
+    AreasOpt,
+    AssumeTimeOpt,
+    DedupWindowOpt,
+    DetectorsOpt,
+    EventsOutOpt,
+    FormatOpt,
+    LatenessOpt,
+    ModelOpt,
+    NoDetectorsOpt,
+    PositionsOpt,
+    QuietOpt,
+    RiskOpt,
+    SortOpt,
+    StrictOpt,
+    SubscriptionsOpt,
+    WatchlistOpt,
+)
+
+# re-exported: api/serve.py and tests take them from here (they moved to cli_options)
+from seawarden.cli_options import InputFormat as InputFormat
+from seawarden.cli_options import PositionsMode as PositionsMode
 from seawarden.cli_sources import FusionOpt, RegistryOpt, SensorsOpt, WeatherOpt, source_settings
 from seawarden.detectors.registry import load_detector_settings
 from seawarden.errors import SeawardenError
@@ -58,19 +81,6 @@ DEFAULT_AREAS = Path("config/areas.geojson")
 DEFAULT_WATCHLIST = Path("config/watchlist.csv")
 DEFAULT_DETECTORS = Path("config/detectors.yaml")
 DEFAULT_RISK = Path("config/risk.yaml")
-
-
-class InputFormat(StrEnum):
-    nmea = "nmea"
-    dma = "dma"
-    noaa = "noaa"
-    simple = "simple"
-
-
-class PositionsMode(StrEnum):
-    full = "full"
-    sampled = "sampled"
-    none = "none"
 
 
 def _setup_logging(level: str, quiet: bool) -> None:
@@ -206,11 +216,6 @@ def _run_until_stopped(
     asyncio.run(main())
 
 
-STORE_HELP = (
-    "SQLite file, or postgresql://user@host[:port]/db (password from PGPASSWORD or ~/.pgpass)"
-)
-
-
 def _outbox_store(db: Store | None, subscriptions: Path | None) -> Store | None:
     """The store the alert outbox lives in: the run's own, SQLite or PostgreSQL (the
     delivery wiring, alerts/cli_deliver.py, refuses a store that cannot hold one)."""
@@ -221,47 +226,31 @@ def _outbox_store(db: Store | None, subscriptions: Path | None) -> Store | None:
 @app.command()
 def replay(
     inputs: Annotated[list[Path], typer.Argument(help="NMEA logs (.nm4/.txt/.gz) or CSV files")],
-    areas: Annotated[Path | None, typer.Option(help="areas of interest (GeoJSON)")] = None,
-    watchlist: Annotated[list[Path] | None, typer.Option(help="watchlist CSV (repeatable)")] = None,
-    events_out: Annotated[Path | None, typer.Option(help="write events as JSON Lines")] = None,
-    alerts_out: Annotated[
-        Path | None, typer.Option(help="write alert revisions as JSON Lines")
-    ] = None,
+    areas: AreasOpt = None,
+    watchlist: WatchlistOpt = None,
+    events_out: EventsOutOpt = None,
+    alerts_out: AlertsOutOpt = None,
     rejects_out: Annotated[Path | None, typer.Option(help="write rejections as JSON Lines")] = None,
-    detectors: Annotated[Path | None, typer.Option(help="detector parameters (YAML)")] = None,
-    no_detectors: Annotated[
-        bool, typer.Option(help="areas and identity only: no detectors, risk or alerts")
-    ] = False,
-    risk: Annotated[Path | None, typer.Option(help="risk/monitor/alert policy (YAML)")] = None,
-    model: Annotated[
-        Path | None, typer.Option(help="normalcy model from `seawarden learn`")
-    ] = None,
+    detectors: DetectorsOpt = None,
+    no_detectors: NoDetectorsOpt = False,
+    risk: RiskOpt = None,
+    model: ModelOpt = None,
     store: Annotated[str | None, typer.Option(help=STORE_HELP + "; in memory if omitted")] = None,
     resume: Annotated[bool, typer.Option(help="continue from the store's checkpoint")] = False,
-    strict: Annotated[bool, typer.Option(help="stop at the first rejected input")] = False,
-    fmt: Annotated[
-        InputFormat | None, typer.Option("--format", help="override format detection")
-    ] = None,
-    lateness_s: Annotated[float, typer.Option(help="out-of-order tolerance (event time)")] = 60.0,
-    dedup_window_s: Annotated[float, typer.Option(help="multi-receiver dedup window")] = 3.0,
-    positions: Annotated[
-        PositionsMode, typer.Option(help="positions kept in the store")
-    ] = PositionsMode.sampled,
-    assume_time: Annotated[
-        str | None, typer.Option(help="event time for untimed NMEA (ISO 8601)")
-    ] = None,
-    sort: Annotated[
-        bool, typer.Option(help="sort input by time first (files ordered by vessel)")
-    ] = False,
+    strict: StrictOpt = False,
+    fmt: FormatOpt = None,
+    lateness_s: LatenessOpt = 60.0,
+    dedup_window_s: DedupWindowOpt = 3.0,
+    positions: PositionsOpt = PositionsMode.sampled,
+    assume_time: AssumeTimeOpt = None,
+    sort: SortOpt = False,
     checkpoint_every: Annotated[int, typer.Option(help="lines between checkpoints")] = 200_000,
-    subscriptions: Annotated[
-        Path | None, typer.Option(help="disseminate alerts to these subscriptions (YAML)")
-    ] = None,
+    subscriptions: SubscriptionsOpt = None,
     sensors: SensorsOpt = None,
     weather: WeatherOpt = None,
     registry: RegistryOpt = None,
     fusion: FusionOpt = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress or summary")] = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Replay recorded AIS through the pipeline and summarise what it found."""
     env = env_settings()
@@ -343,22 +332,18 @@ def live(
         str | None,
         typer.Option(help="[HOST]:PORT to listen on for ASTERIX radar (with --sensors)"),
     ] = None,
-    areas: Annotated[Path | None, typer.Option(help="areas of interest (GeoJSON)")] = None,
-    watchlist: Annotated[list[Path] | None, typer.Option(help="watchlist CSV (repeatable)")] = None,
+    areas: AreasOpt = None,
+    watchlist: WatchlistOpt = None,
     events_out: Annotated[Path | None, typer.Option(help="append events as JSON Lines")] = None,
     alerts_out: Annotated[
         Path | None, typer.Option(help="append alert revisions as JSON Lines")
     ] = None,
     store: Annotated[str | None, typer.Option(help=STORE_HELP)] = None,
-    lateness_s: Annotated[float, typer.Option(help="out-of-order tolerance")] = 10.0,
-    detectors: Annotated[Path | None, typer.Option(help="detector parameters (YAML)")] = None,
-    risk: Annotated[Path | None, typer.Option(help="risk/monitor/alert policy (YAML)")] = None,
-    model: Annotated[
-        Path | None, typer.Option(help="normalcy model from `seawarden learn`")
-    ] = None,
-    subscriptions: Annotated[
-        Path | None, typer.Option(help="disseminate alerts to these subscriptions (YAML)")
-    ] = None,
+    lateness_s: LatenessOpt = 10.0,
+    detectors: DetectorsOpt = None,
+    risk: RiskOpt = None,
+    model: ModelOpt = None,
+    subscriptions: SubscriptionsOpt = None,
     sensors: SensorsOpt = None,
     weather: WeatherOpt = None,
     registry: RegistryOpt = None,
@@ -434,16 +419,12 @@ def run(
     ] = None,
     store: Annotated[Path, typer.Option(help="SQLite store")] = Path("seawarden-demo.db"),
     port: Annotated[int, typer.Option(help="console/API port (0: any free port)")] = 8800,
-    events_out: Annotated[Path | None, typer.Option(help="write events as JSON Lines")] = None,
+    events_out: EventsOutOpt = None,
     open_console: Annotated[
         bool, typer.Option("--open/--no-open", help="open the console in a browser if possible")
     ] = True,
-    alerts_out: Annotated[
-        Path | None, typer.Option(help="write alert revisions as JSON Lines")
-    ] = None,
-    subscriptions: Annotated[
-        Path | None, typer.Option(help="disseminate alerts to these subscriptions (YAML)")
-    ] = None,
+    alerts_out: AlertsOutOpt = None,
+    subscriptions: SubscriptionsOpt = None,
 ) -> None:
     """The main job on the embedded default: ``--demo`` is ``serve --demo`` and opens the
     console (the pipeline on bundled real traffic with scenario vessels, the API, the

@@ -16,6 +16,22 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from seawarden.cli_options import (
+    AlertsOutOpt,
+    AreasOpt,
+    DaskPartitionsOpt,
+    DaskWorkersOpt,
+    DedupWindowOpt,
+    DetectorsOpt,
+    EventsOutOpt,
+    ModelOpt,
+    NoDetectorsOpt,
+    PositionsMode,
+    QuietOpt,
+    RiskOpt,
+    SchedulerOpt,
+    WatchlistOpt,
+)
 from seawarden.cli_sources import RegistryOpt, WeatherOpt
 
 console = Console(stderr=True)
@@ -45,44 +61,32 @@ def register(app: typer.Typer) -> None:
         engine: Annotated[
             EngineOpt, typer.Option(help="sequential or dask")
         ] = EngineOpt.sequential,
-        scheduler: Annotated[
-            str, typer.Option(help="'local' (start a LocalCluster) or tcp://HOST:PORT")
-        ] = "local",
-        partitions: Annotated[int, typer.Option(help="MMSI partitions (dask tasks)")] = 2,
-        workers: Annotated[
-            int | None, typer.Option(help="local cluster workers (default: --partitions)")
-        ] = None,
-        events_out: Annotated[Path | None, typer.Option(help="write events as JSON Lines")] = None,
-        alerts_out: Annotated[
-            Path | None, typer.Option(help="write alert revisions as JSON Lines")
-        ] = None,
+        scheduler: SchedulerOpt = "local",
+        partitions: DaskPartitionsOpt = 2,
+        workers: DaskWorkersOpt = None,
+        events_out: EventsOutOpt = None,
+        alerts_out: AlertsOutOpt = None,
         spill_dir: Annotated[
             Path | None,
             typer.Option(help="dask: tasks write their output here (shared with the workers)"),
         ] = None,
         start: Annotated[str | None, typer.Option(help="first event time (ISO 8601)")] = None,
         end: Annotated[str | None, typer.Option(help="end event time, exclusive")] = None,
-        areas: Annotated[Path | None, typer.Option(help="areas of interest (GeoJSON)")] = None,
-        watchlist: Annotated[
-            list[Path] | None, typer.Option(help="watchlist CSV (repeatable)")
-        ] = None,
-        detectors: Annotated[Path | None, typer.Option(help="detector parameters (YAML)")] = None,
-        no_detectors: Annotated[
-            bool, typer.Option(help="areas and identity only: no detectors, risk or alerts")
-        ] = False,
-        risk: Annotated[Path | None, typer.Option(help="risk/monitor/alert policy (YAML)")] = None,
-        model: Annotated[
-            Path | None, typer.Option(help="normalcy model from `seawarden learn`")
-        ] = None,
-        dedup_window_s: Annotated[float, typer.Option(help="multi-receiver dedup window")] = 3.0,
+        areas: AreasOpt = None,
+        watchlist: WatchlistOpt = None,
+        detectors: DetectorsOpt = None,
+        no_detectors: NoDetectorsOpt = False,
+        risk: RiskOpt = None,
+        model: ModelOpt = None,
+        dedup_window_s: DedupWindowOpt = 3.0,
         weather: WeatherOpt = None,
         registry: RegistryOpt = None,
-        quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no summary")] = False,
+        quiet: QuietOpt = False,
     ) -> None:
         """Run the detectors over an archive; events/alerts as a replay of it would give."""
         # at run time: seawarden.cli imports this module
         from seawarden.backfill.run import backfill, check_scheduler
-        from seawarden.cli import PositionsMode, _config, _setup_logging
+        from seawarden.cli import _config, _setup_logging
         from seawarden.cli_sources import source_settings
         from seawarden.pipeline.settings import env_settings
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,6 +17,25 @@ import orjson
 import typer
 
 from seawarden.bus.streams import StreamSettings
+from seawarden.cli_options import (
+    AreasOpt,
+    AssumeTimeOpt,
+    DedupWindowOpt,
+    DetectorsOpt,
+    FormatOpt,
+    InputFormat,
+    LatenessOpt,
+    ModelOpt,
+    NoDetectorsOpt,
+    PositionsMode,
+    PositionsOpt,
+    QuietOpt,
+    RiskOpt,
+    SortOpt,
+    StrictOpt,
+    WatchlistOpt,
+)
+from seawarden.cli_sources import RegistryOpt
 from seawarden.errors import ConfigError
 from seawarden.pipeline.partition import PartitionSpec
 from seawarden.pipeline.settings import RunConfig, env_settings
@@ -28,17 +46,9 @@ BusOpt = Annotated[str, typer.Option("--bus", help="NATS server URL (JetStream e
 DEFAULT_BUS = "nats://127.0.0.1:4222"
 
 
-class Format(StrEnum):
-    nmea = "nmea"
-    dma = "dma"
-    noaa = "noaa"
-    simple = "simple"
-
-
-class Positions(StrEnum):
-    full = "full"
-    sampled = "sampled"
-    none = "none"
+# replay's enums (the names tests and callers know this module by)
+Format = InputFormat
+Positions = PositionsMode
 
 
 def worker_config(
@@ -50,7 +60,7 @@ def worker_config(
     risk: Path | None,
     model: Path | None,
     registry: list[Path],
-    positions: Positions,
+    positions: PositionsMode,
 ) -> RunConfig:
     """The pipeline config of a worker, built exactly as ``replay`` builds it (a
     single-process replay with the same options is the reference the workers must match)."""
@@ -63,7 +73,7 @@ def worker_config(
         fmt=None,
         lateness_s=env.lateness_s,
         dedup_window_s=env.dedup_window_s,
-        positions=cli.PositionsMode(positions.value),
+        positions=positions,
         assume_time=None,
         detectors=detectors,
         no_detectors=no_detectors,
@@ -94,17 +104,15 @@ def ingest_command(
     inputs: Annotated[list[Path], typer.Argument(help="NMEA logs (.nm4/.txt/.gz) or CSV files")],
     bus: BusOpt = DEFAULT_BUS,
     partitions: Annotated[int, typer.Option(help="MMSI partitions in the subjects")] = 1,
-    fmt: Annotated[Format | None, typer.Option("--format", help="override detection")] = None,
-    lateness_s: Annotated[float, typer.Option(help="out-of-order tolerance (event time)")] = 60.0,
-    dedup_window_s: Annotated[float, typer.Option(help="multi-receiver dedup window")] = 3.0,
-    assume_time: Annotated[
-        str | None, typer.Option(help="event time for untimed NMEA (ISO 8601)")
-    ] = None,
-    sort: Annotated[bool, typer.Option(help="sort input by time first")] = False,
-    strict: Annotated[bool, typer.Option(help="stop at the first rejected input")] = False,
+    fmt: FormatOpt = None,
+    lateness_s: LatenessOpt = 60.0,
+    dedup_window_s: DedupWindowOpt = 3.0,
+    assume_time: AssumeTimeOpt = None,
+    sort: SortOpt = False,
+    strict: StrictOpt = False,
     max_age_s: MaxAgeOpt = 7 * 24 * 3600.0,
     duplicate_window_s: DupOpt = 2 * 3600.0,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Publish decoded, normalised reports to JetStream, in event-time order."""
     from seawarden import cli
@@ -116,10 +124,10 @@ def ingest_command(
     cfg = cli._config(
         areas=None,
         watchlists=[],
-        fmt=cli.InputFormat(fmt.value) if fmt else None,
+        fmt=fmt,
         lateness_s=lateness_s,
         dedup_window_s=dedup_window_s,
-        positions=cli.PositionsMode.none,
+        positions=PositionsMode.none,
         assume_time=assume_time,
         no_detectors=True,
     )
@@ -148,14 +156,14 @@ def worker_command(
     bus: BusOpt = DEFAULT_BUS,
     exit_on_eos: Annotated[bool, typer.Option(help="exit at the end-of-stream marker")] = False,
     checkpoint_every: Annotated[int, typer.Option(help="messages between checkpoints")] = 5000,
-    areas: Annotated[Path | None, typer.Option(help="areas of interest (GeoJSON)")] = None,
-    watchlist: Annotated[list[Path] | None, typer.Option(help="watchlist CSV (repeatable)")] = None,
-    detectors: Annotated[Path | None, typer.Option(help="detector parameters (YAML)")] = None,
-    no_detectors: Annotated[bool, typer.Option(help="no detectors, risk or alerts")] = False,
-    risk: Annotated[Path | None, typer.Option(help="risk/monitor/alert policy (YAML)")] = None,
-    model: Annotated[Path | None, typer.Option(help="normalcy model")] = None,
-    registry: Annotated[list[Path] | None, typer.Option(help="vessel particulars CSV")] = None,
-    positions: Annotated[Positions, typer.Option(help="positions kept")] = Positions.sampled,
+    areas: AreasOpt = None,
+    watchlist: WatchlistOpt = None,
+    detectors: DetectorsOpt = None,
+    no_detectors: NoDetectorsOpt = False,
+    risk: RiskOpt = None,
+    model: ModelOpt = None,
+    registry: RegistryOpt = None,
+    positions: PositionsOpt = PositionsMode.sampled,
     max_age_s: MaxAgeOpt = 7 * 24 * 3600.0,
     duplicate_window_s: DupOpt = 2 * 3600.0,
 ) -> None:

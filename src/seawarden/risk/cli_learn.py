@@ -15,6 +15,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from seawarden.cli_options import DaskPartitionsOpt, DaskWorkersOpt, SchedulerOpt
+
 console = Console(stderr=True)
 
 
@@ -33,13 +35,9 @@ def register(app: typer.Typer) -> None:
         engine: Annotated[
             LearnEngine, typer.Option(help="local, or dask (archive inputs only)")
         ] = LearnEngine.local,
-        scheduler: Annotated[
-            str, typer.Option(help="dask: 'local' (start a LocalCluster) or tcp://HOST:PORT")
-        ] = "local",
-        partitions: Annotated[int, typer.Option(help="dask: MMSI partitions (tasks)")] = 2,
-        workers: Annotated[
-            int | None, typer.Option(help="dask: local cluster workers (default: --partitions)")
-        ] = None,
+        scheduler: SchedulerOpt = "local",
+        partitions: DaskPartitionsOpt = 2,
+        workers: DaskWorkersOpt = None,
     ) -> None:
         """Learn a model of normal traffic (speed, course, stops, report rate per H3 cell)."""
         from seawarden.backfill.run import check_scheduler
