@@ -28,11 +28,9 @@ from typing import TYPE_CHECKING
 
 from seawarden.backfill.source import archive_errors, check_archive, is_archive
 from seawarden.errors import ConfigError
-from seawarden.ingest.files import open_source
-from seawarden.model import PositionReport, Rejection, StaticReport
 from seawarden.pipeline.partition import _GOLDEN, PartitionSpec
 from seawarden.risk.normalcy import NormalcyModel, NormalcyParams
-from seawarden.risk.normalcy_fit import LearnStats, RecordColumns, fit_columns
+from seawarden.risk.normalcy_fit import LearnStats, RecordColumns, fit_and_save, read_records
 
 if TYPE_CHECKING:
     import duckdb
@@ -119,17 +117,6 @@ def _extend(cols: RecordColumns, part: ColumnsPart) -> None:
     cols.statics += part.statics
 
 
-def _read_file(cols: RecordColumns, path: Path) -> int:
-    """An NMEA/CSV input into ``cols`` (as ``normalcy_fit.learn`` reads it); rejections."""
-    rejected = 0
-    for _, item in open_source(path):
-        if isinstance(item, Rejection):
-            rejected += 1
-        elif isinstance(item, PositionReport | StaticReport):
-            cols.add(item)
-    return rejected
-
-
 def _dask_parts(client: Client, archive: str, partitions: int) -> list[ColumnsPart]:
     import uuid
 
@@ -153,8 +140,6 @@ def learn_any(
 ) -> tuple[NormalcyModel, LearnStats]:
     """Learn from NMEA/CSV files and/or archive directories (detected), locally or with
     the archive reads on Dask (``engine="dask"``: archive inputs only). Saves to ``out``."""
-    from seawarden.risk.normalcy_io import save_model
-
     if engine not in ("local", "dask"):
         raise ConfigError(f"bad engine {engine!r}: local or dask")
     paths = [Path(p) for p in inputs]
@@ -175,7 +160,7 @@ def learn_any(
     rejected = 0
     for p in paths:
         if not is_archive(p):
-            rejected += _read_file(cols, p)
+            rejected += read_records(cols, p)
         elif engine == "local":
             _extend(cols, read_archive_part(str(p)))
         else:
@@ -190,21 +175,6 @@ def learn_any(
             for part in parts:
                 _extend(cols, part)
     read_s = _time.perf_counter() - started
-    started = _time.perf_counter()
-    names = [p.name for p in paths]
-    model = fit_columns(cols, params, created_from={"inputs": names})
-    fit_s = _time.perf_counter() - started
-    if out is not None:
-        save_model(model, out)
-    stats = LearnStats(
-        inputs=names,
-        positions=len(cols.mmsi),
-        statics=cols.statics,
-        rejected=rejected,
-        vessels=int(model.created_from.get("vessels", 0)),
-        entries=len(model.entries),
-        cells=len(model.cells),
-        read_s=read_s,
-        fit_s=fit_s,
+    return fit_and_save(
+        cols, [p.name for p in paths], out, params=params, rejected=rejected, read_s=read_s
     )
-    return model, stats

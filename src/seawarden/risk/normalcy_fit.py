@@ -353,7 +353,6 @@ def learn(
     The fit orders each vessel's reports itself, so ``sort`` only makes the reader load and
     sort whole files first (as ``read_track`` does); streaming (the default) needs less memory.
     """
-    from seawarden.risk.normalcy_io import save_model
     from seawarden.testing import read_track
 
     started = _time.perf_counter()
@@ -364,14 +363,38 @@ def learn(
             for rec in read_track(path, sort=True):
                 cols.add(rec)
         else:
-            for _, item in open_source(path):
-                if isinstance(item, Rejection):
-                    rejected += 1
-                elif isinstance(item, PositionReport | StaticReport):
-                    cols.add(item)  # normal traffic is learned from AIS only
+            rejected += read_records(cols, path)
     read_s = _time.perf_counter() - started
+    return fit_and_save(
+        cols, [Path(p).name for p in inputs], out, params=params, rejected=rejected, read_s=read_s
+    )
+
+
+def read_records(cols: RecordColumns, path: Path) -> int:
+    """Stream one NMEA/CSV input into ``cols``; return how many lines it rejected."""
+    rejected = 0
+    for _, item in open_source(path):
+        if isinstance(item, Rejection):
+            rejected += 1
+        elif isinstance(item, PositionReport | StaticReport):
+            cols.add(item)  # normal traffic is learned from AIS only
+    return rejected
+
+
+def fit_and_save(
+    cols: RecordColumns,
+    names: list[str],
+    out: Path | None,
+    *,
+    params: NormalcyParams | None,
+    rejected: int,
+    read_s: float,
+) -> tuple[NormalcyModel, LearnStats]:
+    """Fit the model on everything read, save it to ``out`` (if given), count what was
+    done. Every engine ends here, so a model depends only on ``cols`` and ``names``."""
+    from seawarden.risk.normalcy_io import save_model
+
     started = _time.perf_counter()
-    names = [Path(p).name for p in inputs]
     model = fit_columns(cols, params, created_from={"inputs": names})
     fit_s = _time.perf_counter() - started
     if out is not None:
