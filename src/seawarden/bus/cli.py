@@ -91,6 +91,10 @@ MaxAgeOpt = Annotated[
     float, typer.Option(help="keep stream messages this long, seconds (0: no age limit)")
 ]
 DupOpt = Annotated[float, typer.Option(help="dedup window of the streams, seconds (≥ 3600)")]
+ReconnectAttemptsOpt = Annotated[
+    int, typer.Option(help="reconnects to a lost bus before giving up (exit 1)")
+]
+ReconnectWaitOpt = Annotated[float, typer.Option(help="seconds between reconnects")]
 
 
 def register(app: typer.Typer) -> None:
@@ -166,15 +170,18 @@ def worker_command(
     positions: PositionsOpt = PositionsMode.sampled,
     max_age_s: MaxAgeOpt = 7 * 24 * 3600.0,
     duplicate_window_s: DupOpt = 2 * 3600.0,
+    reconnect_attempts: ReconnectAttemptsOpt = 60,
+    reconnect_wait_s: ReconnectWaitOpt = 1.0,
 ) -> None:
     """Run the pipeline for some MMSI partitions on the bus (reads the whole stream)."""
     from seawarden import cli
-    from seawarden.bus.worker import Worker
+    from seawarden.bus.worker import Reconnect, Worker
     from seawarden.store import open_store
 
     env = env_settings()
     cli._setup_logging(env.log_level, False)
     spec = PartitionSpec.parse(partitions)
+    reconnect = Reconnect(reconnect_attempts, reconnect_wait_s)
     cfg = worker_config(
         areas=areas,
         watchlists=list(watchlist or []),
@@ -195,6 +202,7 @@ def worker_command(
             checkpoint_every=checkpoint_every,
             exit_on_eos=exit_on_eos,
             settings=_settings(max_age_s, duplicate_window_s),
+            reconnect=reconnect,
         )
 
         async def feed(stop: asyncio.Event) -> None:
@@ -216,11 +224,14 @@ def dispatch_command(
         float | None, typer.Option(help="exit after this many seconds with nothing new")
     ] = None,
     durable: Annotated[str, typer.Option(help="durable consumer name")] = "seawarden-dispatch",
+    reconnect_attempts: ReconnectAttemptsOpt = 60,
+    reconnect_wait_s: ReconnectWaitOpt = 1.0,
 ) -> None:
     """Queue alert revisions from the bus into the store's outbox (then `seawarden deliver`)."""
     from seawarden import cli
     from seawarden.alerts.subscriptions import load_subscriptions
     from seawarden.bus.dispatch import BusDispatcher
+    from seawarden.bus.worker import Reconnect
     from seawarden.store import open_store
     from seawarden.store.postgres import PostgresStore
     from seawarden.store.sqlite import SQLiteStore
@@ -229,6 +240,7 @@ def dispatch_command(
     cli._setup_logging(env.log_level, False)
     if idle_exit_s is not None and idle_exit_s <= 0:
         raise ConfigError("--idle-exit-s must be > 0")
+    reconnect = Reconnect(reconnect_attempts, reconnect_wait_s)
     # Secrets are resolved by `seawarden deliver`, which sends; queueing needs none.
     subs = load_subscriptions(subscriptions)
     db = open_store(store)
@@ -236,7 +248,9 @@ def dispatch_command(
         db.close()
         raise ConfigError("--store: the outbox needs a SQLite or PostgreSQL store")
     try:
-        dispatcher = BusDispatcher(bus, db, subs, durable=durable, idle_exit_s=idle_exit_s)
+        dispatcher = BusDispatcher(
+            bus, db, subs, durable=durable, idle_exit_s=idle_exit_s, reconnect=reconnect
+        )
 
         async def feed(stop: asyncio.Event) -> None:
             await dispatcher.run(stop)

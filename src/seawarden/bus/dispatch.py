@@ -33,6 +33,7 @@ from seawarden.alerts.outbox import OutboxSink
 from seawarden.alerts.subscriptions import Subscription
 from seawarden.bus.publish import close, connect
 from seawarden.bus.streams import ALERT_SUBJECTS, ALERTS, StreamSettings, ensure_streams
+from seawarden.bus.worker import Reconnect
 from seawarden.errors import SourceError
 from seawarden.store.sqlite import SQLiteStore
 
@@ -80,6 +81,7 @@ class BusDispatcher:
         batch: int = 256,
         idle_exit_s: float | None = None,
         settings: StreamSettings | None = None,
+        reconnect: Reconnect | None = None,
     ) -> None:
         self.url = url
         self.sink = OutboxSink(store, subscriptions)
@@ -87,10 +89,12 @@ class BusDispatcher:
         self.batch = batch
         self.idle_exit_s = idle_exit_s
         self.settings = settings
+        self.reconnect = reconnect or Reconnect()
         self.stats = DispatchStats()
 
     async def run(self, stop: asyncio.Event) -> DispatchStats:
         nc = await connect(self.url, name="seawarden-bus-dispatch")
+        self.reconnect.apply(nc)
         started = time.perf_counter()
         try:
             js = nc.jetstream()

@@ -26,6 +26,7 @@ from typing import Any
 import nats.errors
 import nats.js.errors
 import orjson
+from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
@@ -59,6 +60,29 @@ def partitioned_core(config: RunConfig, store: Store | None, spec: PartitionSpec
         raise ConfigError("radar/satellite fusion cannot run partitioned: give no --sensors")
     # A core owning everything is exactly the single-process one; no per-record test.
     return build_core(config, store, owns=None if spec.everything else spec.owns)
+
+
+@dataclass(frozen=True, slots=True)
+class Reconnect:
+    """How long a worker or dispatcher waits for a lost bus before it ends with a
+    ``SourceError`` (exit 1; a supervisor restarts it from its checkpoint): ``attempts``
+    reconnects ``wait_s`` apart. The default, about a minute, rides out a broker restart."""
+
+    attempts: int = 60
+    wait_s: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.attempts < 1:
+            raise ConfigError("--reconnect-attempts must be at least 1")
+        if not 0 <= self.wait_s <= 3600:  # also refuses NaN
+            raise ConfigError("--reconnect-wait-s must be 0 … 3600 seconds")
+
+    def apply(self, nc: Client) -> None:
+        """Set this budget on a connected client. ``bus.publish.connect`` opens it with
+        60 × 1 s; nats-py reads both options at every reconnect attempt, so setting them
+        after connecting is what the next loss of the bus goes by."""
+        nc.options["max_reconnect_attempts"] = self.attempts
+        nc.options["reconnect_time_wait"] = self.wait_s
 
 
 @dataclass(slots=True)
@@ -95,6 +119,7 @@ class Worker:
         checkpoint_every: int = 5000,
         exit_on_eos: bool = False,
         settings: StreamSettings | None = None,
+        reconnect: Reconnect | None = None,
     ) -> None:
         if checkpoint_every < 1:
             raise ConfigError("--checkpoint-every must be at least 1")
@@ -106,6 +131,7 @@ class Worker:
         self.fetch_batch = 1000  # reports asked for at once (a round trip per batch)
         self.exit_on_eos = exit_on_eos
         self.settings = settings
+        self.reconnect = reconnect or Reconnect()
         self.core = partitioned_core(config, store, spec)
         self.key = f"worker:{spec}:{config.digest()}"
         self.stats = WorkerStats()
@@ -148,6 +174,7 @@ class Worker:
     # -- run --------------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> WorkerStats:
         nc = await connect(self.url, name=f"seawarden-worker-{self.spec}")
+        self.reconnect.apply(nc)
         started = time.perf_counter()
         try:
             js = self._js = nc.jetstream()
