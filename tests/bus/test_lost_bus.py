@@ -22,17 +22,7 @@ from pathlib import Path
 import pytest
 
 from seawarden.bus.server import NatsServer
-
-SUBSCRIPTIONS = """subscriptions:
-  - id: gbr-watch
-    recipient: UK watch officer
-    nation: GBR
-    cleared_for: REL GBR
-    areas: all
-    min_severity: info
-    channels:
-      - {kind: console}
-"""
+from tests.bus.test_kill import SUBSCRIPTIONS
 
 BUDGET = ["--reconnect-attempts", "2", "--reconnect-wait-s", "0.2"]
 EXIT_WITHIN_S = 10.0  # the budget is ~1 s; the default budget would take ~60 s

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import time as _time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -40,17 +40,10 @@ __all__ = ["ColumnsPart", "learn_any", "partition_sql", "read_archive_part"]
 
 
 @dataclass(slots=True)
-class ColumnsPart:
-    """One partition's share of the fit's input (plain lists: they pickle cheaply)."""
+class ColumnsPart(RecordColumns):
+    """One partition's share of the fit's input (plain lists: they pickle cheaply) and how
+    long the task took to read it."""
 
-    mmsi: list[int] = field(default_factory=list)
-    t: list[float] = field(default_factory=list)
-    lat: list[float] = field(default_factory=list)
-    lon: list[float] = field(default_factory=list)
-    sog: list[float] = field(default_factory=list)
-    cog: list[float] = field(default_factory=list)
-    ship_types: dict[int, int] = field(default_factory=dict)
-    statics: int = 0
     elapsed_s: float = 0.0
 
 
