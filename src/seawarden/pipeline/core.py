@@ -36,7 +36,7 @@ from seawarden.model import (
 from seawarden.risk.monitor import CorridorDistance, CrossingPredictor
 from seawarden.risk.stage import RiskStage
 from seawarden.store.base import IdentityRow, Store, VesselRow
-from seawarden.store.evidence import EvidenceRetention, RetentionConfig, sqlite_writer
+from seawarden.store.evidence import EvidenceRetention, RetentionConfig, store_writer
 
 if TYPE_CHECKING:
     from seawarden.fusion.stage import FusionOutput, FusionStage
@@ -152,7 +152,8 @@ class PipelineCore:
             "contacts_unfused": 0,
             "context": 0,
         }
-        writer = sqlite_writer(store) if store is not None and self.config.evidence else None
+        # SQLiteStore or PostgresStore: the writer goes through the store's own connection
+        writer = store_writer(store) if store is not None and self.config.evidence else None
         self.evidence = None if writer is None else EvidenceRetention(self._retention(), writer)
 
     @property

@@ -5,8 +5,12 @@ vessel's identity and its history, the watchlist match, every detector finding b
 alert with the detector's version and the parameters it ran with, the track, the raw
 messages retained for the vessel (``store/evidence.py``) matched to each finding's
 evidence, and the runs that wrote the store (their effective configuration and software
-versions). Reads go through a plain :class:`sqlite3.Connection` so the API (one connection
-per request) and the CLI share this code.
+versions). Reads go through a plain connection so the API (one connection per request)
+and the CLI share this code: a :class:`sqlite3.Connection` on a SQLite store file, or the
+psycopg connection of a :class:`~seawarden.store.postgres.PostgresStore`. Both give the same
+bundle for the same replay: PostgreSQL's ``timestamptz`` come back as the ISO text (UTC)
+SQLite holds, its JSON columns as text, and text columns are ordered bytewise as SQLite
+orders them.
 """
 
 from __future__ import annotations
@@ -15,9 +19,9 @@ import hashlib
 import sqlite3
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -25,6 +29,11 @@ from seawarden.areas.load import load_areas
 from seawarden.errors import SeawardenError
 from seawarden.model.area import Area
 from seawarden.store import evidence as ev
+
+if TYPE_CHECKING:
+    import psycopg
+
+    Conn = sqlite3.Connection | psycopg.Connection[Any]
 
 # Findings are looked for this far before the first revision (risk keeps closed findings
 # with a half-life; the default evidence horizon is the same 6 h).
@@ -125,57 +134,90 @@ class ReportError(SeawardenError):
     """The report cannot be built (no such alert, unreadable store)."""
 
 
-def _time(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+def _time(value: str | datetime) -> datetime:
+    if isinstance(value, datetime):  # PostgreSQL timestamptz
+        return value.astimezone(UTC)
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
-def all_revisions(conn: sqlite3.Connection, alert_id: str) -> list[dict[str, Any]]:
-    rows = conn.execute("SELECT body FROM alerts WHERE id = ? ORDER BY revision", (alert_id,))
+def _text(value: Any) -> Any:
+    """A time column as SQLite holds it (ISO 8601 text); other values unchanged."""
+    return value.astimezone(UTC).isoformat() if isinstance(value, datetime) else value
+
+
+class _Db:
+    """The report's reads on either store. SQL is written once with ``?`` placeholders and
+    ``{C}`` after text columns it orders by (bytewise on PostgreSQL, as SQLite's BINARY);
+    time arguments are datetimes (ISO text on SQLite, whose times are that text)."""
+
+    def __init__(self, conn: Conn) -> None:
+        self.conn = conn
+        self.pg = ev.is_postgres(conn)
+
+    def rows(self, sql: str, *args: Any) -> list[Sequence[Any]]:
+        if self.pg:
+            from psycopg.types.string import TextLoader
+
+            pg: psycopg.Connection[Any] = self.conn  # type: ignore[assignment]
+            with pg.cursor() as cur:
+                # JSON columns as their text, parsed below as SQLite's text is
+                cur.adapters.register_loader("json", TextLoader)
+                cur.adapters.register_loader("jsonb", TextLoader)
+                query = sql.replace("%", "%%").replace("?", "%s").format(C=' COLLATE "C"')
+                cur.execute(query, args)
+                return list(cur.fetchall())
+        lite: sqlite3.Connection = self.conn  # type: ignore[assignment]
+        params = [a.isoformat() if isinstance(a, datetime) else a for a in args]
+        return list(lite.execute(sql.format(C=""), params).fetchall())
+
+
+def all_revisions(conn: Conn, alert_id: str) -> list[dict[str, Any]]:
+    rows = _Db(conn).rows("SELECT body FROM alerts WHERE id = ? ORDER BY revision", alert_id)
     return [orjson.loads(r[0]) for r in rows]
 
 
 def gather(
-    conn: sqlite3.Connection,
+    conn: Conn,
     alert_id: str,
     revisions: Sequence[Mapping[str, Any]] | None = None,
 ) -> Bundle:
     """Everything the report shows; ``revisions`` (already authorised) or all of them."""
     revs = list(revisions) if revisions is not None else all_revisions(conn, alert_id)
+    db = _Db(conn)
     if not revs:
         raise ReportError(f"no alert {alert_id} in this store; check the id (seawarden alerts)")
     mmsi = int(revs[-1]["mmsi"])
     first, last = _time(revs[0]["event_time"]), _time(revs[-1]["event_time"])
     start, end = first - LOOKBACK, last
     kinds = sorted({str(d) for r in revs for d in r.get("detectors") or ()})
-    findings = _findings(conn, mmsi, kinds, start, end)
+    findings = _findings(db, mmsi, kinds, start, end)
     t0 = min([start, *(f.start for f in findings)])
     rows = ev.read_rows(conn, mmsi, t0, end + TRACK_AFTER)
     contacts = _contact_rows(conn, findings)
     findings = [_with_matches(f, rows, mmsi, contacts) for f in findings]
-    area_events = _area_events(conn, mmsi, t0, end + TRACK_AFTER)
-    areas = _areas(conn)
+    area_events = _area_events(db, mmsi, t0, end + TRACK_AFTER)
+    runs = _runs(db)
+    areas = _areas(runs)
     wanted = {str(a) for r in revs for a in r.get("area_ids") or ()}
     wanted |= {p.area_id for f in findings for p in f.phases if p.area_id}
     wanted |= {e.area_id for e in area_events if e.area_id}
     return Bundle(
         alert_id=alert_id,
         revisions=tuple(revs),
-        vessel=_vessel(conn, mmsi),
-        identity=tuple(_identity(conn, mmsi)),
+        vessel=_vessel(db, mmsi),
+        identity=tuple(_identity(db, mmsi)),
         findings=tuple(findings),
         area_events=tuple(area_events),
-        track=tuple(_track(conn, mmsi, t0, end + TRACK_AFTER)),
+        track=tuple(_track(db, mmsi, t0, end + TRACK_AFTER)),
         areas=tuple(a for a in areas if a.id in wanted) or tuple(areas),
-        runs=tuple(_runs(conn)),
+        runs=tuple(runs),
         evidence_table=ev.has_table(conn),
         window=(t0, end + TRACK_AFTER),
         contact_table=ev.has_contact_table(conn),
     )
 
 
-def _contact_rows(
-    conn: sqlite3.Connection, findings: Sequence[Finding]
-) -> dict[str, list[ev.ContactRow]]:
+def _contact_rows(conn: Conn, findings: Sequence[Finding]) -> dict[str, list[ev.ContactRow]]:
     """Retained radar/satellite inputs of the sensors the findings cite, over the span of
     the contacts they cite."""
     spans: dict[str, tuple[datetime, datetime]] = {}
@@ -194,14 +236,14 @@ def _contact_rows(
     return {s: ev.read_contact_rows(conn, s, lo, hi) for s, (lo, hi) in sorted(spans.items())}
 
 
-def _area_events(
-    conn: sqlite3.Connection, mmsi: int, start: datetime, end: datetime
-) -> list[Phase]:
-    rows = conn.execute(
+def _area_events(db: _Db, mmsi: int, start: datetime, end: datetime) -> list[Phase]:
+    rows = db.rows(
         "SELECT kind, phase, time, lat, lon, area_id, attrs FROM events"
         " WHERE mmsi = ? AND time >= ? AND time <= ? AND kind LIKE 'area.%'"
-        " ORDER BY time, id, phase",
-        (mmsi, start.isoformat(), end.isoformat()),
+        " ORDER BY time, id{C}, phase{C}",
+        mmsi,
+        start,
+        end,
     )
     return [_phase(r, attrs_col=6) for r in rows]
 
@@ -220,27 +262,29 @@ def _phase(r: Sequence[Any], *, attrs_col: int) -> Phase:
 
 
 def _findings(
-    conn: sqlite3.Connection, mmsi: int, kinds: Sequence[str], start: datetime, end: datetime
+    db: _Db, mmsi: int, kinds: Sequence[str], start: datetime, end: datetime
 ) -> list[Finding]:
     if not kinds:
         return []
     # Situations with a phase in the window; then every phase of them up to the last revision.
     ids = [
         str(r[0])
-        for r in conn.execute(
+        for r in db.rows(
             "SELECT DISTINCT id FROM events WHERE mmsi = ?"
             f" AND kind IN ({','.join('?' * len(kinds))}) AND time >= ? AND time <= ?",
-            (mmsi, *kinds, start.isoformat(), end.isoformat()),
+            mmsi,
+            *kinds,
+            start,
+            end,
         )
     ]
     out: list[Finding] = []
     for eid in ids:
-        rows = list(
-            conn.execute(
-                "SELECT kind, phase, time, lat, lon, area_id, producer_version, attrs FROM events"
-                " WHERE id = ? AND time <= ? ORDER BY time, phase",
-                (eid, end.isoformat()),
-            )
+        rows = db.rows(
+            "SELECT kind, phase, time, lat, lon, area_id, producer_version, attrs FROM events"
+            " WHERE id = ? AND time <= ? ORDER BY time, phase{C}",
+            eid,
+            end,
         )
         phases = tuple(_phase(r, attrs_col=7) for r in rows)
         params: Mapping[str, Any] = next(
@@ -292,32 +336,54 @@ def _with_matches(
     )
 
 
-def _vessel(conn: sqlite3.Connection, mmsi: int) -> dict[str, Any] | None:
-    cur = conn.execute("SELECT * FROM vessels WHERE mmsi = ?", (mmsi,))
-    row = cur.fetchone()
-    if row is None:
+# The SQLite store's vessel columns, in its order (PostgreSQL adds a generated geography).
+VESSEL_COLUMNS = (
+    "mmsi",
+    "first_seen",
+    "last_seen",
+    "lat",
+    "lon",
+    "speed_kn",
+    "course_deg",
+    "imo",
+    "name",
+    "callsign",
+    "ship_type",
+    "flag",
+    "mmsi_class",
+    "watchlist",
+)
+
+
+def _vessel(db: _Db, mmsi: int) -> dict[str, Any] | None:
+    rows = db.rows(f"SELECT {', '.join(VESSEL_COLUMNS)} FROM vessels WHERE mmsi = ?", mmsi)
+    if not rows:
         return None
-    out = dict(zip([d[0] for d in cur.description], row, strict=True))
+    out = {k: _text(v) for k, v in zip(VESSEL_COLUMNS, rows[0], strict=True)}
     if out.get("watchlist"):
         out["watchlist"] = orjson.loads(out["watchlist"])
     return out
 
 
-def _identity(conn: sqlite3.Connection, mmsi: int) -> list[dict[str, Any]]:
-    cur = conn.execute(
-        "SELECT time, field, old, new, source FROM identity_history WHERE mmsi = ?"
-        " ORDER BY time, field",
-        (mmsi,),
+IDENTITY_COLUMNS = ("time", "field", "old", "new", "source")
+
+
+def _identity(db: _Db, mmsi: int) -> list[dict[str, Any]]:
+    rows = db.rows(
+        f"SELECT {', '.join(IDENTITY_COLUMNS)} FROM identity_history WHERE mmsi = ?"
+        " ORDER BY time, field{C}",
+        mmsi,
     )
-    names = [d[0] for d in cur.description]
-    return [dict(zip(names, r, strict=True)) for r in cur]
+    return [{k: _text(v) for k, v in zip(IDENTITY_COLUMNS, r, strict=True)} for r in rows]
 
 
-def _track(conn: sqlite3.Connection, mmsi: int, start: datetime, end: datetime) -> list[TrackPoint]:
-    rows = conn.execute(
+def _track(db: _Db, mmsi: int, start: datetime, end: datetime) -> list[TrackPoint]:
+    rows = db.rows(
         "SELECT time, lat, lon, speed_kn, course_deg, heading_deg FROM positions"
         " WHERE mmsi = ? AND time >= ? AND time <= ? ORDER BY time",
-        (mmsi, start.isoformat(), end.isoformat()),
+        mmsi,
+        start,
+        end,
     )
     return [
         TrackPoint(
@@ -327,31 +393,38 @@ def _track(conn: sqlite3.Connection, mmsi: int, start: datetime, end: datetime) 
     ]
 
 
-def _runs(conn: sqlite3.Connection) -> list[RunRow]:
-    cur = conn.execute(
+def _runs(db: _Db) -> list[RunRow]:
+    rows = db.rows(
         "SELECT run_id, started, finished, command, inputs, config, versions, status FROM runs"
-        " ORDER BY started, run_id"
+        " ORDER BY started, run_id{C}"
     )
-    return [
-        RunRow(
-            run_id=str(r[0]),
-            started=str(r[1]),
-            finished=None if r[2] is None else str(r[2]),
-            command=str(r[3]),
-            inputs=list(orjson.loads(r[4])),
-            config=dict(orjson.loads(r[5])),
-            config_digest=hashlib.sha256(str(r[5]).encode()).hexdigest(),
-            versions=dict(orjson.loads(r[6])),
-            status=str(r[7]),
+    out: list[RunRow] = []
+    for r in rows:
+        config = str(r[5])
+        if db.pg:
+            # jsonb keeps the values, not the text: the digest is of the canonical text the
+            # SQLite store records (sorted keys, compact), so both stores give the same digest
+            config = orjson.dumps(orjson.loads(config), option=orjson.OPT_SORT_KEYS).decode()
+        out.append(
+            RunRow(
+                run_id=str(r[0]),
+                started=str(_text(r[1])),
+                finished=None if r[2] is None else str(_text(r[2])),
+                command=str(r[3]),
+                inputs=list(orjson.loads(r[4])),
+                config=dict(orjson.loads(config)),
+                config_digest=hashlib.sha256(config.encode()).hexdigest(),
+                versions=dict(orjson.loads(r[6])),
+                status=str(r[7]),
+            )
         )
-        for r in cur
-    ]
+    return out
 
 
-def _areas(conn: sqlite3.Connection) -> list[Area]:
+def _areas(runs: Sequence[RunRow]) -> list[Area]:
     """The areas the runs watched (their recorded file, if still readable), else the
     packaged defaults."""
-    for run in reversed(_runs(conn)):
+    for run in reversed(runs):
         path = run.config.get("areas")
         if isinstance(path, str) and Path(path).is_file():
             try:

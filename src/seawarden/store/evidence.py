@@ -21,10 +21,14 @@ vessels ever alerted), so retention works beside them:
   source, lines, raw bytes), so re-flushing, a second replay into the same store or a resumed
   run never duplicates a row, and two replays of the same input give identical rows.
 
-Raw bytes are stored as BLOBs, untouched (line endings removed). Matching a finding's
-evidence (``attrs["evidence"]``: time, source, line_no of each report) to these rows is done
-by :func:`match_evidence` on (mmsi, event time, message type), marking the exact reception
-(same station and input line) among repeats heard by other stations.
+Both stores keep them: the SQLite file (tables created on first use) and PostgreSQL
+(migration 0003; written in one ``INSERT … FROM unnest(…)`` per flush, in the store's
+transaction). Raw bytes are stored as BLOBs / ``bytea``, untouched (line endings removed).
+
+Matching a finding's evidence (``attrs["evidence"]``: time, source, line_no of each report)
+to these rows is done by :func:`match_evidence` on (mmsi, event time, message type),
+marking the exact reception (same station and input line) among repeats heard by other
+stations.
 """
 
 from __future__ import annotations
@@ -36,13 +40,19 @@ import sys
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Final
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Final, cast
 
+from seawarden.errors import StoreError
 from seawarden.model import Contact, Event, Record
 
 if TYPE_CHECKING:
+    import psycopg
+
     from seawarden.alerts.model import Alert
+
+    PgConn = psycopg.Connection[Any]
+    Conn = sqlite3.Connection | PgConn
 
 log = logging.getLogger(__name__)
 
@@ -552,22 +562,68 @@ def _deep(obj: object, seen: set[int]) -> int:
 
 
 # -- the table --------------------------------------------------------------------------------
+#
+# Both stores hold the same rows: SQLite (``ensure_schema`` creates the tables in the store
+# file) and PostgreSQL (migration 0003; times ``timestamptz``, bytes ``bytea``). Every
+# function taking ``conn`` accepts either connection; PostgreSQL is told apart without
+# importing psycopg (an optional dependency the SQLite default does without).
+
+# Text columns are ordered bytewise on PostgreSQL, as SQLite's BINARY collation does, so
+# both stores list the same rows in the same order whatever the database's locale.
+_C = ' COLLATE "C"'
+
+_MESSAGE_COLS = (
+    "digest, mmsi, time, received, msg_type, station, source, line_no, line_nos, raw, header"
+)
+_CONTACT_COLS = (
+    "digest, sensor, kind, track, pass_id, time, received, station, source, line_no, fmt,"
+    " raw, header"
+)
+# One statement per flush and table (one round trip): the rows go in as one array per
+# column. DO NOTHING: a row already there (re-flush, resumed run, second replay) is the same
+# content, by its digest.
+_PG_INSERT_MESSAGES = (
+    f"INSERT INTO {TABLE} ({_MESSAGE_COLS}) SELECT * FROM unnest(%s::text[], %s::bigint[],"
+    " %s::timestamptz[], %s::timestamptz[], %s::integer[], %s::text[], %s::text[],"
+    " %s::integer[], %s::text[], %s::bytea[], %s::bytea[]) ON CONFLICT (digest) DO NOTHING"
+)
+_PG_INSERT_CONTACTS = (
+    f"INSERT INTO {CONTACT_TABLE} ({_CONTACT_COLS}) SELECT * FROM unnest(%s::text[],"
+    " %s::text[], %s::text[], %s::text[], %s::text[], %s::timestamptz[], %s::timestamptz[],"
+    " %s::text[], %s::text[], %s::integer[], %s::text[], %s::bytea[], %s::bytea[])"
+    " ON CONFLICT (digest) DO NOTHING"
+)
+# Rows per statement: bounds the statement's size (a ring flush is at most max_lines rows
+# per vessel, but many vessels may be alerted in one batch).
+PG_CHUNK: Final = 5000
+
+
+def is_postgres(conn: object) -> bool:
+    """``conn`` is a psycopg connection (psycopg is imported once a PostgresStore exists)."""
+    psycopg = sys.modules.get("psycopg")
+    return psycopg is not None and isinstance(conn, psycopg.Connection)
 
 
 def ensure_schema(conn: sqlite3.Connection) -> None:
-    """Create the table; statement by statement, so an open transaction stays open."""
+    """Create the SQLite tables; statement by statement, so an open transaction stays open.
+    (On PostgreSQL the tables come with the store's migrations.)"""
     for stmt in (*SCHEMA, *CONTACT_SCHEMA):
         conn.execute(stmt)
 
 
-def has_table(conn: sqlite3.Connection, table: str = TABLE) -> bool:
-    row = conn.execute(
+def has_table(conn: Conn, table: str = TABLE) -> bool:
+    if is_postgres(conn):
+        pg = _pg(conn)
+        found = pg.execute("SELECT to_regclass(%s) IS NOT NULL", (table,)).fetchone()
+        return bool(found and found[0])
+    lite = _lite(conn)
+    row = lite.execute(
         "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (table,)
     ).fetchone()
     return row is not None
 
 
-def has_contact_table(conn: sqlite3.Connection) -> bool:
+def has_contact_table(conn: Conn) -> bool:
     """False for a store written before contact evidence was retained."""
     return has_table(conn, CONTACT_TABLE)
 
@@ -618,12 +674,67 @@ def write_rows(conn: sqlite3.Connection, rows: Sequence[EvidenceRow | ContactRow
     )
 
 
+def _pg_clean(s: str) -> str:
+    # PostgreSQL text cannot hold NUL (SQLite can): a NUL in a station or file name must not
+    # abort the pipeline's transaction; the row keeps the digest of what was received.
+    return s if "\x00" not in s else s.replace("\x00", "\ufffd")
+
+
+def _pg_text(s: str | None) -> str | None:
+    return None if s is None else _pg_clean(s)
+
+
+def write_rows_pg(conn: PgConn, rows: Sequence[EvidenceRow | ContactRow]) -> None:
+    """The same rows as :func:`write_rows`, on PostgreSQL, in ``conn``'s open transaction:
+    one ``INSERT … SELECT FROM unnest(…) ON CONFLICT DO NOTHING`` per table and chunk."""
+    msgs = [r for r in rows if isinstance(r, EvidenceRow)]
+    contacts = [r for r in rows if isinstance(r, ContactRow)]
+    with conn.cursor() as cur:
+        for i in range(0, len(contacts), PG_CHUNK):
+            part = contacts[i : i + PG_CHUNK]
+            cur.execute(
+                _PG_INSERT_CONTACTS,
+                (
+                    [c.digest for c in part],
+                    [_pg_clean(c.sensor) for c in part],
+                    [_pg_clean(c.kind) for c in part],
+                    [_pg_text(c.track) for c in part],
+                    [_pg_text(c.pass_id) for c in part],
+                    [c.time for c in part],
+                    [c.received for c in part],
+                    [_pg_clean(c.station) for c in part],
+                    [_pg_clean(c.source) for c in part],
+                    [c.line_no for c in part],
+                    [c.fmt for c in part],
+                    [c.raw for c in part],
+                    [c.header for c in part],
+                ),
+            )
+        for i in range(0, len(msgs), PG_CHUNK):
+            mpart = msgs[i : i + PG_CHUNK]
+            cur.execute(
+                _PG_INSERT_MESSAGES,
+                (
+                    [r.digest for r in mpart],
+                    [r.mmsi for r in mpart],
+                    [r.time for r in mpart],
+                    [r.received for r in mpart],
+                    [r.msg_type for r in mpart],
+                    [_pg_clean(r.station) for r in mpart],
+                    [_pg_clean(r.source) for r in mpart],
+                    [r.line_no for r in mpart],
+                    [",".join(map(str, r.line_nos)) for r in mpart],
+                    [r.raw for r in mpart],
+                    [r.header for r in mpart],
+                ),
+            )
+
+
 def sqlite_writer(store: object) -> Writer | None:
-    """A writer on the store's own connection (same transaction as its batch), or None for
-    a store without one (retention is then off: there is nowhere to keep evidence)."""
+    """A writer on the store's own SQLite connection (same transaction as its batch), or
+    None for a store without one."""
     conn = getattr(store, "connection", None)
     if not isinstance(conn, sqlite3.Connection):
-        log.info("store has no SQLite connection: raw evidence is not retained")
         return None
     ensure_schema(conn)
 
@@ -633,8 +744,65 @@ def sqlite_writer(store: object) -> Writer | None:
     return write
 
 
+def postgres_writer(store: object) -> Writer | None:
+    """A writer on a PostgresStore's own connection: the rows commit in the same
+    transaction as the batch and the alert revision that flushed them. None for a store
+    without a psycopg connection."""
+    conn = getattr(store, "connection", None)
+    if not is_postgres(conn):
+        return None
+    pg = _pg(conn)
+    if not has_table(pg):  # a database this code migrated has them (migration 0003)
+        raise StoreError(
+            f"{getattr(store, 'name', 'store')}: no {TABLE} table; the schema is older than"
+            " migration 0003"
+        )
+    from psycopg import Error as PgError
+
+    def write(rows: Sequence[EvidenceRow | ContactRow]) -> None:
+        try:
+            write_rows_pg(pg, rows)
+        except PgError as exc:
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise StoreError(
+                f"{getattr(store, 'name', 'store')}: evidence write failed ({first})"
+            ) from exc
+
+    return write
+
+
+def store_writer(store: object) -> Writer | None:
+    """The evidence writer for ``store``'s kind (SQLite file or PostgreSQL), or None for a
+    store with no connection (retention is then off: there is nowhere to keep evidence)."""
+    writer = sqlite_writer(store) or postgres_writer(store)
+    if writer is None:
+        log.info("store has no SQLite or PostgreSQL connection: raw evidence is not retained")
+    return writer
+
+
+def _utc(value: Any) -> datetime:
+    """A stored time as an aware datetime: SQLite holds ISO text, PostgreSQL timestamptz
+    (in the session's time zone; turned to UTC like everything the pipeline writes)."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC)
+    return datetime.fromisoformat(str(value))
+
+
+def _utc_or_none(value: Any) -> datetime | None:
+    return None if value is None else _utc(value)
+
+
+def _select(conn: Conn, sql: str, args: Sequence[Any], times: Sequence[int]) -> list[Sequence[Any]]:
+    """Run ``sql`` (``?`` placeholders; ``{C}`` marks text columns ordered bytewise) on
+    either store; ``args`` at the indexes ``times`` are datetimes (ISO text on SQLite)."""
+    if is_postgres(conn):
+        return list(_pg(conn).execute(sql.replace("?", "%s").format(C=_C), args).fetchall())
+    lite_args = [a.isoformat() if i in times else a for i, a in enumerate(args)]
+    return list(_lite(conn).execute(sql.format(C=""), lite_args).fetchall())
+
+
 def read_rows(
-    conn: sqlite3.Connection, mmsi: int, start: datetime | None = None, end: datetime | None = None
+    conn: Conn, mmsi: int, start: datetime | None = None, end: datetime | None = None
 ) -> list[EvidenceRow]:
     """Rows of one vessel between ``start`` and ``end`` (inclusive), in event-time order."""
     if not has_table(conn):
@@ -646,16 +814,16 @@ def read_rows(
     args: list[Any] = [mmsi]
     if start is not None:
         sql += " AND time>=?"
-        args.append(start.isoformat())
+        args.append(start)
     if end is not None:
         sql += " AND time<=?"
-        args.append(end.isoformat())
-    sql += " ORDER BY time, source, line_no, digest"
+        args.append(end)
+    sql += " ORDER BY time, source{C}, line_no, digest{C}"
     return [
         EvidenceRow(
             mmsi=int(r[0]),
-            time=datetime.fromisoformat(r[1]),
-            received=None if r[2] is None else datetime.fromisoformat(r[2]),
+            time=_utc(r[1]),
+            received=_utc_or_none(r[2]),
             msg_type=int(r[3]),
             station=str(r[4]),
             source=str(r[5]),
@@ -664,20 +832,18 @@ def read_rows(
             raw=bytes(r[8]),
             header=None if r[9] is None else bytes(r[9]),
         )
-        for r in conn.execute(sql, args)
+        for r in _select(conn, sql, args, times=range(1, len(args)))
     ]
 
 
-def read_contact_rows(
-    conn: sqlite3.Connection, sensor: str, start: datetime, end: datetime
-) -> list[ContactRow]:
+def read_contact_rows(conn: Conn, sensor: str, start: datetime, end: datetime) -> list[ContactRow]:
     """Retained inputs of one sensor between ``start`` and ``end`` (inclusive)."""
     if not has_contact_table(conn):
         return []
     sql = (
         "SELECT sensor, kind, track, pass_id, time, received, station, source, line_no, fmt,"
         f" raw, header FROM {CONTACT_TABLE} WHERE sensor=? AND time>=? AND time<=?"
-        " ORDER BY time, source, line_no, digest"
+        " ORDER BY time, source{C}, line_no, digest{C}"
     )
     return [
         ContactRow(
@@ -685,8 +851,8 @@ def read_contact_rows(
             kind=str(r[1]),
             track=None if r[2] is None else str(r[2]),
             pass_id=None if r[3] is None else str(r[3]),
-            time=datetime.fromisoformat(r[4]),
-            received=None if r[5] is None else datetime.fromisoformat(r[5]),
+            time=_utc(r[4]),
+            received=_utc_or_none(r[5]),
             station=str(r[6]),
             source=str(r[7]),
             line_no=int(r[8]),
@@ -694,8 +860,18 @@ def read_contact_rows(
             raw=bytes(r[10]),
             header=None if r[11] is None else bytes(r[11]),
         )
-        for r in conn.execute(sql, (sensor, start.isoformat(), end.isoformat()))
+        for r in _select(conn, sql, (sensor, start, end), times=(1, 2))
     ]
+
+
+def _pg(conn: object) -> PgConn:
+    return cast("PgConn", conn)  # the caller checked is_postgres
+
+
+def _lite(conn: object) -> sqlite3.Connection:
+    if not isinstance(conn, sqlite3.Connection):
+        raise TypeError(f"not a SQLite or PostgreSQL connection: {type(conn).__name__}")
+    return conn
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -763,11 +939,15 @@ __all__ = [
     "has_contact_table",
     "has_table",
     "is_contact_report",
+    "is_postgres",
     "match_contact",
     "match_evidence",
+    "postgres_writer",
     "read_contact_rows",
     "read_rows",
     "ring_key",
     "sqlite_writer",
+    "store_writer",
     "write_rows",
+    "write_rows_pg",
 ]
