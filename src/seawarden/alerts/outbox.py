@@ -40,8 +40,9 @@ import sqlite3
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import orjson
 
@@ -127,6 +128,21 @@ class OutboxWriter(Protocol):
 
     def audit(self, action: str, target: str, detail: dict[str, Any]) -> None:
         """Append a system audit row in the current transaction."""
+
+
+@runtime_checkable
+class BatchWriter(OutboxWriter, Protocol):
+    """An :class:`OutboxWriter` that writes a whole batch in a few statements (a server
+    store, where every statement is a round trip)."""
+
+    def prepare(self, alerts: Sequence[Alert]) -> None:
+        """Read at once what ``received`` and ``previous`` will be asked about ``alerts``."""
+
+    def insert_many(self, rows: Sequence[tuple[Any, ...]]) -> set[str]:
+        """Insert the rows whose delivery_id is not there yet; the delivery ids inserted."""
+
+    def audit_many(self, entries: Sequence[tuple[str, str, dict[str, Any]]]) -> None:
+        """Append system audit rows (action, target, detail), in order."""
 
 
 _INSERT_COLUMNS = (
@@ -269,18 +285,83 @@ def enqueue_with(
     now: float | None = None,
     counts: Counter[str] | None = None,
 ) -> int:
-    """:func:`enqueue` on any store: the same rows, decisions and audit entries."""
+    """:func:`enqueue` on any store: the same rows, decisions and audit entries.
+
+    The rules run first over the whole batch (:func:`_plan`), then the rows are written: one
+    by one through ``db.insert``, or at once when ``db`` is a :class:`BatchWriter` (the
+    PostgreSQL one: a few statements per batch instead of several per row). Either way the
+    audit rows come in the same order."""
     created = time.time() if now is None else now
     counts = counts if counts is not None else Counter()
-    inserted = 0
+    batch = db if isinstance(db, BatchWriter) else None
+    if batch is not None:
+        batch.prepare(alerts)
+    steps = _plan(db, alerts, subscriptions, sender=sender, created=created, counts=counts)
+    rows = [s.row for s in steps if isinstance(s, _Queued)]
+    added_ids = batch.insert_many(rows) if batch is not None else set()
+    inserted, seen = 0, set[str]()
+    entries: list[tuple[str, str, dict[str, Any]]] = []
+    for step in steps:
+        if not isinstance(step, _Queued):
+            entries.append(step)
+            continue
+        did = step.row[0]
+        # A row twice in one batch (the same revision given twice) is queued once.
+        added = did not in seen and (did in added_ids if batch is not None else db.insert(step.row))
+        seen.add(did)
+        inserted += added
+        counts["queued" if added else "already_queued"] += 1
+        if added and step.dead is not None:
+            # Dead at birth: audited like any other dead letter, in this transaction.
+            entries.append(step.dead)
+    if batch is not None:
+        batch.audit_many(entries)
+    else:
+        for entry in entries:
+            db.audit(*entry)
+    return inserted
+
+
+@dataclass(frozen=True, slots=True)
+class _Queued:
+    """An outbox row to insert; ``dead`` is its ``delivery.dead`` audit entry if it is dead
+    at birth (written only if the row is new)."""
+
+    row: tuple[Any, ...]
+    dead: tuple[str, str, dict[str, Any]] | None
+
+
+def _plan(
+    db: OutboxWriter,
+    alerts: Sequence[Alert],
+    subscriptions: Sequence[Subscription],
+    *,
+    sender: str,
+    created: float,
+    counts: Counter[str],
+) -> list[_Queued | tuple[str, str, dict[str, Any]]]:
+    """The rows and the audit entries (action, target, detail) of ``alerts``, in order.
+
+    Nothing is written yet, so what earlier alerts of the batch queue or audit is tracked
+    here: a follow-up sees the rows its first revision is about to get."""
+    steps: list[_Queued | tuple[str, str, dict[str, Any]]] = []
+    planned: set[tuple[str, str]] = set()  # (subscription, alert) given a row in this batch
+    withheld: set[str] = set()  # targets given a delivery.withheld entry in this batch
     for alert in alerts:
         for sub in subscriptions:
-            why_not = decide_with(db, sub, alert)
+            why_not = decide_with(_Planned(db, planned, withheld), sub, alert)
             if why_not is not None:
                 if why_not.startswith("follow-up withheld"):
                     log.warning("alert %s r%d to %s: %s", alert.id, alert.revision, sub.id, why_not)
                     counts["withheld"] += 1
-                    _audit_withheld(db, alert, sub, why_not)
+                    for index, channel in enumerate(sub.channels):
+                        target = f"delivery:{delivery_id(alert.id, alert.revision, sub.id, index)}"
+                        # Once each, so a resumed run that queues the revision again does not
+                        # repeat it.
+                        if target not in withheld and not db.audited(target, "delivery.withheld"):
+                            withheld.add(target)
+                            detail = _detail(alert, sub, label(channel), reason=why_not)
+                            steps.append(("delivery.withheld", target, detail))
                 continue
             for index, channel in enumerate(sub.channels):
                 did = delivery_id(alert.id, alert.revision, sub.id, index)
@@ -290,31 +371,51 @@ def enqueue_with(
                 except ValueError as exc:
                     # Cannot be rendered (e.g. a CAP rule): a visible dead letter, not a crash.
                     status, error, body = "dead", f"cannot render: {exc}", b""
-                added = db.insert(
-                    (
-                        did,
-                        alert.id,
-                        alert.revision,
-                        sub.id,
-                        label(channel),
-                        index,
-                        status,
-                        created,
-                        error,
-                        created,
-                        body,
-                    )
+                row = (
+                    did,
+                    alert.id,
+                    alert.revision,
+                    sub.id,
+                    label(channel),
+                    index,
+                    status,
+                    created,
+                    error,
+                    created,
+                    body,
                 )
-                inserted += added
-                counts["queued" if added else "already_queued"] += 1
-                if added and status == "dead":
-                    # Dead at birth: audited like any other dead letter, in this transaction.
-                    db.audit(
-                        "delivery.dead",
-                        f"delivery:{did}",
-                        _detail(alert, sub, label(channel), error=error, attempt=0),
-                    )
-    return inserted
+                dead = None
+                if status == "dead":
+                    detail = _detail(alert, sub, label(channel), error=error, attempt=0)
+                    dead = ("delivery.dead", f"delivery:{did}", detail)
+                steps.append(_Queued(row, dead))
+                planned.add((sub.id, alert.id))
+    return steps
+
+
+class _Planned:
+    """``db`` as :func:`decide_with` sees it while a batch is planned: a subscription has
+    received an alert if the store says so or the batch gives it a row of it."""
+
+    def __init__(self, db: OutboxWriter, planned: set[tuple[str, str]], withheld: set[str]):
+        self.db, self.planned, self.withheld = db, planned, withheld
+
+    def received(self, subscription_id: str, alert_id: str) -> bool:
+        return (subscription_id, alert_id) in self.planned or self.db.received(
+            subscription_id, alert_id
+        )
+
+    def previous(self, alert: Alert) -> list[tuple[int, datetime]]:
+        return self.db.previous(alert)
+
+    def insert(self, row: tuple[Any, ...]) -> bool:
+        raise NotImplementedError  # planning writes nothing
+
+    def audited(self, target: str, action: str) -> bool:
+        return self.db.audited(target, action)
+
+    def audit(self, action: str, target: str, detail: dict[str, Any]) -> None:
+        raise NotImplementedError
 
 
 def _ensure_audit(conn: sqlite3.Connection) -> None:
@@ -332,15 +433,6 @@ def _detail(alert: Alert, sub: Subscription, channel: str, **extra: Any) -> dict
         "channel": channel,
         **extra,
     }
-
-
-def _audit_withheld(db: OutboxWriter, alert: Alert, sub: Subscription, why: str) -> None:
-    """``delivery.withheld`` for each channel the follow-up would have used; once each, so a
-    resumed run that queues the revision again does not repeat it."""
-    for index, channel in enumerate(sub.channels):
-        target = f"delivery:{delivery_id(alert.id, alert.revision, sub.id, index)}"
-        if not db.audited(target, "delivery.withheld"):
-            db.audit("delivery.withheld", target, _detail(alert, sub, label(channel), reason=why))
 
 
 class OutboxSink:
@@ -471,6 +563,7 @@ def requeue_dead(
 
 __all__ = [
     "DEFAULT_SENDER",
+    "BatchWriter",
     "OutboxSink",
     "OutboxWriter",
     "counts_by_status",

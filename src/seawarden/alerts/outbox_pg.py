@@ -57,13 +57,48 @@ def _wall(value: datetime | None) -> str | None:
     return None if value is None else outbox.wall_iso(value.timestamp())
 
 
+_INSERT_SQL = f"""
+INSERT INTO outbox ({outbox._INSERT_COLUMNS})
+SELECT * FROM unnest(%b::text[], %b::text[], %b::int[], %b::text[], %b::text[], %b::int[],
+    %b::text[], %b::timestamptz[], %b::text[], %b::timestamptz[], %b::bytea[])
+ON CONFLICT (delivery_id) DO NOTHING
+RETURNING delivery_id
+"""
+_INSERT_CHUNK = 2000  # rows per INSERT: bounds one statement's parameters, not the round trips
+
+
 class PgWriter:
-    """:class:`~seawarden.alerts.outbox.OutboxWriter` on a psycopg connection (no commit)."""
+    """:class:`~seawarden.alerts.outbox.BatchWriter` on a psycopg connection (no commit).
+
+    After :meth:`prepare`, ``received`` and ``previous`` answer from what it read in two
+    statements (the batch's alert revisions were written before, and enqueueing writes no
+    alerts); rows go in with one ``INSERT … SELECT FROM unnest(…)`` per few thousand."""
 
     def __init__(self, conn: psycopg.Connection[Any]) -> None:
         self.conn = conn
+        self._received: tuple[set[str], set[tuple[str, str]]] | None = None
+        self._previous: dict[str, list[tuple[int, datetime]]] | None = None
+
+    def prepare(self, alerts: Sequence[Alert]) -> None:
+        # Only follow-ups ask whether a subscription received the alert, and only updates
+        # and cancels name earlier revisions.
+        later = sorted({a.id for a in alerts if a.revision > 1})
+        got = self.conn.execute(
+            "SELECT DISTINCT subscription_id, alert_id FROM outbox WHERE alert_id = ANY(%s)",
+            (later,),
+        ).fetchall()
+        self._received = (set(later), {(str(s), str(a)) for s, a in got})
+        follow = sorted({a.id for a in alerts if a.msg_type != "Alert"})
+        self._previous = {i: [] for i in follow}
+        for aid, rev, t in self.conn.execute(
+            "SELECT id, revision, time FROM alerts WHERE id = ANY(%s) ORDER BY id, revision",
+            (follow,),
+        ):
+            self._previous[aid].append((int(rev), t))
 
     def received(self, subscription_id: str, alert_id: str) -> bool:
+        if self._received is not None and alert_id in self._received[0]:
+            return (subscription_id, alert_id) in self._received[1]
         row = self.conn.execute(
             "SELECT 1 FROM outbox WHERE alert_id=%s AND subscription_id=%s LIMIT 1",
             (alert_id, subscription_id),
@@ -71,6 +106,8 @@ class PgWriter:
         return row is not None
 
     def previous(self, alert: Alert) -> list[tuple[int, datetime]]:
+        if self._previous is not None and alert.id in self._previous:
+            return [(r, t) for r, t in self._previous[alert.id] if r < alert.revision]
         rows = self.conn.execute(
             "SELECT revision, time FROM alerts WHERE id=%s AND revision<%s ORDER BY revision",
             (alert.id, alert.revision),
@@ -78,12 +115,17 @@ class PgWriter:
         return [(int(r), t) for r, t in rows]
 
     def insert(self, row: tuple[Any, ...]) -> bool:
-        cur = self.conn.execute(
-            f"INSERT INTO outbox ({outbox._INSERT_COLUMNS})"
-            " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) ON CONFLICT (delivery_id) DO NOTHING",
-            (*row[:7], _ts(row[7]), row[8], _ts(row[9]), row[10]),
-        )
-        return cur.rowcount > 0
+        return bool(self.insert_many([row]))
+
+    def insert_many(self, rows: Sequence[tuple[Any, ...]]) -> set[str]:
+        added: set[str] = set()
+        for start in range(0, len(rows), _INSERT_CHUNK):
+            chunk = rows[start : start + _INSERT_CHUNK]
+            cols = [list(c) for c in zip(*chunk, strict=True)]
+            cols[7] = [_ts(t) for t in cols[7]]
+            cols[9] = [_ts(t) for t in cols[9]]
+            added.update(r[0] for r in self.conn.execute(_INSERT_SQL, cols))
+        return added
 
     def audited(self, target: str, action: str) -> bool:
         seen = self.conn.execute(
@@ -93,6 +135,10 @@ class PgWriter:
 
     def audit(self, action: str, target: str, detail: dict[str, Any]) -> None:
         audit.record(self.conn, actor="system", action=action, target=target, detail=detail)
+
+    def audit_many(self, entries: Sequence[tuple[str, str, dict[str, Any]]]) -> None:
+        if entries:
+            audit.record_many(self.conn, [("system", *e) for e in entries])
 
 
 def enqueue(
