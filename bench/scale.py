@@ -66,15 +66,24 @@ def _wait(proc: subprocess.Popen[bytes], what: str) -> float:
     _, status, ru = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
-        err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+        log = _ERR_LOGS.get(proc.pid)
+        err = log.read_text(errors="replace") if log is not None else ""
         raise SystemExit(f"{what} failed ({proc.returncode}):\n{err[-3000:]}")
     return _cpu(ru)
 
 
+_ERR_LOGS: dict[int, Path] = {}
+
+
 def _spawn(args: list[str], log: Path) -> subprocess.Popen[bytes]:
+    # stderr to a file, never a pipe nobody reads while the process runs: a run that logs
+    # more than the pipe's 64 KB (rejection warnings over 1M sentences) would block on it.
     fh = log.open("wb")
+    err = log.with_suffix(".err")
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    return subprocess.Popen([*SEAWARDEN, *args], stdout=fh, stderr=subprocess.PIPE, env=env)
+    proc = subprocess.Popen([*SEAWARDEN, *args], stdout=fh, stderr=err.open("wb"), env=env)
+    _ERR_LOGS[proc.pid] = err
+    return proc
 
 
 def _jsonl_alerts(path: Path) -> set[tuple[str, int]]:
