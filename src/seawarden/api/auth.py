@@ -31,6 +31,7 @@ from seawarden.api.middleware import is_api_path
 from seawarden.api.principal import Principal
 from seawarden.api.settings import ApiSettings, SubscriptionLike
 from seawarden.api.tokens import Role
+from seawarden.errors import StoreError
 
 log = logging.getLogger("seawarden.api.auth")
 
@@ -75,7 +76,7 @@ def resolve(settings: ApiSettings, presented: str) -> tuple[Principal | None, st
     try:
         with db.connection(settings.store, busy_timeout_ms=settings.busy_timeout_ms) as conn:
             rec = tokens.lookup(conn, presented)
-    except sqlite3.DatabaseError:
+    except (sqlite3.DatabaseError, StoreError):  # StoreError: the server did not answer
         log.exception("api auth: token lookup failed")
         return None, "store_error"
     if rec is None:

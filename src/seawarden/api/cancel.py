@@ -12,7 +12,6 @@ cancelled in the store here, in one transaction with its action and audit entrie
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -23,6 +22,7 @@ import orjson
 from seawarden.alerts import outbox
 from seawarden.alerts.model import Alert, NextCrossing, Reason
 from seawarden.alerts.subscriptions import Subscription
+from seawarden.api import db
 from seawarden.api.principal import Principal
 from seawarden.api.queries import ConflictError
 from seawarden.store import audit
@@ -75,14 +75,14 @@ def alert_from_dict(d: Mapping[str, Any]) -> Alert:
     )
 
 
-def latest(conn: sqlite3.Connection, alert_id: str) -> dict[str, Any] | None:
+def latest(conn: db.StoreConnection, alert_id: str) -> dict[str, Any] | None:
     row = conn.execute(
         "SELECT body FROM alerts WHERE id = ? ORDER BY revision DESC LIMIT 1", (alert_id,)
     ).fetchone()
     return None if row is None else dict(orjson.loads(row[0]))
 
 
-def check(conn: sqlite3.Connection, alert_id: str) -> dict[str, Any] | None:
+def check(conn: db.StoreConnection, alert_id: str) -> dict[str, Any] | None:
     """The latest revision if the alert may be cancelled; None if absent; ConflictError."""
     body = latest(conn, alert_id)
     if body is None:
@@ -100,12 +100,12 @@ def check(conn: sqlite3.Connection, alert_id: str) -> dict[str, Any] | None:
 
 
 def _record(
-    conn: sqlite3.Connection, alert_id: str, principal: Principal, detail: dict[str, Any]
+    conn: db.StoreConnection, alert_id: str, principal: Principal, detail: dict[str, Any]
 ) -> None:
     now = datetime.now(UTC)
     conn.execute(
         "INSERT INTO alert_actions (alert_id, time, actor, action, detail) VALUES (?, ?, ?, ?, ?)",
-        (alert_id, now.isoformat(), principal.actor, "cancel", orjson.dumps(detail)),
+        (alert_id, now.isoformat(), principal.actor, "cancel", orjson.dumps(detail).decode()),
     )
     audit.record(
         conn,
@@ -118,10 +118,10 @@ def _record(
 
 
 def record_action(
-    conn: sqlite3.Connection, alert_id: str, principal: Principal, detail: dict[str, Any]
+    conn: db.StoreConnection, alert_id: str, principal: Principal, detail: dict[str, Any]
 ) -> None:
     """The action and audit entries of a cancel the pipeline carried out."""
-    conn.execute("BEGIN IMMEDIATE")
+    db.begin(conn)
     try:
         _record(conn, alert_id, principal, detail)
         conn.execute("COMMIT")
@@ -132,14 +132,14 @@ def record_action(
 
 
 def cancel_in_store(
-    conn: sqlite3.Connection,
+    conn: db.StoreConnection,
     alert_id: str,
     principal: Principal,
     reason: str,
     subscriptions: Sequence[Subscription],
 ) -> Alert | None:
     """Write the Cancel revision, queue it, record action and audit; one transaction."""
-    conn.execute("BEGIN IMMEDIATE")
+    db.begin(conn)
     try:
         body = check(conn, alert_id)
         if body is None:
@@ -162,8 +162,13 @@ def cancel_in_store(
         )
         queued = 0
         if subscriptions:
-            outbox.ensure_schema(conn)
-            queued = outbox.enqueue(conn, [alert], subscriptions)
+            if isinstance(conn, db.PgConnection):
+                from seawarden.alerts import outbox_pg  # same rules, in this transaction
+
+                queued = outbox_pg.enqueue(conn.raw, [alert], subscriptions)
+            else:
+                outbox.ensure_schema(conn)
+                queued = outbox.enqueue(conn, [alert], subscriptions)
         _record(
             conn,
             alert_id,

@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from seawarden.api import tokens
+from seawarden.api.db import StoreTarget
 from seawarden.api.settings import SubscriptionLike
 from seawarden.cli_sources import FusionOpt, RegistryOpt, SensorsOpt, WeatherOpt, source_settings
 from seawarden.errors import ConfigError, StoreError
@@ -33,7 +34,12 @@ log = logging.getLogger("seawarden.api")
 token_app = typer.Typer(no_args_is_help=True, help="Issue, list and revoke API tokens.")
 DEFAULT_SUBSCRIPTIONS = Path("config/subscriptions.yaml")
 
-StoreOpt = Annotated[Path, typer.Option("--store", help="SQLite store (the API's database)")]
+StoreOpt = Annotated[
+    str,
+    typer.Option(
+        "--store", help="the API's store: a SQLite file, or a postgresql://user@host/db DSN"
+    ),
+]
 
 
 def _actor() -> str:
@@ -43,15 +49,18 @@ def _actor() -> str:
         return "cli:unknown"
 
 
-def _prepare_store(path: Path, *, create: bool) -> None:
+def _prepare_store(text: str | Path, *, create: bool) -> StoreTarget:
+    """The store ``--store`` names, made ready for the API (created first if ``create``)."""
     from seawarden.api import db
-    from seawarden.store.sqlite import SQLiteStore
+    from seawarden.store import open_store
 
-    if not path.is_file():
+    target = db.store_target(text)
+    if not db.exists(target):
         if not create:
-            raise StoreError(f"{path}: no such store")
-        SQLiteStore(path).close()  # a new, empty store with the pipeline's schema
-    db.ensure_schema(path)
+            raise StoreError(f"{db.display_name(target)}: no such store")
+        open_store(target).close()  # a new, empty store with the pipeline's schema
+    db.ensure_schema(target)
+    return target
 
 
 def load_subscriptions(path: Path | None) -> Mapping[str, SubscriptionLike] | None:
@@ -102,8 +111,8 @@ def token_create(
                 raise ConfigError(
                     f"--nation {nation} differs from subscription {subscription}'s {sub_nation}"
                 )
-    _prepare_store(store, create=True)
-    with db.connection(store) as conn:
+    target = _prepare_store(store, create=True)
+    with db.connection(target) as conn:
         secret, rec = tokens.create(
             conn,
             name=name,
@@ -126,8 +135,8 @@ def token_list(store: StoreOpt) -> None:
     """List tokens: name, role, nation, areas, created, revoked (never the token)."""
     from seawarden.api import db
 
-    _prepare_store(store, create=False)
-    with db.connection(store) as conn:
+    target = _prepare_store(store, create=False)
+    with db.connection(target) as conn:
         rows = tokens.all_tokens(conn)
     table = Table(title="API tokens", title_justify="left")
     for col in ("name", "role", "nation", "areas", "created", "revoked"):
@@ -153,8 +162,8 @@ def token_revoke(
     """Revoke a token; requests with it fail from the next one on."""
     from seawarden.api import db
 
-    _prepare_store(store, create=False)
-    with db.connection(store) as conn:
+    target = _prepare_store(store, create=False)
+    with db.connection(target) as conn:
         rec = tokens.revoke(conn, name, actor=_actor())
     if rec is None:
         raise ConfigError(f"no token named {name!r}; see `seawarden token list`")
@@ -170,11 +179,12 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def preflight(store: Path, *, demo: bool) -> None:
+def preflight(target: StoreTarget, *, demo: bool) -> None:
     """Refuse default secrets outside --demo; create the demo token in --demo."""
     from seawarden.api import db
 
-    with db.connection(store) as conn:
+    store = db.display_name(target)  # what messages show (never a DSN's password)
+    with db.connection(target) as conn:
         if demo:
             if tokens.live_demo_tokens(conn):
                 return
@@ -265,6 +275,7 @@ def serve(
 def start_service(opts: ServeOptions) -> LiveRunner | None:
     """Checks shared by ``serve`` and ``run --demo``, then run the service."""
     from seawarden.api import ApiSettings
+    from seawarden.api.db import display_name
     from seawarden.api.serve import run as run_service
 
     if opts.demo and not is_loopback(opts.host):
@@ -276,7 +287,7 @@ def start_service(opts: ServeOptions) -> LiveRunner | None:
     if opts.speed <= 0:
         raise typer.BadParameter("--speed must be > 0")
     feed = bool(opts.tcp or opts.udp or opts.replay or opts.demo)
-    _prepare_store(opts.store, create=feed)
+    opts.store = _prepare_store(opts.store, create=feed)
     preflight(opts.store, demo=opts.demo)
     subs = load_subscriptions(opts.subscriptions) or {}
     settings = ApiSettings(store=opts.store, demo=opts.demo, subscriptions=subs)
@@ -290,7 +301,8 @@ def start_service(opts: ServeOptions) -> LiveRunner | None:
             "bearer secrets[/]"
         )
     console.print(
-        f"seawarden: console /, API /api, metrics /metrics (store {opts.store}); Ctrl-C stops."
+        f"seawarden: console /, API /api, metrics /metrics (store {display_name(opts.store)});"
+        " Ctrl-C stops."
     )
     return run_service(opts, app_settings=settings)
 

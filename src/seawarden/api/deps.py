@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from typing import Annotated
 
@@ -19,11 +18,11 @@ def settings_of(request: Request) -> ApiSettings:
     return settings
 
 
-def store_connection(request: Request) -> Iterator[sqlite3.Connection]:
+def store_connection(request: Request) -> Iterator[db.StoreConnection]:
     settings = settings_of(request)
     with db.connection(settings.store, busy_timeout_ms=settings.busy_timeout_ms) as conn:
         yield conn
 
 
-Conn = Annotated[sqlite3.Connection, Depends(store_connection)]
+Conn = Annotated[db.StoreConnection, Depends(store_connection)]
 Settings = Annotated[ApiSettings, Depends(settings_of)]

@@ -16,7 +16,6 @@ import contextlib
 import logging
 import threading
 from collections.abc import Callable, Coroutine
-from pathlib import Path
 from typing import Any, TypeVar
 
 from seawarden.alerts.model import Alert
@@ -148,7 +147,7 @@ class PipelineLink:
             raise PipelineBusyError("the pipeline did not answer in time; retry") from None
 
     # -- what the API changes ---------------------------------------------------------------
-    def reload_areas(self, store: Path) -> None:
+    def reload_areas(self, store: db.StoreTarget) -> None:
         """Queue: read ``api_areas`` and swap the running pipeline's areas (latest wins)."""
 
         def command() -> None:
@@ -162,7 +161,7 @@ class PipelineLink:
 
         self.submit(command)
 
-    def reload_watchlist(self, store: Path) -> None:
+    def reload_watchlist(self, store: db.StoreTarget) -> None:
         """Queue: read ``api_watchlist`` and give the running fleet the new watchlist."""
 
         def command() -> None:

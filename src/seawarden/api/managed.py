@@ -1,9 +1,10 @@
 """Areas of interest and the watchlist as the watch floor edits them: kept in the store.
 
 Analysts add a corridor when a new cable is laid, or a tanker the day it is named in the
-news, without a restart. The edited sets live in two tables of the store file
-(``api_areas``, ``api_watchlist``), seeded from the configured files when empty; every
-change is written with its audit entry in one transaction. Validation is the loaders' own
+news, without a restart. The edited sets live in two tables of the store (``api_areas``,
+``api_watchlist``; on PostgreSQL from migration 0004), seeded from the configured files
+when empty; every change is written with its audit entry in one transaction. Validation is
+the loaders' own
 (:func:`seawarden.areas.load.parse_areas`, :func:`seawarden.fleet.watchlist_io.read_watchlist`),
 so a feature or row the API accepts is exactly one the config files would.
 """
@@ -23,6 +24,7 @@ from typing import Any
 
 import orjson
 
+from seawarden.api import db
 from seawarden.areas.load import load_areas, parse_areas
 from seawarden.errors import ConfigError
 from seawarden.fleet.watchlist import Watchlist, WatchlistEntry
@@ -40,13 +42,14 @@ CREATE TABLE IF NOT EXISTS api_watchlist (
 """
 
 
-def ensure_schema(conn: sqlite3.Connection) -> None:
-    conn.executescript(SCHEMA)
+def ensure_schema(conn: db.StoreConnection) -> None:
+    if isinstance(conn, sqlite3.Connection):  # PostgreSQL: the store's migration 0004
+        conn.executescript(SCHEMA)
 
 
 @contextmanager
-def transaction(conn: sqlite3.Connection) -> Iterator[None]:
-    conn.execute("BEGIN IMMEDIATE")
+def transaction(conn: db.StoreConnection) -> Iterator[None]:
+    db.begin(conn)
     try:
         yield
         conn.execute("COMMIT")
@@ -92,18 +95,19 @@ def validate_feature(area_id: str, feature: dict[str, Any]) -> tuple[dict[str, A
     return clean, area
 
 
-def features(conn: sqlite3.Connection) -> list[dict[str, Any]]:
-    rows = conn.execute("SELECT feature FROM api_areas ORDER BY rowid")
+def features(conn: db.StoreConnection) -> list[dict[str, Any]]:
+    order = "seq" if db.is_pg(conn) else "rowid"  # insertion order, kept by an upsert
+    rows = conn.execute(f"SELECT feature FROM api_areas ORDER BY {order}")
     return [orjson.loads(r[0]) for r in rows]
 
 
-def areas(conn: sqlite3.Connection) -> list[Area]:
+def areas(conn: db.StoreConnection) -> list[Area]:
     """The stored areas, parsed (the pipeline's input)."""
     return parse_areas({"type": "FeatureCollection", "features": features(conn)}, source="store")
 
 
 def put_area(
-    conn: sqlite3.Connection, area_id: str, feature: dict[str, Any], actor: str
+    conn: db.StoreConnection, area_id: str, feature: dict[str, Any], actor: str
 ) -> tuple[dict[str, Any], bool]:
     """Store a validated feature (audited); returns it and whether it was new."""
     clean, _ = validate_feature(area_id, feature)
@@ -128,7 +132,7 @@ def put_area(
     return clean, existed is None
 
 
-def delete_area(conn: sqlite3.Connection, area_id: str, actor: str) -> bool:
+def delete_area(conn: db.StoreConnection, area_id: str, actor: str) -> bool:
     with transaction(conn):
         cur = conn.execute("DELETE FROM api_areas WHERE id = ?", (area_id,))
         if cur.rowcount:
@@ -136,7 +140,7 @@ def delete_area(conn: sqlite3.Connection, area_id: str, actor: str) -> bool:
     return bool(cur.rowcount)
 
 
-def seed_areas(conn: sqlite3.Connection, path: Path | None, actor: str) -> int:
+def seed_areas(conn: db.StoreConnection, path: Path | None, actor: str) -> int:
     """Fill an empty ``api_areas`` from a GeoJSON file; returns areas seeded (0 if not empty)."""
     if path is None or conn.execute("SELECT 1 FROM api_areas LIMIT 1").fetchone():
         return 0
@@ -182,16 +186,16 @@ def entry_from_dict(d: dict[str, Any]) -> WatchlistEntry:
     )
 
 
-def entries(conn: sqlite3.Connection) -> list[WatchlistEntry]:
+def entries(conn: db.StoreConnection) -> list[WatchlistEntry]:
     rows = conn.execute("SELECT entry FROM api_watchlist ORDER BY key")
     return [entry_from_dict(orjson.loads(r[0])) for r in rows]
 
 
-def watchlist(conn: sqlite3.Connection) -> Watchlist:
+def watchlist(conn: db.StoreConnection) -> Watchlist:
     return Watchlist(entries(conn))
 
 
-def _upsert(conn: sqlite3.Connection, e: WatchlistEntry, actor: str, now: str) -> None:
+def _upsert(conn: db.StoreConnection, e: WatchlistEntry, actor: str, now: str) -> None:
     conn.execute(
         "INSERT INTO api_watchlist (key, entry, updated, actor) VALUES (?, ?, ?, ?)"
         " ON CONFLICT(key) DO UPDATE SET entry=excluded.entry, updated=excluded.updated,"
@@ -200,7 +204,7 @@ def _upsert(conn: sqlite3.Connection, e: WatchlistEntry, actor: str, now: str) -
     )
 
 
-def put_entry(conn: sqlite3.Connection, entry: WatchlistEntry, actor: str) -> WatchlistEntry:
+def put_entry(conn: db.StoreConnection, entry: WatchlistEntry, actor: str) -> WatchlistEntry:
     now = datetime.now(UTC)
     with transaction(conn):
         _upsert(conn, entry, actor, now.isoformat())
@@ -215,7 +219,7 @@ def put_entry(conn: sqlite3.Connection, entry: WatchlistEntry, actor: str) -> Wa
     return entry
 
 
-def delete_entry(conn: sqlite3.Connection, key: str, actor: str) -> bool:
+def delete_entry(conn: db.StoreConnection, key: str, actor: str) -> bool:
     with transaction(conn):
         cur = conn.execute("DELETE FROM api_watchlist WHERE key = ?", (key,))
         if cur.rowcount:
@@ -238,7 +242,7 @@ def parse_csv(
 
 
 def import_entries(
-    conn: sqlite3.Connection,
+    conn: db.StoreConnection,
     got: Sequence[WatchlistEntry],
     *,
     replace: bool,
@@ -266,7 +270,7 @@ def import_entries(
     return total
 
 
-def seed_watchlist(conn: sqlite3.Connection, paths: Sequence[Path], actor: str) -> int:
+def seed_watchlist(conn: db.StoreConnection, paths: Sequence[Path], actor: str) -> int:
     if not paths or conn.execute("SELECT 1 FROM api_watchlist LIMIT 1").fetchone():
         return 0
     merged: Watchlist | None = None

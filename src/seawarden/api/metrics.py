@@ -14,7 +14,6 @@ import logging
 import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -25,6 +24,7 @@ from seawarden.api import db
 from seawarden.api.auth import AuthFailures
 from seawarden.api.hub import Hub
 from seawarden.api.link import PipelineLink
+from seawarden.errors import StoreError
 
 log = logging.getLogger("seawarden.api.metrics")
 
@@ -42,7 +42,7 @@ class SeawardenCollector(Collector):
     """Reads the live counters at scrape time."""
 
     def __init__(
-        self, *, store: Path, hub: Hub, failures: AuthFailures, link: PipelineLink | None
+        self, *, store: db.StoreTarget, hub: Hub, failures: AuthFailures, link: PipelineLink | None
     ) -> None:
         self.store = store
         self.hub = hub
@@ -132,15 +132,16 @@ class SeawardenCollector(Collector):
         counts = dict.fromkeys(outbox.STATUSES, 0)
         try:
             with db.connection(self.store, busy_timeout_ms=1000) as conn:
-                if db.table_exists(conn, "outbox"):
-                    counts.update(outbox.counts_by_status(conn))
-        except (sqlite3.DatabaseError, OSError) as exc:
+                if db.table_exists(conn, "outbox"):  # outbox.counts_by_status, either store
+                    rows = conn.execute("SELECT status, COUNT(*) FROM outbox GROUP BY status")
+                    counts.update({str(s): int(n) for s, n in rows})
+        except (sqlite3.DatabaseError, OSError, StoreError) as exc:
             log.warning("metrics: cannot read the outbox: %s", exc)
         return counts
 
 
 def registry_for(
-    *, store: Path, hub: Hub, failures: AuthFailures, link: PipelineLink | None
+    *, store: db.StoreTarget, hub: Hub, failures: AuthFailures, link: PipelineLink | None
 ) -> CollectorRegistry:
     reg = CollectorRegistry(auto_describe=False)
     reg.register(SeawardenCollector(store=store, hub=hub, failures=failures, link=link))

@@ -8,7 +8,6 @@ deep the client has read and a pipeline writing meanwhile does not shift the pag
 from __future__ import annotations
 
 import re
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,6 +16,7 @@ from typing import Any
 import orjson
 
 from seawarden.alerts import outbox
+from seawarden.api import db
 from seawarden.api.db import table_exists
 from seawarden.api.principal import Principal
 from seawarden.store import audit
@@ -48,6 +48,18 @@ def decode_cursor(text: str) -> tuple[str, str]:
     return time, ident
 
 
+def cursor_time(conn: db.StoreConnection, text: str) -> str:
+    """A cursor's time as the store compares it. SQLite compares the text, so any text is a
+    position; PostgreSQL compares ``timestamptz``, so the text must be a date-time (every
+    ``next_cursor`` is), else :class:`CursorError`."""
+    if db.is_pg(conn):
+        try:
+            datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            raise CursorError("the cursor's time is not a date-time; use a next_cursor") from None
+    return text
+
+
 @dataclass(frozen=True, slots=True)
 class LatestRow:
     id: str
@@ -56,7 +68,7 @@ class LatestRow:
 
 
 def latest_alerts(
-    conn: sqlite3.Connection,
+    conn: db.StoreConnection,
     *,
     since: datetime | None,
     min_severity: str | None,
@@ -80,20 +92,23 @@ def latest_alerts(
     if mmsi is not None:
         sql += " AND a.mmsi = ?"
         args.append(mmsi)
+    # PostgreSQL: ids compare byte-wise as in SQLite (the database's collation may not)
+    ident = 'a.id COLLATE "C"' if db.is_pg(conn) else "a.id"
     if before is not None:
-        sql += " AND (a.time < ? OR (a.time = ? AND a.id < ?))"
-        args.extend([before[0], before[0], before[1]])
-    sql += " ORDER BY a.time DESC, a.id DESC LIMIT ?"
+        sql += f" AND (a.time < ? OR (a.time = ? AND {ident} < ?))"
+        at = cursor_time(conn, before[0])
+        args.extend([at, at, before[1]])
+    sql += f" ORDER BY a.time DESC, {ident} DESC LIMIT ?"
     args.append(limit)
     return [LatestRow(str(r[0]), str(r[1]), orjson.loads(r[2])) for r in conn.execute(sql, args)]
 
 
-def revisions(conn: sqlite3.Connection, alert_id: str) -> list[dict[str, Any]]:
+def revisions(conn: db.StoreConnection, alert_id: str) -> list[dict[str, Any]]:
     rows = conn.execute("SELECT body FROM alerts WHERE id = ? ORDER BY revision", (alert_id,))
     return [orjson.loads(r[0]) for r in rows]
 
 
-def revisions_of(conn: sqlite3.Connection, ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+def revisions_of(conn: db.StoreConnection, ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
     out: dict[str, list[dict[str, Any]]] = {i: [] for i in ids}
     for start in range(0, len(ids), 500):
         chunk = list(ids[start : start + 500])
@@ -110,7 +125,7 @@ def revisions_of(conn: sqlite3.Connection, ids: Sequence[str]) -> dict[str, list
 # -- operator actions ------------------------------------------------------------------
 
 
-def actions_of(conn: sqlite3.Connection, ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+def actions_of(conn: db.StoreConnection, ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
     out: dict[str, list[dict[str, Any]]] = {i: [] for i in ids}
     for start in range(0, len(ids), 500):
         chunk = list(ids[start : start + 500])
@@ -154,7 +169,7 @@ class ConflictError(Exception):
 
 
 def act(
-    conn: sqlite3.Connection,
+    conn: db.StoreConnection,
     alert_id: str,
     principal: Principal,
     action: str,
@@ -165,7 +180,7 @@ def act(
     Returns ``False`` if there is no such alert; raises :class:`ConflictError` for a closed one.
     """
     now = datetime.now(UTC)
-    conn.execute("BEGIN IMMEDIATE")
+    db.begin(conn)
     try:
         if (
             conn.execute("SELECT 1 FROM alerts WHERE id = ? LIMIT 1", (alert_id,)).fetchone()
@@ -185,7 +200,7 @@ def act(
         conn.execute(
             "INSERT INTO alert_actions (alert_id, time, actor, action, detail)"
             " VALUES (?, ?, ?, ?, ?)",
-            (alert_id, now.isoformat(), principal.actor, action, orjson.dumps(detail)),
+            (alert_id, now.isoformat(), principal.actor, action, orjson.dumps(detail).decode()),
         )
         audit.record(
             conn,
@@ -238,7 +253,7 @@ def _delivery(names: Sequence[str], row: Sequence[Any]) -> dict[str, Any]:
 
 
 def deliveries(
-    conn: sqlite3.Connection,
+    conn: db.StoreConnection,
     *,
     status: str | None,
     before: tuple[str, str] | None,
@@ -247,6 +262,8 @@ def deliveries(
     """Outbox rows newest first (``None`` if this store has no outbox yet); no payloads."""
     if not table_exists(conn, OUTBOX):
         return None
+    if db.is_pg(conn):
+        return _pg_deliveries(conn, status=status, before=before, limit=limit)
     sql, args = f"SELECT * FROM {OUTBOX} WHERE 1=1", list[Any]()
     if status is not None:
         sql += " AND status = ?"
@@ -261,8 +278,48 @@ def deliveries(
     return [_delivery(names, r) for r in cur]
 
 
+_PG_TIMES = ("next_attempt", "created", "delivered")
+
+
+def _wall_text(iso: str | None) -> str | None:
+    """PostgreSQL's outbox time (ISO text from the API's cursor) in the fixed-width form the
+    SQLite outbox stores (:func:`seawarden.alerts.outbox.wall_iso`), exactly."""
+    if iso is None:
+        return None
+    return datetime.fromisoformat(iso).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _pg_delivery(cur: Any) -> list[dict[str, Any]]:
+    names = [d[0] for d in cur.description]
+    out = []
+    for r in cur.fetchall():
+        row = dict(zip(names, r, strict=True))
+        for col in _PG_TIMES:
+            row[col] = _wall_text(row[col])
+        out.append(_delivery(list(row), list(row.values())))
+    return out
+
+
+def _pg_deliveries(
+    conn: db.StoreConnection, *, status: str | None, before: tuple[str, str] | None, limit: int
+) -> list[dict[str, Any]]:
+    """The listing on PostgreSQL's outbox (``created`` is a timestamptz, never null), in
+    the SQLite order: newest first, then delivery id byte-wise."""
+    sql, args = f"SELECT * FROM {OUTBOX} WHERE true", list[Any]()
+    if status is not None:
+        sql += " AND status = ?"
+        args.append(status)
+    if before is not None:
+        at = cursor_time(conn, before[0])
+        sql += ' AND (created < ? OR (created = ? AND delivery_id COLLATE "C" < ?))'
+        args.extend([at, at, before[1]])
+    sql += ' ORDER BY created DESC, delivery_id COLLATE "C" DESC LIMIT ?'
+    args.append(limit)
+    return _pg_delivery(conn.execute(sql, args))
+
+
 def retry_delivery(
-    conn: sqlite3.Connection, delivery_id: str, principal: Principal
+    conn: db.StoreConnection, delivery_id: str, principal: Principal
 ) -> dict[str, Any] | None:
     """Put a dead delivery back in the queue (attempts 0, due now), audited; ``None`` if absent.
 
@@ -280,9 +337,18 @@ def retry_delivery(
         raise ConflictError(f"only a dead delivery can be retried; this one is {row[0]}")
     if not row[1]:
         raise ConflictError("this delivery has no payload to send again")
-    if not outbox.requeue_dead(conn, ids=[delivery_id], actor=principal.actor):
+    if isinstance(conn, db.PgConnection):
+        from seawarden.alerts import outbox_pg
+
+        done = outbox_pg.requeue_dead(conn.raw, ids=[delivery_id], actor=principal.actor)
+    else:
+        done = outbox.requeue_dead(conn, ids=[delivery_id], actor=principal.actor)
+    if not done:
         raise ConflictError("the delivery changed while it was being retried; reload it")
     cur = conn.execute(f"SELECT * FROM {OUTBOX} WHERE delivery_id = ?", (delivery_id,))
+    if db.is_pg(conn):
+        got = _pg_delivery(cur)
+        return got[0] if got else None
     names = [d[0] for d in cur.description]
     r = cur.fetchone()
     return None if r is None else _delivery(names, r)

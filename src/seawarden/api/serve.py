@@ -39,7 +39,7 @@ from seawarden.areas.index import AreaIndex
 from seawarden.errors import ConfigError
 from seawarden.pipeline.live import LiveRunner
 from seawarden.pipeline.sinks import EventSink
-from seawarden.store.sqlite import SQLiteStore
+from seawarden.store import Store, open_store
 
 log = logging.getLogger("seawarden.api.serve")
 PACKAGE_DATA = Path(__file__).resolve().parents[1] / "data"
@@ -52,7 +52,7 @@ DEMO_SEED = 1
 
 @dataclass(slots=True, kw_only=True)
 class ServeOptions:
-    store: Path
+    store: db.StoreTarget  # a SQLite file or a postgresql:// DSN
     host: str = "127.0.0.1"
     port: int = 8800
     demo: bool = False
@@ -78,11 +78,17 @@ def split_endpoint(text: str, what: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-def demo_feed_file(store: Path) -> Path:
-    """Write (once) the demo's scenario file next to the store and return its path."""
+def demo_feed_file(store: db.StoreTarget) -> Path:
+    """Write (once) the demo's scenario file next to the store (a PostgreSQL store: in the
+    temporary directory) and return its path."""
+    import tempfile
+
     from seawarden.sim import simulate
 
-    out = store.with_name(store.name + ".demo-sim.nmea")
+    if isinstance(store, Path):
+        out = store.with_name(store.name + ".demo-sim.nmea")
+    else:
+        out = Path(tempfile.gettempdir()) / "seawarden-demo-sim.nmea"
     if not out.is_file():
         if not DEMO_BACKGROUND.is_file():
             raise ConfigError(f"demo data missing: {DEMO_BACKGROUND}; reinstall seawarden")
@@ -115,7 +121,7 @@ def default_watchlists(given: Sequence[Path], demo: bool) -> list[Path]:
     return found
 
 
-def seed_managed(store: Path, areas: Path | None, watchlists: Sequence[Path]) -> None:
+def seed_managed(store: db.StoreTarget, areas: Path | None, watchlists: Sequence[Path]) -> None:
     with db.connection(store) as conn:
         managed.ensure_schema(conn)
         n = managed.seed_areas(conn, areas, "system:serve")
@@ -128,9 +134,7 @@ def seed_managed(store: Path, areas: Path | None, watchlists: Sequence[Path]) ->
             log.info("watchlist: %d entries seeded from %s", n, ", ".join(map(str, watchlists)))
 
 
-def build_link(
-    opts: ServeOptions, store_db: SQLiteStore, alert_sinks: list[AlertSink]
-) -> PipelineLink:
+def build_link(opts: ServeOptions, store_db: Store, alert_sinks: list[AlertSink]) -> PipelineLink:
     """The live runner on the managed areas and watchlist, wired to a fresh hub."""
     from seawarden.cli import PositionsMode, _config  # the CLI's config builder (no cycle)
 
@@ -194,7 +198,9 @@ def run(opts: ServeOptions, *, app_settings: ApiSettings) -> LiveRunner | None:
         opts.store, default_areas(opts.areas), default_watchlists(opts.watchlists, opts.demo)
     )
     feed = feed_for(opts, files)
-    store_db = SQLiteStore(opts.store) if feed is not None else None
+    # the pipeline writes the API's store (a file or the PostgreSQL database) through its own
+    # connection
+    store_db = open_store(opts.store) if feed is not None else None
     delivery = maybe_start(opts.subscriptions, store_db, demo=opts.demo) if store_db else None
     link = None
     if feed is not None and store_db is not None:

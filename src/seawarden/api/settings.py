@@ -28,7 +28,7 @@ class ApiSettings:
     ``--subscription ID`` to that subscription's areas.
     """
 
-    store: Path
+    store: Path | str  # a SQLite file or a postgresql:// DSN (api.db.StoreTarget)
     demo: bool = False
     subscriptions: Mapping[str, SubscriptionLike] = field(default_factory=dict)
     max_body_bytes: int = 64 * 1024

@@ -8,8 +8,9 @@ secrets, and here they would only add milliseconds to every request. The digest 
 up by value (an index seek, no secret-dependent comparison loop) and then compared again
 with :func:`hmac.compare_digest`.
 
-The ``tokens`` table lives in the store file beside the alerts and the audit log; every
-create and revoke is audited in the same transaction.
+The ``tokens`` table lives in the store beside the alerts and the audit log (the SQLite
+file, or the PostgreSQL schema: migration 0004); every create and revoke is audited in
+the same transaction.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import Literal
 
 import orjson
 
+from seawarden.api import db
 from seawarden.errors import ConfigError
 from seawarden.store import audit
 
@@ -85,6 +87,7 @@ def new_token() -> str:
 
 
 def ensure_schema(conn: sqlite3.Connection) -> None:
+    """SQLite only: on PostgreSQL the table comes with the store's migrations (0004)."""
     conn.executescript(SCHEMA)
     audit.ensure_schema(conn)
 
@@ -153,7 +156,7 @@ def validate(
 
 
 def create(
-    conn: sqlite3.Connection,
+    conn: db.StoreConnection,
     *,
     name: str,
     role: str,
@@ -186,7 +189,7 @@ def create(
         token_hash=digest(secret),
     )
     try:
-        conn.execute("BEGIN IMMEDIATE")
+        db.begin(conn)
         conn.execute(
             f"INSERT INTO tokens ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, NULL)",
             (
@@ -225,11 +228,11 @@ def create(
     return secret, record
 
 
-def revoke(conn: sqlite3.Connection, name: str, *, actor: str) -> TokenRecord | None:
+def revoke(conn: db.StoreConnection, name: str, *, actor: str) -> TokenRecord | None:
     """Revoke a token by name (audited); ``None`` if no such token, idempotent otherwise."""
     now = datetime.now(UTC)
     try:
-        conn.execute("BEGIN IMMEDIATE")
+        db.begin(conn)
         cur = conn.execute(
             "UPDATE tokens SET revoked = ? WHERE name = ? AND revoked IS NULL",
             (now.isoformat(), name),
@@ -244,16 +247,16 @@ def revoke(conn: sqlite3.Connection, name: str, *, actor: str) -> TokenRecord | 
     return get(conn, name)
 
 
-def get(conn: sqlite3.Connection, name: str) -> TokenRecord | None:
+def get(conn: db.StoreConnection, name: str) -> TokenRecord | None:
     r = conn.execute(f"SELECT {_COLUMNS} FROM tokens WHERE name = ?", (name,)).fetchone()
     return None if r is None else _row(r)
 
 
-def all_tokens(conn: sqlite3.Connection) -> list[TokenRecord]:
+def all_tokens(conn: db.StoreConnection) -> list[TokenRecord]:
     return [_row(r) for r in conn.execute(f"SELECT {_COLUMNS} FROM tokens ORDER BY created, name")]
 
 
-def lookup(conn: sqlite3.Connection, presented: str) -> TokenRecord | None:
+def lookup(conn: db.StoreConnection, presented: str) -> TokenRecord | None:
     """The unrevoked token whose digest matches ``presented``, or ``None``."""
     if not TOKEN_RE.match(presented):
         return None
@@ -267,7 +270,7 @@ def lookup(conn: sqlite3.Connection, presented: str) -> TokenRecord | None:
     return rec
 
 
-def has_live_admin(conn: sqlite3.Connection, *, exclude_demo: bool = True) -> bool:
+def has_live_admin(conn: db.StoreConnection, *, exclude_demo: bool = True) -> bool:
     sql = "SELECT 1 FROM tokens WHERE role = 'admin' AND revoked IS NULL"
     args: tuple[str, ...] = ()
     if exclude_demo:
@@ -275,7 +278,7 @@ def has_live_admin(conn: sqlite3.Connection, *, exclude_demo: bool = True) -> bo
     return conn.execute(sql + " LIMIT 1", args).fetchone() is not None
 
 
-def live_demo_tokens(conn: sqlite3.Connection) -> list[str]:
+def live_demo_tokens(conn: db.StoreConnection) -> list[str]:
     """Names of unrevoked tokens whose digest is the public demo token's."""
     rows = conn.execute(
         "SELECT name FROM tokens WHERE token_hash = ? AND revoked IS NULL", (DEMO_ADMIN_HASH,)

@@ -8,7 +8,6 @@ store: the ``vessels`` table joined with each vessel's latest alert revision.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 import orjson
 
 from seawarden.alerts.lifecycle import reasons_of
+from seawarden.api import db
 from seawarden.api.hub import HubAlertSink
 from seawarden.fleet.vessel import VesselState
 from seawarden.fusion.ids import is_target_id
@@ -131,14 +131,14 @@ _VESSEL_COLS = (
 )
 
 
-def latest_alert_bodies(conn: sqlite3.Connection, mmsis: Sequence[int]) -> dict[int, Any]:
+def latest_alert_bodies(conn: db.StoreConnection, mmsis: Sequence[int]) -> dict[int, Any]:
     """Each vessel's most recent alert revision (by event time, then revision)."""
     out: dict[int, Any] = {}
     for start in range(0, len(mmsis), 500):
         chunk = list(mmsis[start : start + 500])
         rows = conn.execute(
             f"SELECT mmsi, body FROM alerts WHERE mmsi IN ({','.join('?' * len(chunk))})"
-            " ORDER BY time, revision",
+            " ORDER BY time, id, revision",
             chunk,
         )
         for m, body in rows:
@@ -146,7 +146,7 @@ def latest_alert_bodies(conn: sqlite3.Connection, mmsis: Sequence[int]) -> dict[
     return {m: orjson.loads(b) for m, b in out.items()}
 
 
-def _heading(conn: sqlite3.Connection, mmsi: int) -> int | None:
+def _heading(conn: db.StoreConnection, mmsi: int) -> int | None:
     row = conn.execute(
         "SELECT heading_deg FROM positions WHERE mmsi = ? ORDER BY time DESC LIMIT 1", (mmsi,)
     ).fetchone()
@@ -162,7 +162,7 @@ def _open_score(body: Any) -> float:
     return float(body["score"]) if _is_open(body) else 0.0
 
 
-def _stored_item(conn: sqlite3.Connection, r: Sequence[Any], body: Any) -> dict[str, Any]:
+def _stored_item(conn: db.StoreConnection, r: Sequence[Any], body: Any) -> dict[str, Any]:
     (mmsi, last_seen, lat, lon, sog, cog, imo, name, callsign, ship_type, flag, watch) = r
     is_open = _is_open(body)
     item: dict[str, Any] = {
@@ -188,13 +188,35 @@ def _stored_item(conn: sqlite3.Connection, r: Sequence[Any], body: Any) -> dict[
     return item
 
 
+# PostgreSQL: the box is first matched on the GiST index of vessels.geog, as a polygon a
+# little larger than the box (its edges are geodesics; store/spatial.py densifies them to
+# within metres of the lon/lat lines), then cut exactly by the same BETWEEN as on SQLite.
+_PAD_DEG = 0.01
+_INDEXED_SPAN_DEG = 90.0  # a larger box takes most of the fleet: a plain scan is as good
+
+
+def _bbox_filter(conn: db.StoreConnection, bbox: BBox) -> tuple[str, list[Any]]:
+    sql = "lon BETWEEN ? AND ? AND lat BETWEEN ? AND ?"
+    args: list[Any] = [bbox[0], bbox[2], bbox[1], bbox[3]]
+    lo_lon, lo_lat = max(bbox[0] - _PAD_DEG, -180.0), max(bbox[1] - _PAD_DEG, -89.0)
+    hi_lon, hi_lat = min(bbox[2] + _PAD_DEG, 180.0), min(bbox[3] + _PAD_DEG, 89.0)
+    if db.is_pg(conn) and max(hi_lon - lo_lon, hi_lat - lo_lat) < _INDEXED_SPAN_DEG:
+        from seawarden.store.spatial import area_wkt
+
+        ring = [[lo_lon, lo_lat], [hi_lon, lo_lat], [hi_lon, hi_lat], [lo_lon, hi_lat]]
+        wkt = area_wkt({"type": "Polygon", "coordinates": [[*ring, ring[0]]]})
+        sql = "ST_Intersects(geog, ST_GeogFromText(?)) AND " + sql
+        args.insert(0, wkt)
+    return sql, args
+
+
 def stored_vessels(
-    conn: sqlite3.Connection, bbox: BBox | None, limit: int, *, scan_max: int = 50_000
+    conn: db.StoreConnection, bbox: BBox | None, limit: int, *, scan_max: int = 50_000
 ) -> list[dict[str, Any]]:
     sql, args = f"SELECT {_VESSEL_COLS} FROM vessels", list[Any]()
     if bbox is not None:
-        sql += " WHERE lon BETWEEN ? AND ? AND lat BETWEEN ? AND ?"
-        args += [bbox[0], bbox[2], bbox[1], bbox[3]]
+        where, args = _bbox_filter(conn, bbox)
+        sql += " WHERE " + where
     sql += " ORDER BY last_seen DESC LIMIT ?"
     args.append(scan_max)
     rows = conn.execute(sql, args).fetchall()
@@ -206,7 +228,7 @@ def stored_vessels(
 
 
 def stored_vessel(
-    conn: sqlite3.Connection, mmsi: int
+    conn: db.StoreConnection, mmsi: int
 ) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
     r = conn.execute(f"SELECT {_VESSEL_COLS} FROM vessels WHERE mmsi = ?", (mmsi,)).fetchone()
     if r is None:
@@ -220,7 +242,7 @@ def stored_vessel(
 # -- dossier parts from the store (both modes) ----------------------------------------------
 
 
-def identity_history(conn: sqlite3.Connection, mmsi: int) -> list[dict[str, Any]]:
+def identity_history(conn: db.StoreConnection, mmsi: int) -> list[dict[str, Any]]:
     rows = conn.execute(
         "SELECT time, field, old, new, source FROM identity_history WHERE mmsi = ?"
         " ORDER BY time, field",
@@ -238,7 +260,7 @@ def identity_history(conn: sqlite3.Connection, mmsi: int) -> list[dict[str, Any]
     ]
 
 
-def events(conn: sqlite3.Connection, mmsi: int, limit: int = 500) -> list[dict[str, Any]]:
+def events(conn: db.StoreConnection, mmsi: int, limit: int = 500) -> list[dict[str, Any]]:
     rows = conn.execute(
         "SELECT id, phase, kind, mmsi, time, lat, lon, area_id, producer_version, attrs"
         " FROM events WHERE mmsi = ? ORDER BY time DESC, id DESC LIMIT ?",
@@ -261,7 +283,7 @@ def events(conn: sqlite3.Connection, mmsi: int, limit: int = 500) -> list[dict[s
     ]
 
 
-def alert_refs(conn: sqlite3.Connection, mmsi: int) -> list[dict[str, Any]]:
+def alert_refs(conn: db.StoreConnection, mmsi: int) -> list[dict[str, Any]]:
     rows = conn.execute(
         "SELECT id, revision, msg_type, severity, score, time FROM alerts WHERE mmsi = ?"
         " ORDER BY time DESC, id DESC, revision DESC LIMIT 1000",
@@ -281,7 +303,7 @@ def alert_refs(conn: sqlite3.Connection, mmsi: int) -> list[dict[str, Any]]:
 
 
 def track(
-    conn: sqlite3.Connection,
+    conn: db.StoreConnection,
     mmsi: int,
     start: datetime | None,
     end: datetime | None,
@@ -297,6 +319,8 @@ def track(
         end = datetime.fromisoformat(row[0])
     if start is None:
         start = end - timedelta(seconds=default_window_s)
+    if db.is_pg(conn):
+        return _pg_track(conn, mmsi, start, end, max_points=max_points)
     rows = conn.execute(
         "SELECT time, lat, lon, speed_kn, course_deg, heading_deg, nav_status FROM positions"
         " WHERE mmsi = ? AND time >= ? AND time <= ? ORDER BY time LIMIT ?",
@@ -313,5 +337,33 @@ def track(
             "nav_status": nav,
         }
         for t, lat, lon, sog, cog, hdg, nav in rows[:max_points]
+    ]
+    return items, len(rows) > max_points
+
+
+def _pg_track(
+    conn: db.StoreConnection, mmsi: int, start: datetime, end: datetime, *, max_points: int
+) -> tuple[list[dict[str, Any]], bool]:
+    """:func:`track` on PostgreSQL: the store's own track statement (the (mmsi, time) primary
+    key, :data:`seawarden.store.postgres.TRACK_SQL`), cut at ``max_points``."""
+    from seawarden.store.postgres import TRACK_SQL
+
+    rows = conn.execute(
+        TRACK_SQL + " LIMIT %(limit)s",
+        {"mmsi": mmsi, "start": start, "end": end, "limit": max_points + 1},
+    ).fetchall()
+    # TRACK_SQL's columns: mmsi, time, lat, lon, speed_kn, course_deg, heading_deg,
+    # nav_status, msg_type, source
+    items = [
+        {
+            "time": iso_utc(datetime.fromisoformat(r[1])),
+            "lat": r[2],
+            "lon": r[3],
+            "speed_kn": r[4],
+            "course_deg": r[5],
+            "heading_deg": r[6],
+            "nav_status": r[7],
+        }
+        for r in rows[:max_points]
     ]
     return items, len(rows) > max_points

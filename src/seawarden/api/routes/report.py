@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
-from seawarden.api import queries
+from seawarden.api import db, queries
 from seawarden.api.auth import ANY_ROLE, require
 from seawarden.api.deps import Conn
 from seawarden.api.principal import Principal, visible_revisions
@@ -36,19 +36,23 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
     403: {"model": ErrorBody, "description": "role may not do this"},
     404: {"model": ErrorBody, "description": "no such alert (or not releasable to the caller)"},
     422: {"model": ErrorBody, "description": "invalid parameters"},
+    501: {"model": ErrorBody, "description": "not on a PostgreSQL store yet"},
 }
 
 
-def _build(conn: sqlite3.Connection, principal: Principal, alert_id: str) -> tuple[str, str]:
+def _build(conn: db.StoreConnection, principal: Principal, alert_id: str) -> tuple[str, str]:
     shown = visible_revisions(principal, queries.revisions(conn, alert_id))
     if not shown:
         raise HTTPException(404, f"no alert {alert_id}")
+    if not isinstance(conn, sqlite3.Connection):
+        # report.gather reads the SQLite tables only (evidence, contacts, areas) so far
+        raise HTTPException(501, "evidence reports need a SQLite store; not on PostgreSQL yet")
     bundle = gather(conn, alert_id, shown)
     return render_html(bundle, generated=datetime.now(UTC)), evidence_digest(bundle)
 
 
 def _audit(
-    conn: sqlite3.Connection, principal: Principal, alert_id: str, fmt: str, digest: str
+    conn: db.StoreConnection, principal: Principal, alert_id: str, fmt: str, digest: str
 ) -> None:
     audit.record(
         conn,
