@@ -70,8 +70,8 @@ def normalised(pg: Bundle, lite: Bundle) -> Bundle:
     assert len(pg.runs) == len(lite.runs) == 1
     for a, b in zip(pg.runs, lite.runs, strict=True):
         assert a.run_id != b.run_id
-        same = {"run_id": b.run_id, "started": b.started, "finished": b.finished}
-        assert dataclasses.replace(a, **same) == b
+        same = dataclasses.replace(a, run_id=b.run_id, started=b.started, finished=b.finished)
+        assert same == b
     return dataclasses.replace(pg, runs=lite.runs)
 
 

@@ -148,7 +148,7 @@ def test_a_resumed_run_and_replays_again_add_no_row_twice(replayed: Replayed, pg
     assert pg_rows(pg_dsn) == expected
 
 
-def _rows() -> list[EvidenceRow | ContactRow]:
+def _rows() -> tuple[EvidenceRow, ContactRow, ContactRow]:
     ais = EvidenceRow(
         mmsi=230_000_001,
         time=T0,
@@ -191,7 +191,7 @@ def _rows() -> list[EvidenceRow | ContactRow]:
         raw=b"2024-12-24T12:00:00.000001Z,50.7,-1.1",
         header=b"time,lat,lon",
     )
-    return [ais, radar, sar]
+    return ais, radar, sar
 
 
 def _count(dsn: str) -> tuple[int, int]:
@@ -209,7 +209,7 @@ def test_rows_commit_and_roll_back_with_the_store_transaction(
 ) -> None:
     write = store_writer(pg_store)
     assert write is not None
-    rows = _rows()
+    rows: list[EvidenceRow | ContactRow] = list(_rows())
     write(rows)
     assert _count(pg_dsn) == (0, 0)  # not committed yet: another session sees nothing
     pg_store.connection.rollback()
@@ -256,7 +256,7 @@ def test_a_flush_is_one_statement_per_table_and_chunk(
     shows one statement per 5 000 rows (PG_CHUNK). The rate is printed for the report."""
     write = store_writer(pg_store)
     assert write is not None
-    (ais, *_) = _rows()
+    ais, _, _ = _rows()
     rows: list[EvidenceRow | ContactRow] = [
         EvidenceRow(
             mmsi=ais.mmsi, time=T0 + timedelta(seconds=i), received=None, msg_type=1,
