@@ -76,17 +76,36 @@ class Delivery:
     sink: outbox.OutboxSink
     worker: Dispatcher | None
 
+    def check(self) -> None:
+        """:class:`StoreError` if the worker thread died: a runner must not go on queueing
+        alerts that nobody sends (they stay in the outbox for ``seawarden deliver``)."""
+        worker = self.worker
+        if worker is None or (why := worker.failed) is None:
+            return
+        log.critical("the delivery worker stopped (%s): nothing is being sent", why)
+        raise StoreError(
+            f"the delivery worker stopped ({why}); queued alerts stay in the outbox:"
+            f" `seawarden deliver --store {worker.name}` sends them"
+        )
+
     def close(self, *, wait_s: float) -> None:
-        """Give due deliveries up to ``wait_s`` to go out, then stop the worker."""
+        """Give due deliveries up to ``wait_s`` to go out, then stop the worker;
+        :class:`StoreError` if its thread had died."""
         if self.worker is None:
             return
-        if wait_s > 0 and not self.worker.wait_idle(wait_s):
-            log.warning(
-                "deliveries still pending after %.0f s; `seawarden deliver --store %s` sends them",
-                wait_s,
-                self.worker.name,
-            )
-        self.worker.stop()
+        try:
+            self.check()  # before waiting: a dead worker is reported as such, at once
+            if wait_s > 0 and not self.worker.wait_idle(wait_s):
+                self.check()
+                log.warning(
+                    "deliveries still pending after %.0f s; `seawarden deliver --store %s`"
+                    " sends them",
+                    wait_s,
+                    self.worker.name,
+                )
+            self.check()
+        finally:
+            self.worker.stop()
 
 
 def _target(store: SQLiteStore | PostgresStore) -> str:
@@ -111,11 +130,19 @@ def start_delivery(
     except StoreError as exc:
         log.warning("%s; this process only queues deliveries", exc)
         worker = None
+    delivery = Delivery(sink=sink, worker=worker)
     if worker is not None:
-        sink.on_enqueue = worker.wake
+        live = worker  # narrowed for the closure
+
+        def wake() -> None:
+            # After each commit of new rows: the worker is told, and a dead one stops the run.
+            live.wake()
+            delivery.check()
+
+        sink.on_enqueue = wake
         worker.start()
     log.info("disseminating to %d subscriptions from %s", len(subs), subscriptions)
-    return Delivery(sink=sink, worker=worker)
+    return delivery
 
 
 def maybe_start(

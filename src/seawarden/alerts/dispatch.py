@@ -578,10 +578,12 @@ class Dispatcher:
         if not self._unrecorded:
             return
         batch = self._unrecorded
-        tally = DispatchStats()
-        writes = [self._record_one(res, tally) for res in batch]
+        tallies = [DispatchStats() for _ in batch]
+        writes = [self._record_one(res, t) for res, t in zip(batch, tallies, strict=True)]
+        buried: set[str] = set()
         try:
             self._store.apply(writes)
+            done = len(batch)
         except StoreBusyError as exc:
             log.warning("store busy (%s): %d outcomes wait to be recorded", exc, len(batch))
             return
@@ -590,27 +592,34 @@ class Dispatcher:
             log.error(
                 "recording %d outcomes failed (%s); recording them one by one", len(batch), exc
             )
-            if not self._record_singly(writes):
-                return
-        self._unrecorded = []
-        for res in batch:
+            done, buried = self._record_singly(writes)
+        # The first ``done`` are recorded; the others (the store became busy) wait, so none
+        # is written twice (its audit row would be).
+        self._unrecorded = batch[done:]
+        for res, t in zip(batch[:done], tallies[:done], strict=True):
             self._busy.discard(res.row.delivery_id)
-        self.stats.delivered += tally.delivered
-        self.stats.retried += tally.retried
-        self.stats.dead += tally.dead
-        self.stats.deferred += tally.deferred
+            if res.row.delivery_id in buried:
+                self.stats.dead += 1
+                continue
+            self.stats.delivered += t.delivered
+            self.stats.retried += t.retried
+            self.stats.dead += t.dead
+            self.stats.deferred += t.deferred
 
-    def _record_singly(self, writes: Sequence[Write]) -> bool:
+    def _record_singly(self, writes: Sequence[Write]) -> tuple[int, set[str]]:
         """Apply ``writes`` one at a time; a write the store refuses (not busy) buries only
-        its row, with the store's reason. False if the store was busy (try all later)."""
-        for w in writes:
+        its row, with the store's reason. Returns how many were recorded (the first ones:
+        it stops where the store is busy) and the delivery ids buried."""
+        buried: set[str] = set()
+        for i, w in enumerate(writes):
             try:
                 self._store.apply([w])
+                continue
             except StoreBusyError:
-                return False
+                return i, buried
             except StoreError as exc:
                 why = clean_text(f"outcome could not be recorded: {exc}")[:500]
-                log.warning("DEAD LETTER %s: %s", w.delivery_id, why)
+            try:
                 self._store.apply(
                     [
                         Write(
@@ -624,7 +633,11 @@ class Dispatcher:
                         )
                     ]
                 )
-        return True
+            except StoreBusyError:
+                return i, buried  # buried later, when the store answers again
+            log.warning("DEAD LETTER %s: %s", w.delivery_id, why)
+            buried.add(w.delivery_id)
+        return len(writes), buried
 
     @property
     def failed(self) -> str | None:
