@@ -218,6 +218,7 @@ def api(replayed: Replayed) -> Iterator[Api]:
     finally:
         for c in clients.values():
             c.__exit__(None, None, None)
+        db.close_idle()  # before the module's schema is dropped
 
 
 def _all_pages(api: Api, backend: str, who: str, **params: Any) -> list[dict[str, Any]]:
@@ -409,10 +410,12 @@ def test_the_bbox_read_runs_on_the_gist_index(replayed: Replayed) -> None:
     with db.connection(replayed.targets["postgres"]) as conn:
         where, args = vessels._bbox_filter(conn, (19.0, 54.0, 21.5, 56.5))
         assert "ST_Intersects" in where
-        conn.execute("SET enable_seqscan = off")  # the sample is small: make the plan honest
+        conn.execute("BEGIN")  # SET LOCAL: nothing stays on a connection kept for reuse
+        conn.execute("SET LOCAL enable_seqscan = off")  # a small table: make the plan honest
         plan = "\n".join(
             r[0] for r in conn.execute(f"EXPLAIN SELECT mmsi FROM vessels WHERE {where}", args)
         )
+        conn.execute("ROLLBACK")
     assert "vessels_geog" in plan, plan
 
 
@@ -499,11 +502,15 @@ def pair(tmp_path: Path, pg_dsn: str) -> Iterator[Api]:
         c.close()
 
 
+_WALL_TIMES = ("time", "created", "revoked", "updated")
+
+
 def _without_times(value: Any) -> Any:
-    """An answer with wall-clock times (when an operator acted) left out."""
+    """An answer with its wall-clock times (when an operator acted) reduced to "set or not"."""
     if isinstance(value, dict):
         return {
-            k: _without_times(v) for k, v in value.items() if not (k == "time" or k.endswith("_at"))
+            k: (v is not None) if k in _WALL_TIMES or k.endswith("_at") else _without_times(v)
+            for k, v in value.items()
         }
     if isinstance(value, list):
         return [_without_times(v) for v in value]
@@ -539,6 +546,65 @@ def test_operator_actions_and_cancel_leave_the_same_state(pair: Api) -> None:
     actions = [e["action"] for e in audits["postgres"]["items"]]
     assert actions.count("token.create") == len(TOKENS)
     assert {"alert.ack", "alert.assign", "alert.close", "alert.cancel"} <= set(actions)
+
+
+SQUARE = {
+    "type": "Feature",
+    "geometry": {
+        "type": "Polygon",
+        "coordinates": [[[-1.4, 50.7], [-1.2, 50.7], [-1.2, 50.8], [-1.4, 50.8], [-1.4, 50.7]]],
+    },
+    "properties": {"name": "Spithead test box", "kind": "zone", "depth_m": 12.50},
+}
+
+
+def test_areas_watchlist_and_tokens_managed_over_the_api_match(pair: Api) -> None:
+    csv = (REPO / "config/watchlist.csv").read_bytes()
+    steps: list[tuple[str, str, str, dict[str, Any], int]] = [
+        ("PUT", "ops-admin", "/api/areas/spithead-box", {"json": SQUARE}, 201),
+        ("PUT", "ops-admin", "/api/areas/nab-box", {"json": SQUARE}, 201),
+        ("PUT", "ops-admin", "/api/areas/spithead-box", {"json": SQUARE}, 200),  # keeps place
+        ("DELETE", "ops-admin", "/api/areas/nab-box", {}, 204),
+        ("DELETE", "ops-admin", "/api/areas/nab-box", {}, 404),
+        ("PUT", "analyst", "/api/areas/x", {"json": SQUARE}, 403),
+        ("PUT", "ops-admin", "/api/watchlist/9329760",
+         {"json": {"mmsis": [518998865], "name": "Eagle S", "flag": "CK"}}, 200),
+        ("POST", "ops-admin", "/api/watchlist/import",
+         {"content": csv, "headers": {"content-type": "text/csv"}}, 200),
+        ("DELETE", "ops-admin", "/api/watchlist/9329760", {}, 204),
+        ("POST", "ops-admin", "/api/tokens",
+         {"json": {"name": "est-moc", "role": "ally", "nation": "EST", "areas": ["estlink-2"]}},
+         201),
+        ("POST", "ops-admin", "/api/tokens", {"json": {"name": "est-moc", "role": "admin"}}, 409),
+        ("POST", "ops-admin", "/api/tokens/est-moc/revoke", {}, 200),
+        ("POST", "ops-admin", "/api/tokens/nobody/revoke", {}, 404),
+    ]  # fmt: skip
+    for method, who, url, kw, want in steps:
+        got = {}
+        for b in BACKENDS:
+            extra = kw.pop("headers", None) or {}
+            r = pair.clients[b].request(method, url, headers=pair.auth(b, who) | extra, **kw)
+            if extra:
+                kw["headers"] = extra
+            assert r.status_code == want, (b, method, url, r.text)
+            body = r.json() if r.content else None
+            if isinstance(body, dict):
+                body.pop("token", None)  # a new secret on each store
+            got[b] = _without_times(body)
+        assert got["postgres"] == got["sqlite"], (method, url)
+    areas = pair.same("analyst", "/api/areas")
+    assert [f["properties"]["id"] for f in areas["features"]] == ["spithead-box"]
+    assert areas["features"][0] == {**SQUARE, "properties": {**SQUARE["properties"],
+                                                              "id": "spithead-box"}}  # fmt: skip
+    listed = pair.same("analyst", "/api/watchlist")
+    assert listed["items"], "the imported list"
+    tokens_now = pair.get("ops-admin", "/api/tokens")
+    assert _without_times(tokens_now["postgres"]) == _without_times(tokens_now["sqlite"])
+    [est] = [t for t in tokens_now["postgres"] if t["name"] == "est-moc"]
+    assert est["revoked"] is not None
+    # the evidence report reads SQLite tables only so far: on PostgreSQL it says so
+    r = pair.call("postgres", "GET", "analyst", "/api/alerts/a-jef-in/report.html")
+    assert r.status_code == 501, r.text
 
 
 def test_token_commands_on_postgres_keep_only_the_digest(pg_dsn: str) -> None:
@@ -634,3 +700,40 @@ def _wait(cond: Callable[[], bool], *, timeout_s: float) -> None:
     while not cond():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.2)  # pacing the poll only
+
+
+def test_kept_connections_are_reused_and_checked_first(pg_dsn: str) -> None:
+    """A request's connection is kept for the next; one the server has ended meanwhile (a
+    restart, ``idle_session_timeout``) is replaced, not handed out broken."""
+    import psycopg
+
+    from seawarden.store import open_store
+
+    open_store(pg_dsn).close()
+
+    def backend() -> int:
+        with db.connection(pg_dsn) as conn:
+            return int(conn.execute("SELECT pg_backend_pid()").fetchone()[0])
+
+    first = backend()
+    assert backend() == first  # reused
+    with psycopg.connect(pg_dsn, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (first,))
+    replaced = backend()
+    assert replaced != first
+
+    def failing_request() -> None:
+        with db.connection(pg_dsn) as conn:
+            db.begin(conn)
+            conn.execute("INSERT INTO alert_actions (alert_id, time, actor, action, detail)"
+                         " VALUES ('x', now(), 'test', 'ack', '{}')")  # fmt: skip
+            raise RuntimeError("the request failed")
+
+    # a request that fails inside its transaction leaves nothing behind for the next one
+    with pytest.raises(RuntimeError):
+        failing_request()
+    with db.connection(pg_dsn) as conn:
+        assert int(conn.execute("SELECT pg_backend_pid()").fetchone()[0]) == replaced
+        assert not conn.in_transaction
+        assert conn.execute("SELECT count(*) FROM alert_actions").fetchone()[0] == 0
+    db.close_idle()

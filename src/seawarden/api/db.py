@@ -26,7 +26,10 @@ API's tables on PostgreSQL come from the store's migrations (revision 0004), not
 
 from __future__ import annotations
 
+import atexit
 import sqlite3
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC
@@ -108,8 +111,9 @@ class PgCursor:
 class PgConnection:
     """A psycopg connection (autocommit) that answers like the API's sqlite3 connection."""
 
-    def __init__(self, raw: psycopg.Connection[Any]) -> None:
+    def __init__(self, raw: psycopg.Connection[Any], *, pool_key: tuple[str, int]) -> None:
         self.raw = raw  # for the outbox_pg functions, which take psycopg's own types
+        self.pool_key = pool_key
 
     @property
     def in_transaction(self) -> bool:
@@ -132,7 +136,8 @@ class PgConnection:
         return self.raw.cursor()
 
     def close(self) -> None:
-        self.raw.close()
+        """Hand the connection back for reuse (closed if it cannot be reused)."""
+        _POOL.give(self.pool_key, self.raw)
 
 
 def _translated(call: Any) -> Any:
@@ -179,10 +184,76 @@ def _loaders() -> list[tuple[str, Any]]:
     return _LOADERS
 
 
+class _IdlePool:
+    """PostgreSQL connections a finished request left, for the next one (a connect costs
+    ~8 ms on loopback with authentication; each request needs one, and its token lookup
+    another). Bounded in all (``MAX_IDLE``), least recently used store first out; a
+    connection is pinged before reuse and never kept with a transaction open."""
+
+    MAX_IDLE = 8
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._idle: OrderedDict[tuple[str, int], list[psycopg.Connection[Any]]] = OrderedDict()
+
+    def take(self, key: tuple[str, int]) -> psycopg.Connection[Any] | None:
+        import psycopg
+
+        while True:
+            with self._lock:
+                free = self._idle.get(key)
+                if not free:
+                    return None
+                raw = free.pop()
+            try:
+                raw.execute("SELECT 1")  # the server may have ended an idle session
+                return raw
+            except psycopg.Error:
+                raw.close()
+
+    def give(self, key: tuple[str, int], raw: psycopg.Connection[Any]) -> None:
+        import psycopg
+
+        if raw.closed or raw.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            raw.close()
+            return
+        evicted = []
+        with self._lock:
+            self._idle.setdefault(key, []).append(raw)
+            self._idle.move_to_end(key)
+            while sum(len(v) for v in self._idle.values()) > self.MAX_IDLE:
+                oldest = next(iter(self._idle))
+                evicted.append(self._idle[oldest].pop(0))
+                if not self._idle[oldest]:
+                    del self._idle[oldest]
+        for c in evicted:
+            c.close()
+
+    def close_all(self) -> None:
+        with self._lock:
+            conns = [c for v in self._idle.values() for c in v]
+            self._idle.clear()
+        for c in conns:
+            c.close()
+
+
+_POOL = _IdlePool()
+atexit.register(_POOL.close_all)
+
+
+def close_idle() -> None:
+    """Close the idle PostgreSQL connections kept for reuse (tests; a shutting-down app)."""
+    _POOL.close_all()
+
+
 def _pg_connect(dsn: str, *, busy_timeout_ms: int) -> PgConnection:
     import psycopg
     from psycopg import conninfo
 
+    key = (dsn, int(busy_timeout_ms))
+    reused = _POOL.take(key)
+    if reused is not None:
+        return PgConnection(reused, pool_key=key)
     name = display_name(dsn)
     try:
         params = conninfo.conninfo_to_dict(dsn)
@@ -208,7 +279,7 @@ def _pg_connect(dsn: str, *, busy_timeout_ms: int) -> PgConnection:
     except psycopg.Error as exc:
         raw.close()
         raise StoreError(f"{name}: cannot use the store ({_first_line(exc)})") from exc
-    return PgConnection(raw)
+    return PgConnection(raw, pool_key=key)
 
 
 # -- both ---------------------------------------------------------------------------------------
