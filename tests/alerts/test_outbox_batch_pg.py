@@ -30,7 +30,7 @@ from seawarden.store import audit
 from seawarden.store.postgres import PostgresStore
 from seawarden.store.sqlite import SQLiteStore
 from tests.alerts.factories import make_alert, revise
-from tests.alerts.test_outbox_pg import MARKINGS, NOW, hook, pg_audit, situations, sub
+from tests.alerts.test_outbox_pg import NOW, REVISION, hook, pg_audit, situations, sub
 from tests.report.conftest import BALTIC, config
 from tests.store import conftest as store_fixtures
 
@@ -154,13 +154,6 @@ def test_a_real_replay_s_alerts_give_the_same_rows_batched_and_again_nothing(
     assert seen["queued"] == 0
     assert seen["already_queued"] == len(want_rows)
     assert _pg_state(pg_dsn) == (want_rows, want_payloads, want_audit)
-
-
-REVISION = st.tuples(
-    st.sampled_from(("low", "medium", "high", "critical")),
-    st.sampled_from(MARKINGS),
-    st.sampled_from(("Actual", "Exercise")),
-)
 
 
 @settings(

@@ -122,6 +122,24 @@ class DeliveryStore(Protocol):
     def close(self) -> None: ...
 
 
+def picked(r: Sequence[Any], created: float) -> PickedRow:
+    """A pick query's row — delivery_id, alert_id, revision, subscription_id, channel,
+    channel_index, attempts, created, payload, releasability — with ``created`` read by
+    the store (its own time format)."""
+    return PickedRow(
+        delivery_id=r[0],
+        alert_id=r[1],
+        revision=int(r[2]),
+        subscription_id=r[3],
+        channel=r[4],
+        channel_index=int(r[5]),
+        attempts=int(r[6]),
+        created=created,
+        payload=bytes(r[8]),
+        releasability=r[9],
+    )
+
+
 def lane_key(subscription_id: str, channel_index: int) -> str:
     return f"{subscription_id}\x1f{channel_index}"
 
@@ -204,22 +222,7 @@ class SQLiteDeliveryStore:
         except sqlite3.OperationalError as exc:
             log.warning("outbox read failed (%s); retrying", exc)
             return []
-        return [
-            PickedRow(
-                delivery_id=r[0],
-                alert_id=r[1],
-                revision=int(r[2]),
-                subscription_id=r[3],
-                channel=r[4],
-                channel_index=int(r[5]),
-                attempts=int(r[6]),
-                created=outbox.parse_wall(r[7]),
-                payload=bytes(r[8]),
-                releasability=r[9],
-            )
-            for r in rows
-            if r[0] not in exclude
-        ]
+        return [picked(r, outbox.parse_wall(r[7])) for r in rows if r[0] not in exclude]
 
     def due_count(self, now: float, paused: Sequence[str]) -> int:
         row = self.db.execute(
@@ -311,4 +314,5 @@ __all__ = [
     "clean_text",
     "cleaned",
     "lane_key",
+    "picked",
 ]

@@ -500,20 +500,28 @@ def deliveries(
     limit: int = 1000,
 ) -> list[dict[str, Any]]:
     """Outbox rows without their payload, oldest first."""
-    sql, args = f"SELECT {_COLUMNS} FROM outbox WHERE 1=1", list[Any]()
+    sql, args = deliveries_query("?", status, alert_id, subscription_id, limit)
+    cur = conn.execute(sql, args)
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, r, strict=True)) for r in cur]
+
+
+def deliveries_query(
+    mark: str, status: str | None, alert_id: str | None, subscription_id: str | None, limit: int
+) -> tuple[str, list[Any]]:
+    """:func:`deliveries`' statement and arguments, with ``mark`` the store's placeholder."""
+    sql, args = f"SELECT {_COLUMNS} FROM outbox WHERE true", list[Any]()
     for col, value in (
         ("status", status),
         ("alert_id", alert_id),
         ("subscription_id", subscription_id),
     ):
         if value is not None:
-            sql += f" AND {col}=?"
+            sql += f" AND {col} = {mark}"
             args.append(value)
-    sql += " ORDER BY created, alert_id, revision, subscription_id, channel_index LIMIT ?"
+    sql += f" ORDER BY created, alert_id, revision, subscription_id, channel_index LIMIT {mark}"
     args.append(max(1, min(limit, 100_000)))
-    cur = conn.execute(sql, args)
-    names = [d[0] for d in cur.description]
-    return [dict(zip(names, r, strict=True)) for r in cur]
+    return sql, args
 
 
 def counts_by_status(conn: sqlite3.Connection) -> dict[str, int]:
@@ -527,37 +535,55 @@ def requeue_dead(
     """Put dead rows back to pending (attempts reset), audited; commits. Returns the count."""
     audit.ensure_schema(conn)
     now = wall_iso()
+
+    def requeue(did: str) -> int | None:
+        before = conn.execute(
+            "SELECT attempts FROM outbox WHERE delivery_id=? AND status='dead'", (did,)
+        ).fetchone()
+        cur = conn.execute(
+            "UPDATE outbox SET status='pending', attempts=0, next_attempt=?, created=?"
+            " WHERE delivery_id=? AND status='dead' AND length(payload) > 0",
+            (now, now, did),
+        )
+        return int(before[0]) if cur.rowcount else None
+
     conn.execute("BEGIN IMMEDIATE")
     try:
-        if ids is None:
-            chosen = [
-                r[0] for r in conn.execute("SELECT delivery_id FROM outbox WHERE status='dead'")
-            ]
-        else:
-            chosen = list(ids)
-        n = 0
-        for did in chosen:
-            before = conn.execute(
-                "SELECT attempts FROM outbox WHERE delivery_id=? AND status='dead'", (did,)
-            ).fetchone()
-            cur = conn.execute(
-                "UPDATE outbox SET status='pending', attempts=0, next_attempt=?, created=?"
-                " WHERE delivery_id=? AND status='dead' AND length(payload) > 0",
-                (now, now, did),
-            )
-            if cur.rowcount:
-                n += 1
-                audit.record(
-                    conn,
-                    actor=actor,
-                    action="delivery.requeue",
-                    target=f"delivery:{did}",
-                    detail={"previous_status": "dead", "previous_attempts": int(before[0])},
-                )
+        n = requeue_each(conn, ids, requeue, actor=actor)
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
         raise
+    return n
+
+
+def requeue_each(
+    conn: Any,
+    ids: Sequence[str] | None,
+    requeue: Callable[[str], int | None],
+    *,
+    actor: str,
+) -> int:
+    """What ``requeue_dead`` does on either store, in the caller's transaction: for each of
+    ``ids`` (None: every dead row), ``requeue(id)`` puts it back to pending and returns its
+    previous attempts (None if it was not dead, or has no payload to send); each one
+    requeued is audited. ``conn`` is the store's connection (sqlite3 or psycopg)."""
+    if ids is None:
+        chosen = [r[0] for r in conn.execute("SELECT delivery_id FROM outbox WHERE status='dead'")]
+    else:
+        chosen = list(ids)
+    n = 0
+    for did in chosen:
+        before = requeue(did)
+        if before is not None:
+            n += 1
+            audit.record(
+                conn,
+                actor=actor,
+                action="delivery.requeue",
+                target=f"delivery:{did}",
+                detail={"previous_status": "dead", "previous_attempts": before},
+            )
     return n
 
 
@@ -570,6 +596,7 @@ __all__ = [
     "decide",
     "decide_with",
     "deliveries",
+    "deliveries_query",
     "delivery_id",
     "enqueue",
     "enqueue_with",
@@ -579,5 +606,6 @@ __all__ = [
     "payload",
     "payload_with",
     "requeue_dead",
+    "requeue_each",
     "wall_iso",
 ]

@@ -38,7 +38,14 @@ from typing import Any
 import psycopg
 
 from seawarden.alerts import outbox
-from seawarden.alerts.delivery_store import PickedRow, StoreBusyError, Write, cleaned, lane_key
+from seawarden.alerts.delivery_store import (
+    PickedRow,
+    StoreBusyError,
+    Write,
+    cleaned,
+    lane_key,
+    picked,
+)
 from seawarden.alerts.model import Alert
 from seawarden.alerts.subscriptions import Subscription
 from seawarden.errors import StoreError
@@ -318,25 +325,13 @@ class PgDeliveryStore:
         except StoreBusyError as exc:
             log.warning("%s; retrying", exc)
             return []
-        picked = [
-            PickedRow(
-                delivery_id=r[0],
-                alert_id=r[1],
-                revision=int(r[2]),
-                subscription_id=r[3],
-                channel=r[4],
-                channel_index=int(r[5]),
-                attempts=int(r[6]),
-                created=r[7].timestamp(),
-                payload=bytes(r[8]),
-                releasability=r[9],
-            )
-            for r in rows
-        ]
-        picked.sort(key=lambda p: (p.created, p.alert_id, p.revision))
-        for p in picked:
+        got_rows = sorted(
+            (picked(r, r[7].timestamp()) for r in rows),
+            key=lambda p: (p.created, p.alert_id, p.revision),
+        )
+        for p in got_rows:
             self._held[p.delivery_id] = (p.subscription_id, p.channel_index)
-        return picked
+        return got_rows
 
     def _report_unknown(self, conn: psycopg.Connection[Any], configured: list[str]) -> None:
         """Log, once per lane, pending rows this worker does not deliver (not configured
@@ -493,17 +488,7 @@ def deliveries(
 ) -> list[dict[str, Any]]:
     """:func:`seawarden.alerts.outbox.deliveries` on PostgreSQL: the same dicts (times as
     ISO 8601 text), oldest first."""
-    sql, args = f"SELECT {outbox._COLUMNS} FROM outbox WHERE true", list[Any]()
-    for col, value in (
-        ("status", status),
-        ("alert_id", alert_id),
-        ("subscription_id", subscription_id),
-    ):
-        if value is not None:
-            sql += f" AND {col} = %s"
-            args.append(value)
-    sql += " ORDER BY created, alert_id, revision, subscription_id, channel_index LIMIT %s"
-    args.append(max(1, min(limit, 100_000)))
+    sql, args = outbox.deliveries_query("%s", status, alert_id, subscription_id, limit)
     cur = conn.execute(sql, args)
     names = [d[0] for d in cur.description or ()]
     out = []
@@ -525,34 +510,23 @@ def requeue_dead(
 ) -> int:
     """Dead rows back to pending (attempts reset), audited, in one transaction."""
     now = _ts(time.time())
-    n = 0
+
+    def requeue(did: str) -> int | None:
+        # The row is locked (FOR UPDATE) before it is read, so its previous attempts are
+        # the ones this statement overwrites, whoever else requeues at the same moment.
+        before = conn.execute(
+            "UPDATE outbox o SET status = 'pending', attempts = 0, next_attempt = %s,"
+            " created = %s, claimed_until = NULL, claimed_by = NULL"
+            " FROM (SELECT delivery_id, attempts FROM outbox WHERE delivery_id = %s"
+            "  AND status = 'dead' FOR UPDATE) p"
+            " WHERE o.delivery_id = p.delivery_id AND length(o.payload) > 0"
+            " RETURNING p.attempts",
+            (now, now, did),
+        ).fetchone()
+        return None if before is None else int(before[0])
+
     with conn.transaction():
-        if ids is None:
-            chosen = [
-                r[0] for r in conn.execute("SELECT delivery_id FROM outbox WHERE status = 'dead'")
-            ]
-        else:
-            chosen = list(ids)
-        for did in chosen:
-            before = conn.execute(
-                "UPDATE outbox o SET status = 'pending', attempts = 0, next_attempt = %s,"
-                " created = %s, claimed_until = NULL, claimed_by = NULL"
-                " FROM (SELECT delivery_id, attempts FROM outbox WHERE delivery_id = %s"
-                "  AND status = 'dead' FOR UPDATE) p"
-                " WHERE o.delivery_id = p.delivery_id AND length(o.payload) > 0"
-                " RETURNING p.attempts",
-                (now, now, did),
-            ).fetchone()
-            if before is not None:
-                n += 1
-                audit.record(
-                    conn,
-                    actor=actor,
-                    action="delivery.requeue",
-                    target=f"delivery:{did}",
-                    detail={"previous_status": "dead", "previous_attempts": int(before[0])},
-                )
-    return n
+        return outbox.requeue_each(conn, ids, requeue, actor=actor)
 
 
 def _first_line(exc: BaseException) -> str:
