@@ -42,7 +42,10 @@ from seawarden.pipeline.settings import RunConfig, env_settings
 
 log = logging.getLogger("seawarden")
 
-BusOpt = Annotated[str, typer.Option("--bus", help="NATS server URL (JetStream enabled)")]
+BusOpt = Annotated[
+    str,
+    typer.Option("--bus", help="NATS server URL(s), comma-separated for a cluster (JetStream)"),
+]
 DEFAULT_BUS = "nats://127.0.0.1:4222"
 
 
@@ -83,14 +86,23 @@ def worker_config(
     )
 
 
-def _settings(max_age_s: float, duplicate_window_s: float) -> StreamSettings:
-    return StreamSettings(max_age_s=max_age_s, duplicate_window_s=duplicate_window_s)
+def _settings(max_age_s: float, duplicate_window_s: float, replicas: int | None) -> StreamSettings:
+    return StreamSettings(
+        max_age_s=max_age_s, duplicate_window_s=duplicate_window_s, replicas=replicas
+    )
 
 
 MaxAgeOpt = Annotated[
     float, typer.Option(help="keep stream messages this long, seconds (0: no age limit)")
 ]
 DupOpt = Annotated[float, typer.Option(help="dedup window of the streams, seconds (≥ 3600)")]
+ReplicasOpt = Annotated[
+    int | None,
+    typer.Option(
+        help="copies of each stream in a NATS cluster (3: survives one lost node); "
+        "default: 1 for a new stream, an existing one keeps its count"
+    ),
+]
 ReconnectAttemptsOpt = Annotated[
     int, typer.Option(help="reconnects to a lost bus before giving up (exit 1)")
 ]
@@ -116,6 +128,7 @@ def ingest_command(
     strict: StrictOpt = False,
     max_age_s: MaxAgeOpt = 7 * 24 * 3600.0,
     duplicate_window_s: DupOpt = 2 * 3600.0,
+    replicas: ReplicasOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Publish decoded, normalised reports to JetStream, in event-time order."""
@@ -135,7 +148,7 @@ def ingest_command(
         assume_time=assume_time,
         no_detectors=True,
     )
-    publisher = BatchPublisher(bus, settings=_settings(max_age_s, duplicate_window_s))
+    publisher = BatchPublisher(bus, settings=_settings(max_age_s, duplicate_window_s, replicas))
     run = ingest(
         inputs, cfg, bus, partitions=partitions, publisher=publisher, strict=strict, sort=sort
     )
@@ -170,6 +183,7 @@ def worker_command(
     positions: PositionsOpt = PositionsMode.sampled,
     max_age_s: MaxAgeOpt = 7 * 24 * 3600.0,
     duplicate_window_s: DupOpt = 2 * 3600.0,
+    replicas: ReplicasOpt = None,
     reconnect_attempts: ReconnectAttemptsOpt = 60,
     reconnect_wait_s: ReconnectWaitOpt = 1.0,
 ) -> None:
@@ -201,7 +215,7 @@ def worker_command(
             db,
             checkpoint_every=checkpoint_every,
             exit_on_eos=exit_on_eos,
-            settings=_settings(max_age_s, duplicate_window_s),
+            settings=_settings(max_age_s, duplicate_window_s, replicas),
             reconnect=reconnect,
         )
 

@@ -33,7 +33,7 @@ from seawarden.alerts.outbox import OutboxSink
 from seawarden.alerts.subscriptions import Subscription
 from seawarden.bus.publish import close, connect
 from seawarden.bus.streams import ALERT_SUBJECTS, ALERTS, StreamSettings, ensure_streams
-from seawarden.bus.worker import Reconnect
+from seawarden.bus.worker import Outage, Reconnect
 from seawarden.errors import SourceError
 from seawarden.store.sqlite import SQLiteStore
 
@@ -113,13 +113,20 @@ class BusDispatcher:
                 ),
             )
             idle_since = time.monotonic()
+            outage = Outage(self.reconnect.outage_s, f"the alert stream at {self.url}")
             while not stop.is_set():
                 try:
                     msgs = await sub.fetch(self.batch, timeout=0.5)
-                except (nats.errors.TimeoutError, nats.js.errors.FetchTimeoutError):
+                    outage.clear()
+                except (nats.errors.TimeoutError, nats.js.errors.FetchTimeoutError, TimeoutError):
                     msgs = []
                 except (nats.errors.ConnectionClosedError, nats.errors.NoServersError) as exc:
                     raise SourceError(f"lost the bus at {self.url}: {exc}") from exc
+                except (nats.errors.Error, nats.js.errors.Error) as exc:
+                    # No consumer leader for now (a cluster node was lost; the durable
+                    # consumer is replicated with its stream and gets a new leader).
+                    await outage.wait(exc)
+                    continue
                 if not msgs:
                     if self.idle_exit_s is not None and (
                         time.monotonic() - idle_since >= self.idle_exit_s

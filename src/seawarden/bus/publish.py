@@ -1,55 +1,88 @@
-"""Batched, pipelined JetStream publishing from synchronous code.
+"""Batched, pipelined JetStream publishing from synchronous code, in order through failover.
 
 The file reader (a :class:`~seawarden.pipeline.replay.Replay`) is synchronous; nats-py is
 asyncio. Rather than a second thread, the publisher owns an event loop and runs it once per
-batch: the batch's messages go out with ``publish_async`` (the acks come back while the
-reader decodes the next batch), and at most ``max_in_flight`` messages are unacknowledged
-at any time. Messages from one connection reach the stream in the order they were sent, so
-stream order is release order.
+batch: the batch's messages go out as JetStream publish requests without waiting (the acks
+come back while the reader decodes the next batch), and at most ``max_in_flight`` messages
+are unacknowledged at any time. Messages from one connection reach the stream in the order
+they were sent, so stream order is release order.
+
+**Order through a lost node or leader.** In a NATS cluster the stream's leader can die with
+messages in flight; the acks of some never come, and the messages after them may reach a
+newly elected leader. Every message therefore names its predecessor
+(``Nats-Expected-Last-Msg-Id``): the stream stores a message only right after the one before
+it, so the stored messages are always a prefix of the sent ones. On a failed or missing
+ack the publisher waits for the rest, then sends again from the first message not
+acknowledged, for up to ``retry_s``: a message that was stored after all is a duplicate of
+its ``Nats-Msg-Id`` (dropped, and acknowledged as such), so nothing is stored twice, lost or
+out of order. The chain also refuses a second ingest writing the same stream at once.
+
+The acks are read here, not through nats-py's ``publish_async``: its reply handler raises an
+API error response instead of failing the future (nats-py 2.16), so a refused message
+would never resolve.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
+from dataclasses import dataclass, field
 from types import TracebackType
 from urllib.parse import urlsplit
 
 import nats
 import nats.errors
 import nats.js.errors
+import orjson
 from nats.aio.client import Client
-from nats.js import JetStreamContext
-from nats.js.api import PubAck
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
 
-from seawarden.bus.streams import MSG_ID, StreamSettings, ensure_streams
+from seawarden.bus.streams import EXPECTED_LAST_MSG_ID, MSG_ID, StreamSettings, ensure_streams
 from seawarden.errors import SourceError
 
 log = logging.getLogger(__name__)
 
 
+def server_urls(url: str) -> list[str]:
+    """``--bus`` as a list: one URL, or a cluster's URLs separated by commas."""
+    urls = [u.strip() for u in url.split(",") if u.strip()]
+    if not urls:
+        raise SourceError("--bus names no server")
+    return [u if "://" in u else f"nats://{u}" for u in urls]
+
+
 async def connect(url: str, *, name: str) -> Client:
     """A connection to the bus; ``SourceError`` at once if nothing listens there.
 
-    nats-py retries the first connect like a reconnect (for minutes with these settings),
-    so the address is probed first: a wrong ``--bus`` is an error now, while a broker that
-    restarts later (reconnect) is waited for, up to about a minute.
+    ``url`` may list a cluster's servers, comma-separated: the client connects to one and
+    fails over to the others (and to servers the cluster tells it about). nats-py retries
+    the first connect like a reconnect (for minutes with these settings), so the addresses
+    are probed first: a wrong ``--bus`` is an error now, while a broker that restarts later
+    (reconnect) is waited for, up to about a minute.
     """
-    parsed = urlsplit(url if "://" in url else f"nats://{url}")
-    host, port = parsed.hostname or "127.0.0.1", parsed.port or 4222
-    try:
-        _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout=5)
-        writer.close()
-    except (OSError, TimeoutError) as exc:
-        raise SourceError(f"cannot connect to the bus at {url}: {exc}") from exc
+    urls = server_urls(url)
+    errors: list[str] = []
+    for u in urls:
+        parsed = urlsplit(u)
+        host, port = parsed.hostname or "127.0.0.1", parsed.port or 4222
+        try:
+            _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout=5)
+            writer.close()
+            break
+        except (OSError, TimeoutError) as exc:
+            errors.append(f"{u}: {exc}")
+    else:
+        raise SourceError(f"cannot connect to the bus at {url}: {'; '.join(errors)}")
 
     async def on_error(exc: Exception) -> None:
         log.warning("bus %s: %s", url, exc)
 
     try:
         return await nats.connect(
-            url,
+            urls,
             name=name,
             connect_timeout=5,
             reconnect_time_wait=1.0,
@@ -70,8 +103,22 @@ async def close(nc: Client) -> None:
     await nc.close()
 
 
+@dataclass(slots=True)
+class _Pending:
+    subject: str
+    data: bytes
+    msg_id: str
+    counted: bool = True  # a report (counted in published/duplicates), not the end marker
+    future: asyncio.Future[bool] = field(init=False)  # result: stored before (duplicate)
+
+
+class PublishRefusedError(Exception):
+    """The stream answered a publish with an error (or nobody answered)."""
+
+
 class BatchPublisher:
-    """``add()`` messages, ``close()`` at the end; raises ``SourceError`` on a failed ack."""
+    """``add()`` messages, ``close()`` at the end; ``SourceError`` when the bus does not take
+    a message within ``retry_s`` (see the module docstring for the ordering guarantee)."""
 
     def __init__(
         self,
@@ -80,18 +127,29 @@ class BatchPublisher:
         settings: StreamSettings | None = None,
         batch: int = 1000,
         max_in_flight: int = 8192,
+        ack_timeout_s: float = 10.0,
+        retry_s: float = 120.0,
     ) -> None:
         self.url = url
         self.settings = settings or StreamSettings()
         self.batch_size = batch
         self.max_in_flight = max_in_flight
+        self.ack_timeout_s = ack_timeout_s
+        self.retry_s = retry_s
         self.loop = asyncio.new_event_loop()
         self._nc: Client | None = None
-        self._js: JetStreamContext | None = None
+        self._inbox = ""
+        self._acks: Subscription | None = None
+        self._waiting: dict[str, asyncio.Future[bool]] = {}
+        self._token = 0
         self._batch: list[tuple[str, bytes, str]] = []
-        self._futures: deque[asyncio.Future[PubAck]] = deque()
+        self._inflight: deque[_Pending] = deque()
+        self._last_id: str | None = None  # the newest message id sent (the chain's tail)
+        self._acked_id: str | None = None  # the newest message id acknowledged
         self.published = 0
-        self.duplicates = 0  # dropped by the stream's dedup (a re-run ingest)
+        self.duplicates = 0  # dropped by the stream's dedup (a re-run ingest, a resend)
+        self.resent = 0  # messages sent again after a lost ack (failover)
+        self.marker_duplicate = False  # the end marker was on the bus already
 
     def start(self) -> BatchPublisher:
         try:
@@ -102,9 +160,28 @@ class BatchPublisher:
         return self
 
     async def _start(self) -> None:
-        self._nc = await connect(self.url, name="seawarden-ingest")
-        self._js = self._nc.jetstream(publish_async_max_pending=self.max_in_flight)
-        await ensure_streams(self._js, self.settings)
+        self._nc = nc = await connect(self.url, name="seawarden-ingest")
+        await ensure_streams(nc.jetstream(), self.settings)
+        self._inbox = nc.new_inbox()
+        self._acks = await nc.subscribe(f"{self._inbox}.*", cb=self._on_ack)
+
+    async def _on_ack(self, msg: Msg) -> None:
+        fut = self._waiting.pop(msg.subject[len(self._inbox) + 1 :], None)
+        if fut is None or fut.done():
+            return  # an ack after its timeout: the resend settles that message
+        if msg.headers and msg.headers.get("Status") == "503":
+            fut.set_exception(PublishRefusedError("no stream answered (no leader?)"))
+            return
+        try:
+            resp = orjson.loads(msg.data)
+        except orjson.JSONDecodeError:
+            fut.set_exception(PublishRefusedError(f"unreadable ack {msg.data[:200]!r}"))
+            return
+        err = resp.get("error") if isinstance(resp, dict) else None
+        if err is not None or not isinstance(resp, dict) or "seq" not in resp:
+            fut.set_exception(PublishRefusedError(f"{err or resp}"))
+            return
+        fut.set_result(bool(resp.get("duplicate")))
 
     def add(self, subject: str, data: bytes, msg_id: str) -> None:
         self._batch.append((subject, data, msg_id))
@@ -115,67 +192,125 @@ class BatchPublisher:
         """Send the current batch (returns once it is sent, not acknowledged)."""
         batch, self._batch = self._batch, []
         if batch:
-            self.loop.run_until_complete(self._send(batch))
+            self.loop.run_until_complete(self._send_batch(batch))
 
-    async def _send(self, batch: list[tuple[str, bytes, str]]) -> None:
-        js = self._js
-        assert js is not None
-        try:
-            for subject, data, msg_id in batch:
-                self._futures.append(
-                    await js.publish_async(subject, data, headers={MSG_ID: msg_id})
-                )
-        except (nats.errors.Error, nats.js.errors.Error) as exc:
-            raise SourceError(f"publishing to {self.url} failed: {exc!r}") from exc
+    async def _send_batch(self, batch: list[tuple[str, bytes, str]]) -> None:
+        for subject, data, msg_id in batch:
+            if len(self._inflight) >= self.max_in_flight:
+                await self._settle_oldest()
+            await self._send(_Pending(subject, data, msg_id))
         # Let the loop take in the acks that have arrived, then account for them.
         await asyncio.sleep(0)
-        self._settle(wait=False)
+        while self._inflight and self._inflight[0].future.done():
+            await self._settle_oldest()
 
-    def _settle(self, *, wait: bool) -> None:
-        futures = self._futures
-        while futures and futures[0].done():
-            self._account(futures.popleft())
-        if wait and futures:
-            raise RuntimeError("settle(wait=True) must run after all acks are awaited")
+    async def _send(self, p: _Pending) -> None:
+        nc = self._nc
+        assert nc is not None
+        self._token += 1
+        token = str(self._token)
+        p.future = self.loop.create_future()
+        self._waiting[token] = p.future
+        headers = {MSG_ID: p.msg_id}
+        if self._last_id is not None:
+            headers[EXPECTED_LAST_MSG_ID] = self._last_id
+        try:
+            await nc.publish(p.subject, p.data, reply=f"{self._inbox}.{token}", headers=headers)
+        except (nats.errors.Error, OSError) as exc:
+            # Disconnected right now: the message counts as not acknowledged (resent later).
+            self._waiting.pop(token, None)
+            p.future.set_exception(PublishRefusedError(repr(exc)))
+        self._inflight.append(p)
+        self._last_id = p.msg_id
 
-    def _account(self, fut: asyncio.Future[PubAck]) -> None:
-        exc = fut.exception()
-        if exc is not None:
-            raise SourceError(f"the bus refused a report: {exc!r}") from exc
-        if fut.result().duplicate:
+    async def _settle_oldest(self) -> None:
+        """Wait for the oldest message's ack; on a failure, resend from it (in order)."""
+        try:
+            await self._ack_oldest()
+        except (PublishRefusedError, TimeoutError) as exc:
+            await self._recover(exc)
+
+    async def _ack_oldest(self) -> None:
+        p = self._inflight[0]
+        duplicate = await asyncio.wait_for(asyncio.shield(p.future), self.ack_timeout_s)
+        self._inflight.popleft()
+        self._acked_id = p.msg_id
+        if not p.counted:
+            self.marker_duplicate = duplicate
+            return
+        if duplicate:
             self.duplicates += 1
         self.published += 1
 
-    def publish_sync(self, subject: str, data: bytes, msg_id: str) -> PubAck:
-        """Send everything pending, then one message, awaiting every ack (the end marker)."""
+    async def _recover(self, error: BaseException) -> None:
+        """The oldest message in flight was not acknowledged: every later one fails the
+        predecessor check, so wait them out and send them all again, oldest first, after
+        the last acknowledged one, until they are taken or ``retry_s`` has passed."""
+        deadline = time.monotonic() + self.retry_s
+        wait = 0.25
+        while True:
+            pending = list(self._inflight)
+            self._inflight.clear()
+            await asyncio.wait([p.future for p in pending], timeout=self.ack_timeout_s)
+            for p in pending:
+                if not p.future.done():
+                    p.future.cancel()
+                elif not p.future.cancelled():
+                    p.future.exception()  # retrieved: no "never retrieved" warning
+            self._waiting.clear()
+            if time.monotonic() > deadline:
+                raise SourceError(
+                    f"the bus at {self.url} took no report for {self.retry_s:g} s (last: "
+                    f"{error}); a second ingest into the same stream is refused this way too"
+                )
+            log.warning(
+                "bus %s: %d report(s) from %s not acknowledged (%s); sending them again",
+                self.url,
+                len(pending),
+                pending[0].msg_id,
+                error,
+            )
+            await asyncio.sleep(wait)
+            wait = min(wait * 2, 2.0)
+            self._last_id = self._acked_id  # the newest message the stream is known to hold
+            for p in pending:
+                await self._send(_Pending(p.subject, p.data, p.msg_id, p.counted))
+            self.resent += len(pending)
+            try:
+                while self._inflight:
+                    await self._ack_oldest()
+                return
+            except (PublishRefusedError, TimeoutError) as exc:
+                error = exc
+
+    def publish_sync(self, subject: str, data: bytes, msg_id: str) -> bool:
+        """Send everything pending, then one message, awaiting every ack (the end marker).
+        Returns whether the marker was already on the bus."""
         self.flush()
-        return self.loop.run_until_complete(self._publish_last(subject, data, msg_id))
+        self.loop.run_until_complete(self._send_marker(_Pending(subject, data, msg_id, False)))
+        return self.marker_duplicate
 
-    async def _publish_last(self, subject: str, data: bytes, msg_id: str) -> PubAck:
-        js = self._js
-        assert js is not None
-        await self._drain_acks()
-        try:
-            ack = await js.publish(subject, data, headers={MSG_ID: msg_id}, timeout=30)
-        except (nats.errors.Error, nats.js.errors.Error, TimeoutError) as exc:
-            raise SourceError(f"publishing to {self.url} failed: {exc!r}") from exc
-        return ack
+    async def _send_marker(self, p: _Pending) -> None:
+        await self._send(p)
+        await self._drain()
 
-    async def _drain_acks(self) -> None:
-        if self._futures:
-            await asyncio.wait(list(self._futures), timeout=60)
-        self._settle(wait=True)
+    async def _drain(self) -> None:
+        while self._inflight:
+            await self._settle_oldest()
 
     def close(self) -> None:
         """Wait for every ack and disconnect."""
         try:
             self.flush()
-            self.loop.run_until_complete(self._drain_acks())
+            self.loop.run_until_complete(self._drain())
         finally:
-            if self._nc is not None:
-                self.loop.run_until_complete(self._nc.close())
-                self._nc = None
-            self.loop.close()
+            self._disconnect()
+
+    def _disconnect(self) -> None:
+        if self._nc is not None:
+            self.loop.run_until_complete(self._nc.close())
+            self._nc = None
+        self.loop.close()
 
     def __enter__(self) -> BatchPublisher:
         return self.start()
@@ -189,7 +324,4 @@ class BatchPublisher:
         if exc_type is None:
             self.close()
         else:
-            if self._nc is not None:
-                self.loop.run_until_complete(self._nc.close())
-                self._nc = None
-            self.loop.close()
+            self._disconnect()

@@ -56,8 +56,15 @@ class NatsServer:
     ``stop()`` afterwards to remove the directory).
     """
 
-    def __init__(self, *, store_dir: Path | None = None, binary: Path | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        store_dir: Path | None = None,
+        binary: Path | None = None,
+        cluster: ClusterSeat | None = None,
+    ) -> None:
         self.binary = binary or find_binary()
+        self.cluster = cluster
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         if store_dir is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="seawarden-nats-")
@@ -72,9 +79,11 @@ class NatsServer:
     def url(self) -> str:
         return f"nats://{HOST}:{self.port}"
 
-    def start(self, timeout_s: float = 15.0) -> NatsServer:
-        """Start and wait until JetStream answers the health check."""
-        self.port, self.monitor_port = free_port(), free_port()
+    def start(self, timeout_s: float = 15.0, *, wait: bool = True) -> NatsServer:
+        """Start and wait until JetStream answers the health check (``wait=False``: return
+        once the process runs; a cluster node is healthy only once a quorum is up)."""
+        if not self.port:  # a restarted node keeps its ports (the others route to them)
+            self.port, self.monitor_port = free_port(), free_port()
         cmd = [
             str(self.binary),
             "-a",
@@ -89,8 +98,21 @@ class NatsServer:
             "-l",
             str(self._log),
         ]
+        if self.cluster is not None:
+            cmd += self.cluster.args()
         self._proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
-        health = f"http://{HOST}:{self.monitor_port}/healthz?js-enabled-only=true"
+        if not wait:
+            return self
+        self.wait_healthy(timeout_s)
+        return self
+
+    def wait_healthy(self, timeout_s: float = 15.0) -> None:
+        """Wait until this server's JetStream answers the health check."""
+        assert self._proc is not None, "start() first"
+        # A cluster node is healthy once it has joined the JetStream meta group (the full
+        # check); a single server once JetStream runs.
+        query = "" if self.cluster is not None else "?js-enabled-only=true"
+        health = f"http://{HOST}:{self.monitor_port}/healthz{query}"
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
@@ -98,7 +120,7 @@ class NatsServer:
             try:
                 with urllib.request.urlopen(health, timeout=1.0) as resp:
                     if resp.status == 200:
-                        return self
+                        return
             except (urllib.error.URLError, OSError):
                 pass
             time.sleep(0.05)
@@ -131,6 +153,81 @@ class NatsServer:
             self._tmp = None
 
     def __enter__(self) -> NatsServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+class ClusterSeat:
+    """One node's place in a cluster: its name, its route port and its peers' routes."""
+
+    def __init__(self, name: str, cluster_name: str, route_port: int, peers: list[int]) -> None:
+        self.name = name
+        self.cluster_name = cluster_name
+        self.route_port = route_port
+        self.peers = peers
+
+    def args(self) -> list[str]:
+        routes = ",".join(f"nats-route://{HOST}:{p}" for p in self.peers)
+        return [
+            "--server_name",
+            self.name,
+            "--cluster_name",
+            self.cluster_name,
+            "--cluster",
+            f"nats://{HOST}:{self.route_port}",
+            "--routes",
+            routes,
+        ]
+
+
+class NatsCluster:
+    """``size`` clustered ``nats-server -js`` nodes on 127.0.0.1 (JetStream replicated by
+    RAFT), for failover tests: streams created with ``replicas=3`` survive one node's loss.
+
+    ``urls`` is the comma-separated list clients connect with (``--bus``); ``node(i)`` gives a
+    node to ``kill()`` and ``start()`` again (same ports and store: it rejoins and catches up).
+    """
+
+    def __init__(self, size: int = 3, *, binary: Path | None = None) -> None:
+        if size < 3:
+            raise ConfigError("a JetStream cluster needs at least 3 nodes for a quorum of 2")
+        self._tmp = tempfile.TemporaryDirectory(prefix="seawarden-natscluster-")
+        routes = [free_port() for _ in range(size)]
+        binary = binary or find_binary()
+        self.nodes = []
+        for i in range(size):
+            seat = ClusterSeat(f"n{i}", "seawarden", routes[i], routes[:i] + routes[i + 1 :])
+            store = Path(self._tmp.name) / f"n{i}"
+            store.mkdir()
+            self.nodes.append(NatsServer(store_dir=store, binary=binary, cluster=seat))
+
+    @property
+    def urls(self) -> str:
+        return ",".join(n.url for n in self.nodes)
+
+    def node(self, i: int) -> NatsServer:
+        return self.nodes[i]
+
+    def start(self, timeout_s: float = 30.0) -> NatsCluster:
+        for n in self.nodes:
+            n.start(wait=False)
+        for n in self.nodes:
+            n.wait_healthy(timeout_s)
+        return self
+
+    def stop(self) -> None:
+        for n in self.nodes:
+            n.stop()
+        self._tmp.cleanup()
+
+    def __enter__(self) -> NatsCluster:
         return self.start()
 
     def __exit__(

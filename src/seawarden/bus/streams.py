@@ -27,6 +27,7 @@ REPORT_SUBJECTS = ("sw.reports.>", "sw.control.>")
 ALERT_SUBJECTS = ("sw.alerts.>",)
 EOS_SUBJECT = "sw.control.eos"
 MSG_ID = "Nats-Msg-Id"
+EXPECTED_LAST_MSG_ID = "Nats-Expected-Last-Msg-Id"  # the stream stores it only after that one
 CELL_RES = 2  # ~87,000 km² hexagons: a handful per sea, coarse enough for few subjects
 
 MIN_DUPLICATE_WINDOW_S = 3600.0
@@ -35,10 +36,16 @@ MIN_DUPLICATE_WINDOW_S = 3600.0
 @dataclass(frozen=True, slots=True)
 class StreamSettings:
     """``max_age_s``: how long messages are kept (0 = forever, until limits); the window in
-    which a repeated ``Nats-Msg-Id`` is dropped is ``duplicate_window_s`` (≥ 1 h)."""
+    which a repeated ``Nats-Msg-Id`` is dropped is ``duplicate_window_s`` (≥ 1 h);
+    ``replicas``: copies of each stream in a NATS cluster (1 on a single server; 3 to keep
+    both streams, in order, through the loss of any one node — JetStream's RAFT needs a
+    majority, so 3 nodes tolerate 1 lost, 5 tolerate 2). ``None``: a new stream gets 1 and
+    an existing one keeps its count (a worker started without the option must not shrink
+    the streams an operator created with 3)."""
 
     max_age_s: float = 7 * 24 * 3600.0
     duplicate_window_s: float = 2 * 3600.0
+    replicas: int | None = None
 
     def __post_init__(self) -> None:
         if self.max_age_s < 0:
@@ -47,6 +54,8 @@ class StreamSettings:
             raise ConfigError("the duplicate window must be at least 3600 s")
         if self.max_age_s and self.max_age_s < self.duplicate_window_s:
             raise ConfigError("max age must be at least the duplicate window")
+        if self.replicas is not None and not 1 <= self.replicas <= 5:
+            raise ConfigError("stream replicas must be 1…5 (JetStream's limit)")
 
 
 def report_subject(rec: PositionReport | StaticReport, partitions: int) -> str:
@@ -74,9 +83,12 @@ async def ensure_streams(js: JetStreamContext, settings: StreamSettings | None =
             discard=DiscardPolicy.OLD,
             max_age=s.max_age_s,
             duplicate_window=s.duplicate_window_s,
+            num_replicas=s.replicas or 1,
         )
         try:
             await js.add_stream(cfg)
         except nats.js.errors.BadRequestError:
             # Exists with other limits (the server refuses a create that differs): update.
+            if s.replicas is None:
+                cfg.num_replicas = (await js.stream_info(name)).config.num_replicas
             await js.update_stream(cfg)

@@ -18,6 +18,7 @@ together) and nothing is duplicated downstream (within the duplicate window).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from dataclasses import asdict, dataclass
@@ -77,12 +78,44 @@ class Reconnect:
         if not 0 <= self.wait_s <= 3600:  # also refuses NaN
             raise ConfigError("--reconnect-wait-s must be 0 … 3600 seconds")
 
+    @property
+    def outage_s(self) -> float:
+        """How long a stream may stay unavailable (a cluster electing a new leader after a
+        node is lost takes seconds) before the worker gives up: the same budget."""
+        return max(self.attempts * self.wait_s, 5.0)
+
     def apply(self, nc: Client) -> None:
         """Set this budget on a connected client. ``bus.publish.connect`` opens it with
         60 × 1 s; nats-py reads both options at every reconnect attempt, so setting them
         after connecting is what the next loss of the bus goes by."""
         nc.options["max_reconnect_attempts"] = self.attempts
         nc.options["reconnect_time_wait"] = self.wait_s
+
+
+class Outage:
+    """A budget for one stretch of failures of a stream: ``wait(exc)`` backs off (0.25 s
+    doubling to 2 s) and raises ``SourceError`` once ``budget_s`` have passed since the
+    first failure; ``clear()`` after a success."""
+
+    def __init__(self, budget_s: float, what: str) -> None:
+        self.budget_s = budget_s
+        self.what = what
+        self.since: float | None = None
+        self.delay = 0.25
+
+    def clear(self) -> None:
+        self.since = None
+        self.delay = 0.25
+
+    async def wait(self, exc: BaseException) -> None:
+        now = time.monotonic()
+        if self.since is None:
+            self.since = now
+            log.warning("%s is unavailable (%r); retrying", self.what, exc)
+        elif now - self.since > self.budget_s:
+            raise SourceError(f"{self.what} unavailable for {self.budget_s:g} s: {exc!r}")
+        await asyncio.sleep(self.delay)
+        self.delay = min(self.delay * 2, 2.0)
 
 
 @dataclass(slots=True)
@@ -206,11 +239,13 @@ class Worker:
         )
         sub = await js.pull_subscribe(REPORT_SUBJECTS[0], stream=REPORTS, config=cfg)
         since = 0
+        outage = Outage(self.reconnect.outage_s, f"the report stream at {self.url}")
         try:
             while not stop.is_set():
                 try:
                     batch = await sub.fetch(self.fetch_batch, timeout=0.5)
-                except nats.errors.TimeoutError:
+                    outage.clear()
+                except (nats.errors.TimeoutError, TimeoutError):  # nats-py raises either
                     continue
                 except (nats.errors.ConnectionClosedError, nats.errors.NoServersError) as exc:
                     # The client gave up reconnecting: state up to the last checkpoint is
@@ -218,6 +253,21 @@ class Worker:
                     raise SourceError(
                         f"lost the bus at {self.url} after sequence {self.seq}: {exc}"
                     ) from exc
+                except (nats.errors.Error, nats.js.errors.Error) as exc:
+                    # The consumer is gone (its cluster node was lost: an ephemeral consumer
+                    # lives on one node) or the stream has no leader yet. With no acks and
+                    # the position in hand, a new consumer from the next sequence is exact.
+                    await outage.wait(exc)
+                    with contextlib.suppress(nats.errors.Error, nats.js.errors.Error):
+                        await sub.unsubscribe()
+                    cfg.opt_start_seq = self.seq + 1
+                    try:
+                        sub = await js.pull_subscribe(
+                            REPORT_SUBJECTS[0], stream=REPORTS, config=cfg
+                        )
+                    except (nats.errors.Error, nats.js.errors.Error) as again:
+                        log.info("worker %s: no consumer yet (%s)", self.spec, again)
+                    continue
                 for msg in batch:
                     seq = msg.metadata.sequence.stream
                     if seq <= self.seq:
@@ -274,17 +324,26 @@ class Worker:
         assert js is not None
         for a in alerts:
             body = orjson.dumps(a.to_dict(), option=orjson.OPT_SORT_KEYS)
-            try:
-                ack = await js.publish(
-                    alert_subject(a.severity),
-                    body,
-                    headers={MSG_ID: f"{a.id}:{a.revision}"},
-                    stream=ALERTS,
-                    timeout=30,
-                )
-            except (nats.errors.Error, nats.js.errors.Error, TimeoutError) as exc:
-                # Not published, not checkpointed: the replacement produces it again.
-                raise SourceError(f"cannot publish alert {a.id} r{a.revision}: {exc!r}") from exc
+            outage = Outage(self.reconnect.outage_s, f"the alert stream at {self.url}")
+            while True:
+                try:
+                    ack = await js.publish(
+                        alert_subject(a.severity),
+                        body,
+                        headers={MSG_ID: f"{a.id}:{a.revision}"},
+                        stream=ALERTS,
+                        timeout=10,
+                    )
+                    break
+                except (nats.errors.Error, nats.js.errors.Error, TimeoutError) as exc:
+                    # Sent again with the same id: stored once even if the lost ack's
+                    # message was stored. Given up: not checkpointed, so the replacement
+                    # produces it again.
+                    try:
+                        await outage.wait(exc)
+                    except SourceError as gone:
+                        what = f"cannot publish alert {a.id} r{a.revision}"
+                        raise SourceError(f"{what}: {gone}") from exc
             if ack.duplicate:
                 self.stats.alerts_duplicate += 1
             else:
