@@ -90,9 +90,10 @@ def pg(pg_dsn: str) -> Iterator[PostgresStore]:
 
 
 def _sqlite_reference(
-    path: Path, batches: Sequence[Sequence[Alert]]
+    path: Path, batches: Sequence[Sequence[Alert]], *, per_alert: bool = True
 ) -> tuple[list[int], list[dict[str, Any]], dict[str, bytes], list[tuple[str, str, Any]]]:
-    """Enqueue on SQLite, alert by alert: counts per batch, rows, payloads, audit entries."""
+    """Enqueue on SQLite, alert by alert (or batch by batch): counts per batch, rows,
+    payloads, audit entries."""
     lite = SQLiteStore(path)
     outbox.ensure_schema(lite.connection)
     try:
@@ -100,7 +101,12 @@ def _sqlite_reference(
         for batch in batches:
             lite.write_alerts(batch)
             # One alert per call: nothing of the batch is planned but not yet written.
-            counts.append(sum(outbox.enqueue(lite.connection, [a], SUBS, now=NOW) for a in batch))
+            if per_alert:
+                counts.append(
+                    sum(outbox.enqueue(lite.connection, [a], SUBS, now=NOW) for a in batch)
+                )
+            else:
+                counts.append(outbox.enqueue(lite.connection, batch, SUBS, now=NOW))
             lite.commit()
         with sqlite3.connect(lite.path) as conn:
             rows = outbox.deliveries(conn, limit=100_000)
@@ -204,6 +210,9 @@ def test_one_batch_on_postgres_queues_what_sqlite_queues_row_by_row(
         pg.commit()
     assert counts == want_counts
     assert _pg_state(pg_dsn) == (want_rows, want_payloads, want_audit)
+    # SQLite given the same batches (its row-by-row writer, the same planning) agrees too.
+    lite = _sqlite_reference(tmp_path_factory.mktemp("b") / "s.db", batches, per_alert=False)
+    assert lite == (want_counts, want_rows, want_payloads, want_audit)
 
 
 class _Counting(psycopg.Cursor[Any]):
