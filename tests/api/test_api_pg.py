@@ -295,10 +295,14 @@ def test_alert_pages_and_cursors_are_the_same_on_both_stores(api: Api) -> None:
     api.same("analyst", "/api/alerts", since=items[len(items) // 2]["alert"]["event_time"])
     for alert_id in stored:
         api.same("analyst", f"/api/alerts/{alert_id}")
-    # a cursor time that is not a date-time: SQLite compares text (any position is one),
-    # PostgreSQL compares timestamptz and says so (422), never a server error
-    r = api.call("postgres", "GET", "analyst", "/api/alerts", params={"cursor": "99~x"})
-    assert r.status_code == 422, r.text
+    # Any <time>~<id> is a position (SQLite compares the text): a hand-made cursor lands on
+    # the same page on PostgreSQL, whether or not its time is one the store writes.
+    mid = items[len(items) // 2]["alert"]
+    t = mid["event_time"].replace("Z", "+00:00")  # as the store holds it
+    for cursor in (f"{t}~{mid['id']}", f"{t}~0", f"{t[:16]}~{mid['id']}", f"{mid['event_time']}~x",
+                   f"{t.replace('T', ' ')}~{mid['id']}", "99~x", "~0", "2~a", "Z~z"):  # fmt: skip
+        api.same("analyst", "/api/alerts", cursor=cursor, limit=5)
+        api.same("dnk", "/api/alerts", cursor=cursor, limit=5)
 
 
 def test_allies_see_only_what_is_releasable_to_them_on_postgres(api: Api) -> None:
@@ -392,6 +396,8 @@ def test_vessels_dossiers_and_tracks_are_the_same_on_both_stores(api: Api) -> No
         assert box[1] <= v["lat"] <= box[3]
     api.same("analyst", "/api/vessels", bbox="19.0,54.0,19.0,54.0")  # a point: empty, no error
     api.same("analyst", "/api/vessels", bbox="-180,-90,180,90")  # the world: a plain scan
+    for edge in ("179.995,60,180,60.5", "10,89.99,11,90", "-180,-90,-179,-89"):  # no wrap-around
+        api.same("analyst", "/api/vessels", bbox=edge)
     for v in listed[:6]:
         dossier = api.same("analyst", f"/api/vessels/{v['mmsi']}")
         assert dossier["mmsi"] == v["mmsi"]
@@ -448,6 +454,16 @@ def test_deliveries_and_retry_on_the_postgres_outbox(api: Api) -> None:
     for d in pg:
         assert d["created"].endswith("Z")
         assert len(d["created"]) == 27  # the outbox's fixed-width text, as on SQLite
+    # Any <time>~<id> is a position, compared as SQLite compares it (text, byte-wise): the
+    # page after it on PostgreSQL is what that rule picks from the full listing.
+    for d in (pg[0], pg[len(pg) // 2]):
+        did, at = d["delivery_id"], d["created"]
+        for cursor in (f"{at}~{did}", f"{at[:19]}~0", f"{at.replace('Z', '+00:00')}~{did}", "~0"):
+            ct, _, cid = cursor.partition("~")
+            want = [x["delivery_id"] for x in pg if (x["created"], x["delivery_id"]) < (ct, cid)]
+            r = api.call("postgres", "GET", "analyst", "/api/deliveries",
+                         params={"cursor": cursor, "limit": 5})  # fmt: skip
+            assert [x["delivery_id"] for x in r.json()["items"]] == want[:5], cursor
     dead = [d for d in pg if d["status"] == "dead"]
     metrics = api.call("postgres", "GET", "analyst", "/metrics").text
     assert f'seawarden_deliveries{{status="dead"}} {float(len(dead))}' in metrics

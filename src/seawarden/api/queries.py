@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -48,16 +48,36 @@ def decode_cursor(text: str) -> tuple[str, str]:
     return time, ident
 
 
-def cursor_time(conn: db.StoreConnection, text: str) -> str:
-    """A cursor's time as the store compares it. SQLite compares the text, so any text is a
-    position; PostgreSQL compares ``timestamptz``, so the text must be a date-time (every
-    ``next_cursor`` is), else :class:`CursorError`."""
-    if db.is_pg(conn):
-        try:
-            datetime.fromisoformat(text.replace("Z", "+00:00"))
-        except ValueError:
-            raise CursorError("the cursor's time is not a date-time; use a next_cursor") from None
-    return text
+# A timestamptz column as the text the SQLite store holds: an alert's time as
+# ``datetime.isoformat()`` in UTC, an outbox time as ``outbox.wall_iso``; byte-wise order.
+_PG_ISO = (
+    "(to_char({c} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS') || CASE WHEN"
+    " to_char({c} AT TIME ZONE 'UTC', 'US') = '000000' THEN '' ELSE"
+    " '.' || to_char({c} AT TIME ZONE 'UTC', 'US') END || '+00:00') COLLATE \"C\""
+)
+_PG_WALL = 'to_char({c} AT TIME ZONE \'UTC\', \'YYYY-MM-DD"T"HH24:MI:SS.US"Z"\') COLLATE "C"'
+WALL_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"  # = outbox.wall_iso
+
+
+def _canonical(text: str, *, wall: bool) -> bool:
+    """Whether ``text`` is a time exactly as the store writes it (every next_cursor is)."""
+    try:
+        t = datetime.fromisoformat(text.replace("Z", "+00:00") if wall else text)
+    except ValueError:
+        return False
+    if t.tzinfo is None or t.utcoffset() != timedelta(0):
+        return False
+    return (t.strftime(WALL_FORMAT) if wall else t.isoformat()) == text
+
+
+def cursor_column(conn: db.StoreConnection, column: str, text: str, *, wall: bool = False) -> str:
+    """What a cursor's time ``text`` is compared with, so that the page boundary is where
+    SQLite puts it. SQLite compares text, so any text is a position. On PostgreSQL a time as
+    the store writes it compares with the ``timestamptz`` column itself (on its index: the
+    same order); any other text with the column rendered as SQLite's text (a scan)."""
+    if not db.is_pg(conn) or _canonical(text, wall=wall):
+        return column
+    return (_PG_WALL if wall else _PG_ISO).format(c=column)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,9 +115,9 @@ def latest_alerts(
     # PostgreSQL: ids compare byte-wise as in SQLite (the database's collation may not)
     ident = 'a.id COLLATE "C"' if db.is_pg(conn) else "a.id"
     if before is not None:
-        sql += f" AND (a.time < ? OR (a.time = ? AND {ident} < ?))"
-        at = cursor_time(conn, before[0])
-        args.extend([at, at, before[1]])
+        at = cursor_column(conn, "a.time", before[0])
+        sql += f" AND ({at} < ? OR ({at} = ? AND {ident} < ?))"
+        args.extend([before[0], before[0], before[1]])
     sql += f" ORDER BY a.time DESC, {ident} DESC LIMIT ?"
     args.append(limit)
     return [LatestRow(str(r[0]), str(r[1]), orjson.loads(r[2])) for r in conn.execute(sql, args)]
@@ -286,7 +306,7 @@ def _wall_text(iso: str | None) -> str | None:
     SQLite outbox stores (:func:`seawarden.alerts.outbox.wall_iso`), exactly."""
     if iso is None:
         return None
-    return datetime.fromisoformat(iso).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return datetime.fromisoformat(iso).astimezone(UTC).strftime(WALL_FORMAT)
 
 
 def _pg_delivery(cur: Any) -> list[dict[str, Any]]:
@@ -310,9 +330,9 @@ def _pg_deliveries(
         sql += " AND status = ?"
         args.append(status)
     if before is not None:
-        at = cursor_time(conn, before[0])
-        sql += ' AND (created < ? OR (created = ? AND delivery_id COLLATE "C" < ?))'
-        args.extend([at, at, before[1]])
+        at = cursor_column(conn, "created", before[0], wall=True)
+        sql += f' AND ({at} < ? OR ({at} = ? AND delivery_id COLLATE "C" < ?))'
+        args.extend([before[0], before[0], before[1]])
     sql += ' ORDER BY created DESC, delivery_id COLLATE "C" DESC LIMIT ?'
     args.append(limit)
     return _pg_delivery(conn.execute(sql, args))

@@ -198,9 +198,11 @@ _INDEXED_SPAN_DEG = 90.0  # a larger box takes most of the fleet: a plain scan i
 def _bbox_filter(conn: db.StoreConnection, bbox: BBox) -> tuple[str, list[Any]]:
     sql = "lon BETWEEN ? AND ? AND lat BETWEEN ? AND ?"
     args: list[Any] = [bbox[0], bbox[2], bbox[1], bbox[3]]
-    lo_lon, lo_lat = max(bbox[0] - _PAD_DEG, -180.0), max(bbox[1] - _PAD_DEG, -89.0)
-    hi_lon, hi_lat = min(bbox[2] + _PAD_DEG, 180.0), min(bbox[3] + _PAD_DEG, 89.0)
-    if db.is_pg(conn) and max(hi_lon - lo_lon, hi_lat - lo_lat) < _INDEXED_SPAN_DEG:
+    lo_lon, lo_lat = bbox[0] - _PAD_DEG, bbox[1] - _PAD_DEG
+    hi_lon, hi_lat = bbox[2] + _PAD_DEG, bbox[3] + _PAD_DEG
+    # the polygon stays clear of the antimeridian and the poles (no wrap-around question)
+    clear = lo_lon >= -180.0 and hi_lon <= 180.0 and lo_lat >= -85.0 and hi_lat <= 85.0
+    if db.is_pg(conn) and clear and max(hi_lon - lo_lon, hi_lat - lo_lat) < _INDEXED_SPAN_DEG:
         from seawarden.store.spatial import area_wkt
 
         ring = [[lo_lon, lo_lat], [hi_lon, lo_lat], [hi_lon, hi_lat], [lo_lon, hi_lat]]

@@ -41,8 +41,6 @@ def list_deliveries(
     limit = min(limit, settings.max_page)
     try:
         before = None if cursor is None else queries.decode_cursor(cursor)
-        if before is not None:
-            queries.cursor_time(conn, before[0])
     except queries.CursorError as exc:
         raise HTTPException(422, str(exc)) from exc
     pos = None if before is None else (before[0], before[1])
