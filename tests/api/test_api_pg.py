@@ -753,3 +753,24 @@ def test_kept_connections_are_reused_and_checked_first(pg_dsn: str) -> None:
         assert not conn.in_transaction
         assert conn.execute("SELECT count(*) FROM alert_actions").fetchone()[0] == 0
     db.close_idle()
+
+
+def test_a_write_waiting_past_the_busy_timeout_is_a_503_as_on_sqlite(pair: Api) -> None:
+    """Another writer holds the API's write lock (as the pipeline's batch holds SQLite's):
+    the request waits ``busy_timeout_ms``, then answers 503 with Retry-After, and writes
+    nothing; once the lock is free the same request succeeds."""
+    import psycopg
+
+    dsn = str(pair.replayed.targets["postgres"])
+    app_ = create_app(ApiSettings(store=dsn, busy_timeout_ms=300))
+    auth = pair.auth("postgres", "analyst")
+    with TestClient(app_, raise_server_exceptions=False) as client:
+        with psycopg.connect(dsn) as holder:  # a transaction holding the lock
+            holder.execute("SELECT pg_advisory_xact_lock(%s)", (db._WRITE_LOCK,))
+            r = client.post("/api/alerts/a-jef-in/ack", headers=auth)
+            assert r.status_code == 503, r.text
+            assert r.headers["Retry-After"] == "1"
+        r = client.post("/api/alerts/a-jef-in/ack", headers=auth)
+        assert r.status_code == 200, r.text
+        acks = [a for a in r.json()["actions"] if a["action"] == "ack"]
+        assert len(acks) == 1
