@@ -40,6 +40,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
+from seawarden.bus.auth import BusAuth
 from seawarden.bus.streams import EXPECTED_LAST_MSG_ID, MSG_ID, StreamSettings, ensure_streams
 from seawarden.errors import SourceError
 
@@ -64,6 +65,7 @@ async def connect(url: str, *, name: str) -> Client:
     (reconnect) is waited for, up to about a minute.
     """
     urls = server_urls(url)
+    auth = BusAuth.from_env().connect_options(urls)  # ConfigError before any connection
     errors: list[str] = []
     for u in urls:
         parsed = urlsplit(u)
@@ -77,20 +79,35 @@ async def connect(url: str, *, name: str) -> Client:
     else:
         raise SourceError(f"cannot connect to the bus at {url}: {'; '.join(errors)}")
 
+    seen: list[str] = []  # the distinct errors of the attempts (the server's reason first)
+
     async def on_error(exc: Exception) -> None:
+        if str(exc) not in seen:
+            seen.append(str(exc))
         log.warning("bus %s: %s", url, exc)
 
     try:
-        return await nats.connect(
-            urls,
-            name=name,
-            connect_timeout=5,
-            reconnect_time_wait=1.0,
-            max_reconnect_attempts=60,
-            error_cb=on_error,
+        # Each server is tried twice at first (a wrong password or certificate is an error
+        # within seconds, not after a minute of retries); once connected, a lost bus is
+        # waited for about a minute (worker and dispatcher set their own budget).
+        # The overall bound: nats-py 2.16 can wait for good after a failed TLS handshake.
+        nc = await asyncio.wait_for(
+            nats.connect(
+                urls,
+                name=name,
+                connect_timeout=5,
+                reconnect_time_wait=1.0,
+                max_reconnect_attempts=1,
+                error_cb=on_error,
+                **auth,
+            ),
+            timeout=5 + 6 * len(urls),  # two tries of 5 s per server, and a margin
         )
     except (OSError, nats.errors.Error, TimeoutError) as exc:
-        raise SourceError(f"cannot connect to the bus at {url}: {exc}") from exc
+        cause = f"{exc}" + (f" ({'; '.join(seen[:3])})" if seen else "")
+        raise SourceError(f"cannot connect to the bus at {url}: {cause}") from exc
+    nc.options["max_reconnect_attempts"] = 60
+    return nc
 
 
 async def close(nc: Client) -> None:

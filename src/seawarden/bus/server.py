@@ -62,9 +62,11 @@ class NatsServer:
         store_dir: Path | None = None,
         binary: Path | None = None,
         cluster: ClusterSeat | None = None,
+        config: str | None = None,
     ) -> None:
         self.binary = binary or find_binary()
         self.cluster = cluster
+        self.config = config  # nats-server configuration text (auth, TLS); flags win
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         if store_dir is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="seawarden-nats-")
@@ -100,6 +102,10 @@ class NatsServer:
         ]
         if self.cluster is not None:
             cmd += self.cluster.args()
+        if self.config is not None:
+            conf = self.store_dir / "nats-server.conf"
+            conf.write_text(self.config)
+            cmd += ["-c", str(conf)]
         self._proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
         if not wait:
             return self
