@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import orjson
 import typer
@@ -24,7 +24,6 @@ from seawarden.cli_options import (
     DetectorsOpt,
     FormatOpt,
     InputFormat,
-    LatenessOpt,
     ModelOpt,
     NoDetectorsOpt,
     PositionsMode,
@@ -39,6 +38,9 @@ from seawarden.cli_sources import RegistryOpt
 from seawarden.errors import ConfigError
 from seawarden.pipeline.partition import PartitionSpec
 from seawarden.pipeline.settings import RunConfig, env_settings
+
+if TYPE_CHECKING:
+    from seawarden.bus.publish import BatchPublisher
 
 log = logging.getLogger("seawarden")
 
@@ -117,11 +119,22 @@ def register(app: typer.Typer) -> None:
 
 
 def ingest_command(
-    inputs: Annotated[list[Path], typer.Argument(help="NMEA logs (.nm4/.txt/.gz) or CSV files")],
+    inputs: Annotated[
+        list[Path] | None, typer.Argument(help="NMEA logs (.nm4/.txt/.gz) or CSV files")
+    ] = None,
+    tcp: Annotated[
+        str | None, typer.Option(help="a live NMEA feed: read lines from this TCP HOST:PORT")
+    ] = None,
+    udp: Annotated[
+        str | None, typer.Option(help="a live NMEA feed: listen for datagrams on [HOST]:PORT")
+    ] = None,
     bus: BusOpt = DEFAULT_BUS,
     partitions: Annotated[int, typer.Option(help="MMSI partitions in the subjects")] = 1,
     fmt: FormatOpt = None,
-    lateness_s: LatenessOpt = 60.0,
+    lateness_s: Annotated[
+        float | None,
+        typer.Option(help="out-of-order tolerance (event time); default 60 s, live 10 s"),
+    ] = None,
     dedup_window_s: DedupWindowOpt = 3.0,
     assume_time: AssumeTimeOpt = None,
     sort: SortOpt = False,
@@ -131,24 +144,32 @@ def ingest_command(
     replicas: ReplicasOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
-    """Publish decoded, normalised reports to JetStream, in event-time order."""
+    """Publish decoded, normalised reports to JetStream, in event-time order: from files, or
+    from a live feed (``--tcp``/``--udp``) until Ctrl-C."""
     from seawarden import cli
     from seawarden.bus.ingest import ingest
     from seawarden.bus.publish import BatchPublisher
 
     env = env_settings()
     cli._setup_logging(env.log_level, quiet)
+    if sum(x is not None and x != [] for x in (inputs, tcp, udp)) != 1:
+        raise typer.BadParameter("give input files, or exactly one of --tcp/--udp")
+    live = tcp or udp
     cfg = cli._config(
         areas=None,
         watchlists=[],
         fmt=fmt,
-        lateness_s=lateness_s,
+        lateness_s=lateness_s if lateness_s is not None else (10.0 if live else 60.0),
         dedup_window_s=dedup_window_s,
         positions=PositionsMode.none,
         assume_time=assume_time,
         no_detectors=True,
     )
     publisher = BatchPublisher(bus, settings=_settings(max_age_s, duplicate_window_s, replicas))
+    if live:
+        _ingest_live(cfg, publisher, partitions, tcp=tcp, udp=udp, quiet=quiet)
+        return
+    assert inputs is not None
     run = ingest(
         inputs, cfg, bus, partitions=partitions, publisher=publisher, strict=strict, sort=sort
     )
@@ -164,6 +185,44 @@ def ingest_command(
                 if run.unpublished_contacts
                 else ""
             )
+        )
+
+
+def _ingest_live(
+    cfg: RunConfig,
+    publisher: BatchPublisher,
+    partitions: int,
+    *,
+    tcp: str | None,
+    udp: str | None,
+    quiet: bool,
+) -> None:
+    from seawarden import cli
+    from seawarden.bus.live_ingest import LiveBusIngest
+
+    endpoint = tcp or udp or ""
+    host, _, port_text = endpoint.rpartition(":")
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise typer.BadParameter(f"{endpoint!r}: expected HOST:PORT")
+    runner = LiveBusIngest(cfg, publisher, partitions=partitions)
+
+    async def feed(stop: asyncio.Event) -> None:
+        await publisher.astart()
+        try:
+            source = (
+                runner.run_tcp(host, int(port_text), stop)
+                if tcp
+                else runner.run_udp(host, int(port_text), stop)
+            )
+            await asyncio.gather(source, runner.pump(stop))
+        finally:
+            await publisher.aclose()
+
+    cli._run_until_stopped(feed, None)
+    if not quiet:
+        cli.console.print(
+            f"ingest: {runner.lines:,} lines, {runner.released:,} reports published; "
+            f"rejected {dict(runner.rejections)}"
         )
 
 

@@ -226,7 +226,7 @@ class BatchPublisher:
         assert nc is not None
         self._token += 1
         token = str(self._token)
-        p.future = self.loop.create_future()
+        p.future = asyncio.get_running_loop().create_future()
         self._waiting[token] = p.future
         headers = {MSG_ID: p.msg_id}
         if self._last_id is not None:
@@ -310,6 +310,36 @@ class BatchPublisher:
     async def _send_marker(self, p: _Pending) -> None:
         await self._send(p)
         await self._drain()
+
+    # -- from a running event loop (live ingest): queue() from sync code, a pump task sends
+    async def astart(self) -> BatchPublisher:
+        await self._start()
+        return self
+
+    def queue(self, subject: str, data: bytes, msg_id: str) -> None:
+        """Hold a message for the next :meth:`asend` (no I/O: callable from sync code)."""
+        self._batch.append((subject, data, msg_id))
+
+    @property
+    def queued(self) -> int:
+        return len(self._batch)
+
+    async def asend(self) -> None:
+        """Send what is queued (acks are taken in as they come)."""
+        batch, self._batch = self._batch, []
+        if batch:
+            await self._send_batch(batch)
+
+    async def aclose(self) -> None:
+        """Send what is queued, wait for every ack, disconnect."""
+        try:
+            await self.asend()
+            await self._drain()
+        finally:
+            if self._nc is not None:
+                await self._nc.close()
+                self._nc = None
+            self.loop.close()  # the loop of the synchronous methods, unused here
 
     async def _drain(self) -> None:
         while self._inflight:
