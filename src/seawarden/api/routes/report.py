@@ -3,13 +3,18 @@
 Same rule as ``GET /api/alerts/{id}``: analysts and admins get any alert; an ally only an
 alert releasable to its nation and about its areas (``principal.visible_revisions``, the
 check that route uses), else 404 — and the report shows only the revisions the reader may
-see. Every download is audited (``report.download``) with the format and the evidence
-digest, so it can later be shown which evidence left, when and to whom.
+see. On a PostgreSQL store the revisions and the whole report are read in one
+``REPEATABLE READ, READ ONLY`` transaction (as ``seawarden report --store postgresql://``
+reads), so a pipeline committing meanwhile cannot tear the report. Every download is
+audited (``report.download``) with the format and the evidence digest, so it can later be
+shown which evidence left, when and to whom.
 """
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -23,6 +28,7 @@ from seawarden.api.deps import Conn
 from seawarden.api.principal import Principal, visible_revisions
 from seawarden.api.schemas import ID_PATTERN, ErrorBody
 from seawarden.report import evidence_digest, gather, render_html
+from seawarden.report.gather import Bundle
 from seawarden.report.pdf import PdfFailedError, PdfUnavailableError, html_to_pdf
 from seawarden.store import audit
 
@@ -36,18 +42,40 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
     403: {"model": ErrorBody, "description": "role may not do this"},
     404: {"model": ErrorBody, "description": "no such alert (or not releasable to the caller)"},
     422: {"model": ErrorBody, "description": "invalid parameters"},
-    501: {"model": ErrorBody, "description": "not on a PostgreSQL store yet"},
 }
 
 
 def _build(conn: db.StoreConnection, principal: Principal, alert_id: str) -> tuple[str, str]:
-    shown = visible_revisions(principal, queries.revisions(conn, alert_id))
+    if isinstance(conn, db.PgConnection):
+        return _build_pg(conn, principal, alert_id)
+    return _render(gather(conn, alert_id, _shown(conn, principal, alert_id)))
+
+
+def _build_pg(conn: db.PgConnection, principal: Principal, alert_id: str) -> tuple[str, str]:
+    # one snapshot for the authorisation read and the report; the audit row is written after,
+    # in autocommit, so a rolled-back read never loses it
+    conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+    try:
+        shown = _shown(conn, principal, alert_id)
+        # gather takes psycopg's own connection; its errors come out as the sqlite3 kinds
+        # the API's handlers know (a lost server or a lock wait: 503, as on SQLite)
+        bundle: Bundle = db._translated(lambda: gather(conn.raw, alert_id, shown))
+    except BaseException:
+        with contextlib.suppress(sqlite3.DatabaseError):  # keep the first error (a lost server)
+            conn.execute("ROLLBACK")
+        raise
+    conn.execute("ROLLBACK")
+    return _render(bundle)
+
+
+def _shown(conn: db.StoreConnection, who: Principal, alert_id: str) -> list[Mapping[str, Any]]:
+    shown = visible_revisions(who, queries.revisions(conn, alert_id))
     if not shown:
         raise HTTPException(404, f"no alert {alert_id}")
-    if not isinstance(conn, sqlite3.Connection):
-        # report.gather reads the SQLite tables only (evidence, contacts, areas) so far
-        raise HTTPException(501, "evidence reports need a SQLite store; not on PostgreSQL yet")
-    bundle = gather(conn, alert_id, shown)
+    return shown
+
+
+def _render(bundle: Bundle) -> tuple[str, str]:
     return render_html(bundle, generated=datetime.now(UTC)), evidence_digest(bundle)
 
 
