@@ -163,3 +163,104 @@ def test_mutual_tls_needs_the_client_certificate(
             _publish(url)
         monkeypatch.setenv("SEAWARDEN_BUS_KEY", str(pki / "client.key"))
         assert _publish(url) == 50
+
+
+# The per-role users of docs/operations.md ("NATS cluster"), without TLS: each may publish
+# only its own subjects and only the JetStream API calls it makes (no stream deletes or
+# purges; only the dispatcher reads alerts).
+_STREAMS = ", ".join(
+    f'"$JS.API.STREAM.{op}.SEAWARDEN_{s}"'
+    for op in ("CREATE", "UPDATE", "INFO")
+    for s in ("REPORTS", "ALERTS")
+)
+
+
+def _consume(stream: str) -> str:
+    return ", ".join(
+        f'"$JS.API.CONSUMER.{op}.{stream}{tail}"'
+        for op, tail in (
+            ("CREATE", ""), ("CREATE", ".>"), ("DURABLE.CREATE", ".>"), ("INFO", ".>"),
+            ("MSG.NEXT", ".>"), ("DELETE", ".>"),
+        )
+    )  # fmt: skip
+
+
+ROLES = f"""
+authorization {{
+  users = [
+    {{ user: ingest, password: "%(pw)s", permissions: {{
+        publish: [ "sw.reports.>", "sw.control.>", "$JS.API.INFO", {_STREAMS} ],
+        subscribe: "_INBOX.>" }} }}
+    {{ user: worker, password: "%(pw)s", permissions: {{
+        publish: [ "sw.alerts.>", "$JS.API.INFO", {_STREAMS}, {_consume("SEAWARDEN_REPORTS")} ],
+        subscribe: "_INBOX.>" }} }}
+    {{ user: dispatch, password: "%(pw)s", permissions: {{
+        publish: [ "$JS.API.INFO", {_STREAMS}, {_consume("SEAWARDEN_ALERTS")},
+                   "$JS.ACK.SEAWARDEN_ALERTS.>" ],
+        subscribe: "_INBOX.>" }} }}
+  ]
+}}
+"""
+
+
+@pytest.mark.slow
+def test_the_documented_role_permissions_carry_a_whole_run(
+    tmp_path: Path, scenario_nmea: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ingest, a worker and bus-dispatch, each as its own user with only its subjects,
+    take the scenario from the files to the outbox."""
+    import os
+    import sqlite3
+
+    from seawarden.bus.ingest import ingest
+    from tests.bus.test_kill import SUBSCRIPTIONS, _cli, _config, _pipeline_args
+
+    pw = tmp_path / "pw"
+    pw.write_text("role secret\n")
+    subs = tmp_path / "subscriptions.yaml"
+    subs.write_text(SUBSCRIPTIONS)
+    with NatsServer(config=ROLES % {"pw": "role secret"}) as srv:
+        monkeypatch.setenv("SEAWARDEN_BUS_PASSWORD_FILE", str(pw))
+        monkeypatch.setenv("SEAWARDEN_BUS_USER", "ingest")
+        run = ingest([scenario_nmea], _config(), srv.url, partitions=1)
+        assert run.released > 20_000
+
+        def as_user(user: str, *args: str | Path) -> subprocess.CompletedProcess[str]:
+            env = {**os.environ, "SEAWARDEN_BUS_USER": user, "SEAWARDEN_LOG_LEVEL": "WARNING"}
+            return subprocess.run(
+                _cli(*args), env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300
+            )
+
+        worker = as_user(
+            "worker", "worker", "--bus", srv.url, "--partitions", "*/1",
+            "--store", tmp_path / "w.db", "--exit-on-eos", *_pipeline_args(),
+        )  # fmt: skip
+        assert worker.returncode == 0, worker.stderr[-3000:]
+        published = orjson_line(worker.stdout)["alerts_published"]
+        assert published >= 10
+        dispatch = as_user(
+            "dispatch", "bus-dispatch", "--bus", srv.url, "--store", tmp_path / "d.db",
+            "--subscriptions", subs, "--idle-exit-s", "2",
+        )  # fmt: skip
+        assert dispatch.returncode == 0, dispatch.stderr[-3000:]
+        # the ingest user may not take the alerts (no $JS.ACK, no alert subjects)
+        refused = as_user(
+            "ingest", "bus-dispatch", "--bus", srv.url, "--store", tmp_path / "x.db",
+            "--subscriptions", subs, "--idle-exit-s", "2", "--reconnect-attempts", "1",
+        )  # fmt: skip
+    with sqlite3.connect(tmp_path / "d.db") as conn:
+        (n,) = conn.execute("SELECT count(*) FROM alerts").fetchone()
+    assert n == published
+    # the ingest user may not create a consumer on the alerts: a clear error, nothing read
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert "error:" in refused.stderr, refused.stderr[-2000:]
+    if (tmp_path / "x.db").exists():
+        with sqlite3.connect(tmp_path / "x.db") as conn:
+            assert conn.execute("SELECT count(*) FROM alerts").fetchone() == (0,)
+
+
+def orjson_line(stdout: str) -> dict[str, object]:
+    import orjson
+
+    return dict(orjson.loads([ln for ln in stdout.splitlines() if ln.startswith("{")][-1]))

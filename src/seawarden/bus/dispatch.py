@@ -31,7 +31,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from seawarden.alerts.model import Alert
 from seawarden.alerts.outbox import OutboxSink
 from seawarden.alerts.subscriptions import Subscription
-from seawarden.bus.publish import close, connect
+from seawarden.bus.publish import close, connect, refused_as
 from seawarden.bus.streams import ALERT_SUBJECTS, ALERTS, StreamSettings, ensure_streams
 from seawarden.bus.worker import Outage, Reconnect
 from seawarden.errors import SourceError
@@ -98,20 +98,22 @@ class BusDispatcher:
         started = time.perf_counter()
         try:
             js = nc.jetstream()
-            await ensure_streams(js, self.settings)
-            sub = await js.pull_subscribe(
-                ALERT_SUBJECTS[0],
-                durable=self.durable,
-                stream=ALERTS,
-                config=ConsumerConfig(
-                    ack_policy=AckPolicy.EXPLICIT,
-                    deliver_policy=DeliverPolicy.ALL,
-                    ack_wait=60.0,
-                    # revisions of one alert must be queued in order (a follow-up goes to
-                    # whoever got the earlier one): one batch in flight at a time
-                    max_ack_pending=self.batch,
-                ),
-            )
+            async with refused_as(self.url, "the stream set-up"):
+                await ensure_streams(js, self.settings)
+            async with refused_as(self.url, f"the alert consumer {self.durable!r}"):
+                sub = await js.pull_subscribe(
+                    ALERT_SUBJECTS[0],
+                    durable=self.durable,
+                    stream=ALERTS,
+                    config=ConsumerConfig(
+                        ack_policy=AckPolicy.EXPLICIT,
+                        deliver_policy=DeliverPolicy.ALL,
+                        ack_wait=60.0,
+                        # revisions of one alert must be queued in order (a follow-up goes to
+                        # whoever got the earlier one): one batch in flight at a time
+                        max_ack_pending=self.batch,
+                    ),
+                )
             idle_since = time.monotonic()
             outage = Outage(self.reconnect.outage_s, f"the alert stream at {self.url}")
             while not stop.is_set():

@@ -25,9 +25,11 @@ would never resolve.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import deque
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from types import TracebackType
 from urllib.parse import urlsplit
@@ -110,6 +112,19 @@ async def connect(url: str, *, name: str) -> Client:
     return nc
 
 
+@contextlib.asynccontextmanager
+async def refused_as(url: str, what: str) -> AsyncIterator[None]:
+    """A JetStream set-up call that fails (refused, or unanswered: a user without the
+    permission gets no reply at all) becomes a ``SourceError`` naming the step."""
+    try:
+        yield
+    except (nats.errors.Error, nats.js.errors.Error, TimeoutError) as exc:
+        raise SourceError(
+            f"the bus at {url} refused or did not answer {what} ({exc!r}); if it requires "
+            "authorization, does this user have the permission for it (docs/bus.md)?"
+        ) from exc
+
+
 async def close(nc: Client) -> None:
     """Flush what is written (acks, last publishes) and close. Not ``drain()``: with a pull
     subscription open it waits out its whole timeout."""
@@ -178,7 +193,8 @@ class BatchPublisher:
 
     async def _start(self) -> None:
         self._nc = nc = await connect(self.url, name="seawarden-ingest")
-        await ensure_streams(nc.jetstream(), self.settings)
+        async with refused_as(self.url, "the stream set-up"):
+            await ensure_streams(nc.jetstream(), self.settings)
         self._inbox = nc.new_inbox()
         self._acks = await nc.subscribe(f"{self._inbox}.*", cb=self._on_ack)
 

@@ -34,7 +34,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from seawarden.alerts.model import Alert
 from seawarden.bus.codec import CodecError, decode
-from seawarden.bus.publish import close, connect
+from seawarden.bus.publish import close, connect, refused_as
 from seawarden.bus.streams import (
     ALERTS,
     EOS_SUBJECT,
@@ -211,8 +211,9 @@ class Worker:
         started = time.perf_counter()
         try:
             js = self._js = nc.jetstream()
-            await ensure_streams(js, self.settings)
-            info = await js.stream_info(REPORTS)
+            async with refused_as(self.url, "the stream set-up"):
+                await ensure_streams(js, self.settings)
+                info = await js.stream_info(REPORTS)
             self._stream_created = str(info.created) if info.created else None
             if self._restore() and self.exit_on_eos:
                 self.stats.eos = True
@@ -237,7 +238,8 @@ class Worker:
             ack_policy=AckPolicy.NONE,
             inactive_threshold=300.0,  # an ephemeral consumer of a dead worker goes away
         )
-        sub = await js.pull_subscribe(REPORT_SUBJECTS[0], stream=REPORTS, config=cfg)
+        async with refused_as(self.url, "a consumer of the report stream"):
+            sub = await js.pull_subscribe(REPORT_SUBJECTS[0], stream=REPORTS, config=cfg)
         since = 0
         outage = Outage(self.reconnect.outage_s, f"the report stream at {self.url}")
         try:
