@@ -175,14 +175,17 @@ _STREAMS = ", ".join(
 )
 
 
-def _consume(stream: str) -> str:
+def _consume(stream: str, *ops: str) -> str:
+    """``"CREATE"`` → ``$JS.API.CONSUMER.CREATE.<stream>``; ``"INFO>"`` → ``….INFO.<stream>.>``."""
     return ", ".join(
-        f'"$JS.API.CONSUMER.{op}.{stream}{tail}"'
-        for op, tail in (
-            ("CREATE", ""), ("CREATE", ".>"), ("DURABLE.CREATE", ".>"), ("INFO", ".>"),
-            ("MSG.NEXT", ".>"), ("DELETE", ".>"),
-        )
-    )  # fmt: skip
+        f'"$JS.API.CONSUMER.{op.rstrip(">")}.{stream}{".>" if op.endswith(">") else ""}"'
+        for op in ops
+    )
+
+
+# exactly the lists of docs/operations.md
+_WORKER_OPS = ("CREATE", "CREATE>", "INFO>", "MSG.NEXT>", "DELETE>")
+_DISPATCH_OPS = ("CREATE", "CREATE>", "DURABLE.CREATE>", "INFO>", "MSG.NEXT>")
 
 
 ROLES = f"""
@@ -192,10 +195,11 @@ authorization {{
         publish: [ "sw.reports.>", "sw.control.>", "$JS.API.INFO", {_STREAMS} ],
         subscribe: "_INBOX.>" }} }}
     {{ user: worker, password: "%(pw)s", permissions: {{
-        publish: [ "sw.alerts.>", "$JS.API.INFO", {_STREAMS}, {_consume("SEAWARDEN_REPORTS")} ],
+        publish: [ "sw.alerts.>", "$JS.API.INFO", {_STREAMS},
+                   {_consume("SEAWARDEN_REPORTS", *_WORKER_OPS)} ],
         subscribe: "_INBOX.>" }} }}
     {{ user: dispatch, password: "%(pw)s", permissions: {{
-        publish: [ "$JS.API.INFO", {_STREAMS}, {_consume("SEAWARDEN_ALERTS")},
+        publish: [ "$JS.API.INFO", {_STREAMS}, {_consume("SEAWARDEN_ALERTS", *_DISPATCH_OPS)},
                    "$JS.ACK.SEAWARDEN_ALERTS.>" ],
         subscribe: "_INBOX.>" }} }}
   ]
