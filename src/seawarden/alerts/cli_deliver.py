@@ -178,7 +178,11 @@ def deliver(
     ],
     subscriptions: Annotated[Path, typer.Option(help="subscriptions (YAML)")],
     once: Annotated[
-        bool, typer.Option(help="one pass over every pending delivery, then exit")
+        bool,
+        typer.Option(
+            help="send every pending delivery now (due or not, each recipient's in order),"
+            " then exit; a recipient that fails is retried in a later run"
+        ),
     ] = False,
     requeue_dead: Annotated[
         bool, typer.Option(help="put dead letters back to pending first")
@@ -226,9 +230,16 @@ def deliver(
         worker.stop()
     conn_counts = _counts(store)
     st = worker.stats.as_dict()
+    left = conn_counts.get("pending", 0)
+    waiting = (
+        f"; {left} still pending (behind a failed recipient's retry time, or not this"
+        " worker's to send): run again later"
+        if once and left
+        else ""
+    )
     typer.echo(
         f"deliver: {st['delivered']} delivered, {st['retried']} retries scheduled, "
-        f"{st['dead']} dead this run; outbox now {conn_counts}",
+        f"{st['dead']} dead this run; outbox now {conn_counts}{waiting}",
         err=True,
     )
     for name, value in {**st, **{f"outbox_{k}": v for k, v in conn_counts.items()}}.items():

@@ -137,12 +137,17 @@ class _Lane:
         self.sender = sender
         self.error = error
         self.limit = max_bytes(channel) if error is None else 0
-        self.jobs: queue.SimpleQueue[_Row | None] = queue.SimpleQueue()
+        # (row, pick number): the rows one pick handed over, in the lane's order
+        self.jobs: queue.SimpleQueue[tuple[_Row, int] | None] = queue.SimpleQueue()
         self.results = results
         self.on_result = on_result
         self.pause_for = pause_for
         self.clock = clock
         self.paused_until = 0.0
+        # The pick whose row failed last: that pick's later rows are not sent even if the
+        # pause is over (a short backoff), so none overtakes the failed row, which a later
+        # pick hands over again first (oldest first).
+        self.failed_pick = -1
         self.thread = threading.Thread(
             target=self._run, name=f"seawarden-lane-{key[0]}-{key[1]}", daemon=True
         )
@@ -150,18 +155,20 @@ class _Lane:
 
     def _run(self) -> None:
         while True:
-            row = self.jobs.get()
-            if row is None:
+            job = self.jobs.get()
+            if job is None:
                 break
+            row, pick = job
             outcome: Outcome | None = None
             attempted, delay, defer_until = False, 0.0, 0.0
-            if self.clock() < self.paused_until:
+            if self.clock() < self.paused_until or pick <= self.failed_pick:
                 defer_until = self.paused_until
             else:
                 outcome, attempted = self._attempt(row)
                 if not outcome.ok and outcome.retry:
                     delay = self.pause_for(row, outcome)
                     self.paused_until = self.clock() + delay
+                    self.failed_pick = pick
             self.results.put(
                 _Result(
                     row=row,
@@ -274,6 +281,7 @@ class Dispatcher:
         self._lock_fh: IO[str] | None = None
         self._cond = threading.Condition()
         self._iteration = 0  # loop iterations started
+        self._picks = 0  # _pick calls: the lanes tell one pick's rows from the next's
         self._idle_iteration = -1  # the last iteration that found nothing due or in flight
         self._error: BaseException | None = None
         # Claims are renewed at a third of the lease, so two renewals may fail before it lapses.
@@ -366,14 +374,25 @@ class Dispatcher:
         return True
 
     def run_once(self, *, all_pending: bool = True, timeout_s: float = 300.0) -> DispatchStats:
-        """One pass: send every pending row (due or not, with ``all_pending``), record the
-        outcomes, return. Retries it schedules are left for the next pass."""
+        """Pass after pass until nothing more can be sent now, then return.
+
+        Each pass hands every pending row (due or not, with ``all_pending``; up to the batch)
+        to its lane, oldest first, and records the outcomes before the next pass starts, so a
+        lane's rows go in order and the whole outbox is worked through, not only its first
+        batch. A lane that fails pauses as in the running worker (a down recipient costs one
+        attempt per backoff step, not one per row): its later rows are deferred to the retry
+        time and the passes go on with the other lanes; rows behind a pause still running
+        when no lane is left to serve stay pending for a later run (counted as deferred).
+        """
         deadline = time.monotonic() + timeout_s
-        self._pick(ignore_schedule=all_pending)
-        while (self._busy or self._unrecorded) and time.monotonic() < deadline:
-            self._collect(wait_s=min(0.2, max(deadline - time.monotonic(), 0.01)))
-            self._renew()
-            self._record()
+        while time.monotonic() < deadline:
+            taken = self._pick(ignore_schedule=all_pending)
+            while (self._busy or self._unrecorded) and time.monotonic() < deadline:
+                self._collect(wait_s=min(0.2, max(deadline - time.monotonic(), 0.01)))
+                self._renew()
+                self._record()
+            if taken == 0:
+                break
         return self.stats
 
     # -- the loop ----------------------------------------------------------------------------
@@ -458,20 +477,29 @@ class Dispatcher:
             return 1  # unknown: not idle
 
     def _pick(self, *, ignore_schedule: bool) -> int:
-        """Hand due rows to their lanes, oldest first, at most ``lane_depth`` per lane.
+        """Hand due rows to their lanes, oldest first, at most ``lane_depth`` per lane;
+        returns how many rows it took (handed to a lane or buried).
 
         A paused lane's rows are not selected at all and no lane gets more than its depth,
         so one recipient's backlog — however old and however large — never fills the batch
         and holds back the rows of the others. With ``ignore_schedule`` (``run_once``) every
-        pending row is taken, up to the batch, as before.
+        pending row of a lane that is not paused is taken, up to the batch.
         """
         now = self.clock()
-        depth = self.batch + len(self._busy) if ignore_schedule else self.lane_depth
+        self._picks += 1
+        paused = self._paused_lanes(now)
+        if ignore_schedule:
+            depth = self.batch + len(self._busy)
+            # The SQLite store reads paused lanes' rows too when the schedule is ignored (they
+            # are skipped below): room for them, so they cannot crowd the others out.
+            limit = self.batch + len(self._busy) + depth * len(paused)
+        else:
+            depth, limit = self.lane_depth, self.batch + len(self._busy)
         rows = self._store.pick(
             now=now,
-            paused=[] if ignore_schedule else self._paused_lanes(now),
+            paused=paused,
             depth=depth,
-            limit=self.batch + len(self._busy),
+            limit=limit,
             ignore_schedule=ignore_schedule,
             exclude=self._busy,
             lanes=self._configured,
@@ -486,15 +514,17 @@ class Dispatcher:
             # behind a dead recipient must not stay pending for ever).
             if now - row.created > self.policy.max_age_s:
                 self._bury(row, f"expired: older than {self.policy.max_age_s:g} s undelivered")
+                n += 1
                 continue
             lane = self._lane(row)
             if lane is None:
+                n += 1  # buried: its subscription or channel is gone
                 continue
-            if not ignore_schedule and lane.paused_until > now:
+            if lane.paused_until > now:
                 skipped.append(row.delivery_id)
                 continue
             self._busy.add(row.delivery_id)
-            lane.jobs.put(row)
+            lane.jobs.put((row, self._picks))
             n += 1
         if skipped:
             try:
