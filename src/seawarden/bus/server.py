@@ -19,6 +19,7 @@ import urllib.request
 from importlib import metadata
 from pathlib import Path
 from types import TracebackType
+from typing import Self
 
 from seawarden.errors import ConfigError, SourceError
 
@@ -48,7 +49,28 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-class NatsServer:
+class _Started:
+    """``with x:`` runs ``start()`` on entry and ``stop()`` on exit."""
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+class NatsServer(_Started):
     """One ``nats-server -js`` on 127.0.0.1 with its store in a temporary directory.
 
     ``with NatsServer() as srv: ... srv.url``. ``stop()`` asks it to exit (SIGTERM) and
@@ -81,7 +103,7 @@ class NatsServer:
     def url(self) -> str:
         return f"nats://{HOST}:{self.port}"
 
-    def start(self, timeout_s: float = 15.0, *, wait: bool = True) -> NatsServer:
+    def start(self, timeout_s: float = 15.0, *, wait: bool = True) -> Self:
         """Start and wait until JetStream answers the health check (``wait=False``: return
         once the process runs; a cluster node is healthy only once a quorum is up)."""
         if not self.port:  # a restarted node keeps its ports (the others route to them)
@@ -158,17 +180,6 @@ class NatsServer:
             self._tmp.cleanup()
             self._tmp = None
 
-    def __enter__(self) -> NatsServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
 
 class ClusterSeat:
     """One node's place in a cluster: its name, its route port and its peers' routes."""
@@ -193,7 +204,7 @@ class ClusterSeat:
         ]
 
 
-class NatsCluster:
+class NatsCluster(_Started):
     """``size`` clustered ``nats-server -js`` nodes on 127.0.0.1 (JetStream replicated by
     RAFT), for failover tests: streams created with ``replicas=3`` survive one node's loss.
 
@@ -221,7 +232,7 @@ class NatsCluster:
     def node(self, i: int) -> NatsServer:
         return self.nodes[i]
 
-    def start(self, timeout_s: float = 30.0) -> NatsCluster:
+    def start(self, timeout_s: float = 30.0) -> Self:
         for n in self.nodes:
             n.start(wait=False)
         for n in self.nodes:
@@ -232,14 +243,3 @@ class NatsCluster:
         for n in self.nodes:
             n.stop()
         self._tmp.cleanup()
-
-    def __enter__(self) -> NatsCluster:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
