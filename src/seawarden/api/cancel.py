@@ -105,7 +105,13 @@ def _record(
     now = datetime.now(UTC)
     conn.execute(
         "INSERT INTO alert_actions (alert_id, time, actor, action, detail) VALUES (?, ?, ?, ?, ?)",
-        (alert_id, now.isoformat(), principal.actor, "cancel", orjson.dumps(detail).decode()),
+        (
+            alert_id,
+            now.isoformat(),
+            principal.actor,
+            "cancel",
+            audit.json_text(conn, detail, sort_keys=False),
+        ),
     )
     audit.record(
         conn,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from seawarden.api.schemas import _Strict
+from seawarden.api.schemas import NUL_MESSAGE, FreeText, _Strict, nul_path
 
 RiskLevel = Literal["info", "low", "medium", "high", "critical"]
 
@@ -128,6 +128,13 @@ class AreaFeature(BaseModel):
     geometry: dict[str, Any]
     properties: dict[str, Any]
 
+    @model_validator(mode="after")
+    def _no_nul(self) -> AreaFeature:
+        where = nul_path(self.model_dump())
+        if where is not None:
+            raise ValueError(f"{where} {NUL_MESSAGE}")
+        return self
+
 
 class AreaCollection(BaseModel):
     type: Literal["FeatureCollection"] = "FeatureCollection"
@@ -157,11 +164,11 @@ class WatchlistPage(BaseModel):
 class WatchlistPut(_Strict):
     mmsis: list[int] = Field(default_factory=list, max_length=20)
     legacy_mmsis: list[int] = Field(default_factory=list, max_length=20)
-    name: str = Field("", max_length=120)
-    former_names: list[str] = Field(default_factory=list, max_length=50)
+    name: FreeText = Field("", max_length=120)
+    former_names: list[FreeText] = Field(default_factory=list, max_length=50)
     flag: str | None = Field(None, pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2")
-    reason: str = Field("", max_length=2000)
-    lists: list[str] = Field(default_factory=lambda: ["local"], max_length=10)
+    reason: FreeText = Field("", max_length=2000)
+    lists: list[FreeText] = Field(default_factory=lambda: ["local"], max_length=10)
 
 
 class ImportResult(BaseModel):
@@ -198,4 +205,4 @@ class SubscriptionPage(BaseModel):
 
 
 class CancelBody(_Strict):
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: FreeText = Field(min_length=1, max_length=2000)

@@ -220,7 +220,13 @@ def act(
         conn.execute(
             "INSERT INTO alert_actions (alert_id, time, actor, action, detail)"
             " VALUES (?, ?, ?, ?, ?)",
-            (alert_id, now.isoformat(), principal.actor, action, orjson.dumps(detail).decode()),
+            (
+                alert_id,
+                now.isoformat(),
+                principal.actor,
+                action,
+                audit.json_text(conn, detail, sort_keys=False),
+            ),
         )
         audit.record(
             conn,

@@ -13,6 +13,7 @@ statements are the same but for the parameter style, and PostgreSQL hands back
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -57,6 +58,26 @@ def _sql(conn: object, sql: str) -> str:
     return sql if isinstance(conn, sqlite3.Connection) else sql.replace("?", "%s")
 
 
+# orjson writes U+0000 as the escape \u0000; it is that escape when an even number of
+# backslashes (each written \\) comes before it, else the text of an escaped backslash.
+_NUL_ESCAPE = re.compile(rb"(?<!\\)((?:\\\\)*)\\u0000")
+
+
+def pg_text(text: str) -> str:
+    """``text`` as PostgreSQL can store it: NUL, which ``text`` cannot hold, as U+FFFD."""
+    return text.replace("\x00", "\ufffd")
+
+
+def json_text(conn: object, detail: dict[str, Any] | None, *, sort_keys: bool = True) -> str:
+    """A detail as JSON text for ``conn``'s store. PostgreSQL's ``jsonb`` refuses the
+    ``\\u0000`` escape, so there a NUL is stored as U+FFFD: the API refuses NUL in its bodies
+    already, and no other path may turn one into a failed write."""
+    body = orjson.dumps(detail or {}, option=orjson.OPT_SORT_KEYS if sort_keys else None)
+    if not isinstance(conn, sqlite3.Connection) and b"\\u0000" in body:
+        body = _NUL_ESCAPE.sub(rb"\1\\ufffd", body)
+    return body.decode()
+
+
 def ensure_schema(conn: sqlite3.Connection) -> None:
     """SQLite only: on PostgreSQL the table comes with the store's migrations."""
     conn.executescript(SCHEMA)
@@ -73,11 +94,11 @@ def record(
 ) -> None:
     """Append one entry; the caller commits (so it lands in the same transaction as the act)."""
     when = (time or datetime.now(UTC)).astimezone(UTC)
-    body = orjson.dumps(detail or {}, option=orjson.OPT_SORT_KEYS)
+    body = json_text(conn, detail)
     if isinstance(conn, sqlite3.Connection):
-        args: tuple[Any, ...] = (when.isoformat(), actor, action, target, body)
-    else:
-        args = (when, actor, action, target, body.decode())  # timestamptz, jsonb
+        args: tuple[Any, ...] = (when.isoformat(), actor, action, target, body.encode())
+    else:  # timestamptz, text, jsonb
+        args = (when, pg_text(actor), pg_text(action), pg_text(target), body)
     sql = "INSERT INTO audit (time, actor, action, target, detail) VALUES (?, ?, ?, ?, ?)"
     conn.execute(_sql(conn, sql), args)
 
@@ -93,15 +114,10 @@ def record_many(
     when = (time or datetime.now(UTC)).astimezone(UTC)
     lite = isinstance(conn, sqlite3.Connection)
     args = [
-        (
-            when.isoformat() if lite else when,
-            actor,
-            action,
-            target,
-            body if lite else body.decode(),
-        )
+        (when.isoformat(), actor, action, target, json_text(conn, detail).encode())
+        if lite
+        else (when, pg_text(actor), pg_text(action), pg_text(target), json_text(conn, detail))
         for actor, action, target, detail in rows
-        for body in (orjson.dumps(detail, option=orjson.OPT_SORT_KEYS),)
     ]
     sql = "INSERT INTO audit (time, actor, action, target, detail) VALUES (?, ?, ?, ?, ?)"
     if isinstance(conn, sqlite3.Connection):
@@ -146,4 +162,12 @@ def entries(
     ]
 
 
-__all__ = ["AuditEntry", "ensure_schema", "entries", "record", "record_many"]
+__all__ = [
+    "AuditEntry",
+    "ensure_schema",
+    "entries",
+    "json_text",
+    "pg_text",
+    "record",
+    "record_many",
+]
