@@ -16,6 +16,7 @@ import logging
 import os
 import signal
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -67,6 +68,18 @@ def load_checked(
                 # Counted and logged; its deliveries become visible dead letters.
                 log.error("subscription %s, %s: unusable channel: %s", sub.id, label(ch), exc)
     return subs, resolved
+
+
+class CheckedOutboxSink(outbox.OutboxSink):
+    """The runner's outbox sink, answering for the delivery worker beside it: the live
+    runner's one-second tick calls :meth:`check` (``pipeline.live.CheckedSink``), so a dead
+    worker stops the run within a second even while no alert comes."""
+
+    health: Callable[[], None] | None = None
+
+    def check(self) -> None:
+        if self.health is not None:
+            self.health()
 
 
 @dataclass(slots=True)
@@ -123,7 +136,7 @@ def start_delivery(
 ) -> Delivery:
     subs, resolved = load_checked(subscriptions, demo=demo, known_areas=known_areas)
     sender = os.environ.get(CAP_SENDER_ENV, outbox.DEFAULT_SENDER)
-    sink = outbox.OutboxSink(store, subs, sender=sender)
+    sink = CheckedOutboxSink(store, subs, sender=sender)
     worker: Dispatcher | None
     try:
         worker = Dispatcher(_target(store), subs, secrets=resolved, policy=policy)
@@ -131,6 +144,7 @@ def start_delivery(
         log.warning("%s; this process only queues deliveries", exc)
         worker = None
     delivery = Delivery(sink=sink, worker=worker)
+    sink.health = delivery.check
     if worker is not None:
         live = worker  # narrowed for the closure
 
@@ -271,6 +285,7 @@ def register(app: typer.Typer) -> None:
 
 __all__ = [
     "CAP_SENDER_ENV",
+    "CheckedOutboxSink",
     "Delivery",
     "deliver",
     "load_checked",

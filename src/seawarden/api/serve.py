@@ -20,7 +20,7 @@ import socket
 import sys
 import threading
 import webbrowser
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -28,7 +28,7 @@ from typing import Any
 
 import uvicorn
 
-from seawarden.alerts.cli_deliver import maybe_start
+from seawarden.alerts.cli_deliver import Delivery, maybe_start
 from seawarden.alerts.sinks import AlertSink, LogAlertSink
 from seawarden.api import db, managed
 from seawarden.api.app import create_app
@@ -36,7 +36,7 @@ from seawarden.api.hub import Hub
 from seawarden.api.link import Feed, PipelineLink
 from seawarden.api.settings import ApiSettings
 from seawarden.areas.index import AreaIndex
-from seawarden.errors import ConfigError
+from seawarden.errors import ConfigError, StoreError
 from seawarden.pipeline.live import LiveRunner
 from seawarden.pipeline.sinks import EventSink
 from seawarden.store import Store, open_store
@@ -209,14 +209,14 @@ def run(opts: ServeOptions, *, app_settings: ApiSettings) -> LiveRunner | None:
             sinks.append(delivery.sink)
         link = build_link(opts, store_db, sinks)
     app = create_app(app_settings, link=link, hub=link.hub if link else None, console=True)
-    if delivery is not None and delivery.worker is not None:
-        app.state.wake_delivery = delivery.worker.wake
     sock = _bind(opts.host, opts.port)
     url = url_of(opts.host, sock.getsockname()[1])
     config = uvicorn.Config(
         app, server_header=False, log_level="warning", timeout_graceful_shutdown=5
     )
     server = _Server(config, hub=link.hub if link is not None else app.state.hub)
+    if delivery is not None and delivery.worker is not None:
+        app.state.wake_delivery = _waker(delivery, server)
     if link is not None and feed is not None:
         link.start(feed)
         what = opts.tcp or opts.udp or ", ".join(p.name for p in files)
@@ -249,6 +249,22 @@ def run(opts: ServeOptions, *, app_settings: ApiSettings) -> LiveRunner | None:
                 dict(r.rejections),
             )
     return link.runner if link is not None else None
+
+
+def _waker(delivery: Delivery, server: _Server) -> Callable[[], None]:
+    """What the API calls after writing outbox rows (an operator's cancel): wake the worker,
+    and stop serving if its thread has died (the rows stay queued, nobody would send them;
+    the shutdown then reports it and exits 1)."""
+
+    def wake() -> None:
+        if delivery.worker is not None:
+            delivery.worker.wake()
+        try:
+            delivery.check()
+        except StoreError:  # logged by check(); the request that woke it has succeeded
+            server.request_exit()
+
+    return wake
 
 
 class _Server:

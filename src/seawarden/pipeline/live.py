@@ -4,7 +4,9 @@ Receivers such as AIS-catcher, rtl-ais, gpsd and AISHub relays publish NMEA line
 or UDP. A feed drops, stalls and reconnects; the pipeline must neither block on it nor lose
 what it already has. Lines are stamped on arrival (used when a line carries no tag-block
 time), decoded, reordered within a short lateness bound and processed; a one-second tick
-releases held records when the feed is quiet and commits the store.
+releases held records when the feed is quiet and commits the store, and asks the alert
+sinks that can fail on their own (the delivery worker's thread) whether they still work: a
+dead delivery worker stops the run within a second, not at shutdown.
 
 The paced source replays a recorded file at a chosen speed-up through the same path, so
 the demo shows exactly what a live run would do.
@@ -20,6 +22,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 from seawarden.alerts.model import Alert
 from seawarden.alerts.sinks import AlertSink
@@ -36,6 +39,14 @@ from seawarden.pipeline.sinks import EventSink
 from seawarden.store.base import Store
 
 log = logging.getLogger(__name__)
+
+
+@runtime_checkable
+class CheckedSink(Protocol):
+    """An alert sink with a part that may fail on its own (a worker thread): ``check()``
+    raises (a :class:`~seawarden.errors.SeawardenError`) once it has, and the run stops."""
+
+    def check(self) -> None: ...
 
 
 class LiveRunner:
@@ -105,6 +116,7 @@ class LiveRunner:
         released only after ``lateness_s`` of wall-clock silence."""
         if self.commands:
             self.run_commands()
+        self.check_sinks()
         if now is not None:
             self._handle(self.orderer.release_until(now.timestamp()))
         else:
@@ -114,6 +126,12 @@ class LiveRunner:
         self.core.flush()
         if self.store is not None:
             self.store.commit()
+
+    def check_sinks(self) -> None:
+        """Raise if an alert sink's own worker has died (alerts would be queued unsent)."""
+        for sink in self.alert_sinks:
+            if isinstance(sink, CheckedSink):
+                sink.check()
 
     def finish(self) -> None:
         self._handle(self.orderer.flush())
@@ -169,10 +187,14 @@ class LiveRunner:
 
     # -- sources -----------------------------------------------------------------------------------
     async def _ticker(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=1.0)
-            self.tick()
+        try:
+            while not stop.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=1.0)
+                self.tick()
+        except BaseException:
+            stop.set()  # a failed tick (a dead delivery worker) ends the feed too
+            raise
 
     async def run_tcp(
         self, host: str, port: int, stop: asyncio.Event, *, max_backoff_s: float = 30.0
@@ -225,8 +247,10 @@ class LiveRunner:
                         await asyncio.wait_for(stop.wait(), timeout=min(backoff, max_backoff_s))
         finally:
             stop.set()
-            await ticker
-            self.finish()
+            try:
+                await ticker  # raises what stopped it (the feed loop saw ``stop``)
+            finally:
+                self.finish()
 
     async def run_udp(self, host: str, port: int, stop: asyncio.Event) -> None:
         """Listen for NMEA datagrams (one or more lines each) until ``stop``."""
