@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 
@@ -137,6 +137,11 @@ def record_action(
         raise
 
 
+# How often a cancel starts over when the pipeline wrote the revision number it was about to
+# take (PostgreSQL: the API's write lock does not hold the pipeline's writes back).
+CANCEL_ATTEMPTS = 3
+
+
 def cancel_in_store(
     conn: db.StoreConnection,
     alert_id: str,
@@ -144,7 +149,32 @@ def cancel_in_store(
     reason: str,
     subscriptions: Sequence[Subscription],
 ) -> Alert | None:
-    """Write the Cancel revision, queue it, record action and audit; one transaction."""
+    """Write the Cancel revision, queue it, record action and audit; one transaction.
+
+    The Cancel takes the number after the latest revision. On SQLite ``BEGIN IMMEDIATE``
+    keeps the pipeline from writing meanwhile; on PostgreSQL the pipeline may commit that
+    number between the read and the insert, so the insert yields to it (``ON CONFLICT DO
+    NOTHING``) and the cancel starts over on the fresh latest revision — which may itself be
+    the pipeline's Cancel (a 409 then). After :data:`CANCEL_ATTEMPTS` lost races it is a
+    :class:`ConflictError`, never a failed write."""
+    for _ in range(CANCEL_ATTEMPTS):
+        done = _try_cancel(conn, alert_id, principal, reason, subscriptions)
+        if done is not False:
+            return done
+    raise ConflictError(
+        f"the pipeline kept revising the alert while it was being cancelled"
+        f" ({CANCEL_ATTEMPTS} attempts); retry the cancel"
+    )
+
+
+def _try_cancel(
+    conn: db.StoreConnection,
+    alert_id: str,
+    principal: Principal,
+    reason: str,
+    subscriptions: Sequence[Subscription],
+) -> Alert | Literal[False] | None:
+    """One attempt: the Cancel, None if there is no alert, False if its revision was taken."""
     db.begin(conn)
     try:
         body = check(conn, alert_id)
@@ -153,8 +183,8 @@ def cancel_in_store(
             return None
         prev = alert_from_dict(body)
         alert = replace(prev, revision=prev.revision + 1, msg_type="Cancel", predicted_track=())
-        conn.execute(
-            "INSERT INTO alerts VALUES (?,?,?,?,?,?,?,?)",
+        cur = conn.execute(
+            "INSERT INTO alerts VALUES (?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING",
             (
                 alert.id,
                 alert.revision,
@@ -166,6 +196,9 @@ def cancel_in_store(
                 orjson.dumps(alert.to_dict(), option=orjson.OPT_SORT_KEYS).decode(),
             ),
         )
+        if cur.rowcount != 1:  # the pipeline wrote this revision since check() read
+            conn.execute("ROLLBACK")
+            return False
         queued = 0
         if subscriptions:
             if isinstance(conn, db.PgConnection):
