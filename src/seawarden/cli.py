@@ -417,7 +417,10 @@ def run(
     duration_s: Annotated[
         float | None, typer.Option(help="stop the demo after this many seconds")
     ] = None,
-    store: Annotated[Path, typer.Option(help="SQLite store")] = Path("seawarden-demo.db"),
+    store: Annotated[
+        str,
+        typer.Option(help="the store: a SQLite file, or a postgresql://user@host/db DSN"),
+    ] = "seawarden-demo.db",
     port: Annotated[int, typer.Option(help="console/API port (0: any free port)")] = 8800,
     events_out: EventsOutOpt = None,
     open_console: Annotated[
@@ -430,6 +433,7 @@ def run(
     console (the pipeline on bundled real traffic with scenario vessels, the API, the
     console), needing no feed and no servers."""
     from seawarden.api.cli_commands import start_service
+    from seawarden.api.db import store_target
     from seawarden.api.serve import ServeOptions
 
     env = env_settings()
@@ -449,7 +453,7 @@ def run(
     display = bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
     runner = start_service(
         ServeOptions(
-            store=store,
+            store=store_target(store),  # a DSN stays text (as serve --store takes it)
             host="127.0.0.1",
             port=port,
             demo=True,

@@ -774,3 +774,50 @@ def test_a_write_waiting_past_the_busy_timeout_is_a_503_as_on_sqlite(pair: Api) 
         assert r.status_code == 200, r.text
         acks = [a for a in r.json()["actions"] if a["action"] == "ack"]
         assert len(acks) == 1
+
+
+def test_run_demo_takes_a_postgres_dsn(pg_dsn: str, tmp_path: Path) -> None:
+    """`seawarden run --demo --store postgresql://…` (it took a file path only, and made a
+    SQLite file of the DSN's text): the demo serves and its pipeline writes PostgreSQL."""
+    import psycopg
+
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from seawarden.cli import main; main()",
+         "run", "--demo", "--store", pg_dsn, "--port", "0", "--no-open",
+         "--speed", "2000", "--duration-s", "120"],
+        stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=tmp_path,
+        env={**os.environ, "COLUMNS": "200"},
+    )  # fmt: skip
+    assert proc.stdout is not None
+    assert proc.stderr is not None
+    try:
+        line = read_line(proc.stdout, timeout_s=120)  # the first demo run builds its feed
+        assert line.startswith("listening on http://127.0.0.1:"), line
+        url = line.split("listening on ")[1].strip()
+        headers = {"Authorization": f"Bearer {tokens.DEMO_ADMIN_TOKEN}"}
+        with httpx2.Client(base_url=url, timeout=5) as http:
+            assert http.get("/api/health").json() == {"status": "ok", "store": "ok"}
+            assert http.get("/api/me", headers=headers).json()["role"] == "admin"
+
+            def stored() -> int:
+                with psycopg.connect(pg_dsn) as conn:
+                    (n,) = conn.execute("SELECT count(*) FROM vessels").fetchone() or (0,)
+                return int(n)
+
+            _wait(lambda: stored() > 0, timeout_s=60)
+            page = http.get("/api/vessels", headers=headers)
+            assert page.status_code == 200, page.text
+            assert page.json()["items"]
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+        err = proc.stderr.read()
+        proc.stdout.close()
+        proc.stderr.close()
+    assert proc.returncode == 0, err
+    assert f"(store {db.display_name(pg_dsn)})" in err.replace("\n", "")
+    assert list(tmp_path.iterdir()) == []  # no SQLite file named after the DSN
