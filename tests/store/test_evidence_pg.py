@@ -284,3 +284,37 @@ def test_a_flush_is_one_statement_per_table_and_chunk(
     assert len(inserts) == 4, statements  # 20 000 rows / PG_CHUNK; then the COMMIT query
     assert len(statements) <= 6, statements
     assert len(read_rows(pg_store.connection, ais.mmsi)) == 20_000
+
+
+def test_a_contact_whose_sensor_holds_nul_is_read_and_matched_on_both_stores(
+    pg_store: PostgresStore, tmp_path: Path
+) -> None:
+    """PostgreSQL keeps NUL in a sensor, track or station as U+FFFD (text holds no NUL): the
+    reader looks the sensor up the same way and matching folds the finding's text alike, so
+    the contact is found and matched exactly as on SQLite (which keeps the NUL itself)."""
+    row = ContactRow(
+        sensor="radar\x00A", kind="track", track="7\x00", pass_id=None, time=T0, received=None,
+        station="st\x00", source="f.csv", line_no=3, fmt="csv", raw=b"x,\x00y", header=b"h",
+    )  # fmt: skip
+    finding = {"time": T0.isoformat(), "sensor": "radar\x00A", "track": "7\x00",
+               "source": "st\x00", "line_no": 3}  # fmt: skip
+    lite = SQLiteStore(tmp_path / "e.db")
+    try:
+        for store in (lite, pg_store):
+            write = store_writer(store)
+            assert write is not None
+            write([row])
+            store.commit()
+            got = read_contact_rows(store.connection, "radar\x00A", T0, T0)
+            assert len(got) == 1, type(store).__name__
+            kept = "\x00" if store is lite else "\ufffd"
+            assert (got[0].sensor, got[0].track, got[0].station) == (
+                f"radar{kept}A", f"7{kept}", f"st{kept}",
+            )  # fmt: skip
+            assert got[0].raw == row.raw  # bytea keeps the NUL byte
+            m = match_contact(got, finding)
+            assert m.exact, type(store).__name__
+            assert m.rows == tuple(got)
+            assert read_contact_rows(store.connection, "radar", T0, T0) == []
+    finally:
+        lite.close()

@@ -684,6 +684,12 @@ def _pg_text(s: str | None) -> str | None:
     return None if s is None else _pg_clean(s)
 
 
+def _folded(value: object) -> object:
+    """``value`` as a PostgreSQL row holds it (NUL as U+FFFD): matching compares a finding's
+    text with a stored row's in this form, so it finds its rows on either store."""
+    return _pg_clean(value) if isinstance(value, str) else value
+
+
 def write_rows_pg(conn: PgConn, rows: Sequence[EvidenceRow | ContactRow]) -> None:
     """The same rows as :func:`write_rows`, on PostgreSQL, in ``conn``'s open transaction:
     one ``INSERT … SELECT FROM unnest(…) ON CONFLICT DO NOTHING`` per table and chunk."""
@@ -845,6 +851,8 @@ def read_contact_rows(conn: Conn, sensor: str, start: datetime, end: datetime) -
         f" raw, header FROM {CONTACT_TABLE} WHERE sensor=? AND time>=? AND time<=?"
         " ORDER BY time, source{C}, line_no, digest{C}"
     )
+    # write_rows_pg stored the sensor _pg_clean'ed (PostgreSQL text holds no NUL)
+    stored = _pg_clean(sensor) if is_postgres(conn) else sensor
     return [
         ContactRow(
             sensor=str(r[0]),
@@ -860,7 +868,7 @@ def read_contact_rows(conn: Conn, sensor: str, start: datetime, end: datetime) -
             raw=bytes(r[10]),
             header=None if r[11] is None else bytes(r[11]),
         )
-        for r in _select(conn, sql, (sensor, start, end), times=(1, 2))
+        for r in _select(conn, sql, (stored, start, end), times=(1, 2))
     ]
 
 
@@ -898,7 +906,8 @@ def match_evidence(rows: Sequence[EvidenceRow], mmsi: int, report: Mapping[str, 
     ]
 
     def is_exact(r: EvidenceRow) -> bool:
-        return r.station == report.get("source") and r.line_no == report.get("line_no")
+        station = _folded(report.get("source"))
+        return _folded(r.station) == station and r.line_no == report.get("line_no")
 
     found.sort(key=lambda r: (not is_exact(r), r.source, r.line_no))
     return Match(report=report, rows=tuple(found), exact=any(is_exact(r) for r in found))
@@ -916,11 +925,16 @@ def match_contact(rows: Sequence[ContactRow], report: Mapping[str, Any]) -> Matc
         t = datetime.fromisoformat(str(report.get("time")))
     except ValueError:
         return Match(report=report, rows=(), exact=False)
-    key = ring_key(str(report.get("sensor")), report.get("track"), report.get("pass_id"))
-    found = [r for r in rows if r.time == t and ring_key(r.sensor, r.track, r.pass_id) == key]
+
+    def folded_key(sensor: str, track: object, pass_id: object) -> tuple[object, ...]:
+        return tuple(_folded(part) for part in ring_key(sensor, track, pass_id))
+
+    key = folded_key(str(report.get("sensor")), report.get("track"), report.get("pass_id"))
+    found = [r for r in rows if r.time == t and folded_key(r.sensor, r.track, r.pass_id) == key]
 
     def is_exact(r: ContactRow) -> bool:
-        return r.station == report.get("source") and r.line_no == report.get("line_no")
+        station = _folded(report.get("source"))
+        return _folded(r.station) == station and r.line_no == report.get("line_no")
 
     found.sort(key=lambda r: (not is_exact(r), r.source, r.line_no))
     return Match(report=report, rows=tuple(found), exact=any(is_exact(r) for r in found))
