@@ -109,11 +109,27 @@ class PgCursor:
 
 
 class PgConnection:
-    """A psycopg connection (autocommit) that answers like the API's sqlite3 connection."""
+    """A psycopg connection (autocommit) that answers like the API's sqlite3 connection.
+
+    As with sqlite3, :meth:`close` may be called again (a no-op) and a closed connection
+    raises ``sqlite3.ProgrammingError``: its session is back in the idle pool by then, in
+    use by another request, so running SQL on it would run inside that request's session."""
 
     def __init__(self, raw: psycopg.Connection[Any], *, pool_key: tuple[str, int]) -> None:
-        self.raw = raw  # for the outbox_pg functions, which take psycopg's own types
+        self._raw: psycopg.Connection[Any] | None = raw
         self.pool_key = pool_key
+
+    @property
+    def raw(self) -> psycopg.Connection[Any]:
+        """The psycopg connection (for the outbox_pg functions, which take psycopg's types)."""
+        raw = self._raw
+        if raw is None:
+            raise sqlite3.ProgrammingError("Cannot operate on a closed database.")
+        return raw
+
+    @property
+    def closed(self) -> bool:
+        return self._raw is None
 
     @property
     def in_transaction(self) -> bool:
@@ -136,8 +152,10 @@ class PgConnection:
         return self.raw.cursor()
 
     def close(self) -> None:
-        """Hand the connection back for reuse (closed if it cannot be reused)."""
-        _POOL.give(self.pool_key, self.raw)
+        """Hand the connection back for reuse (closed if it cannot be reused); once."""
+        raw, self._raw = self._raw, None
+        if raw is not None:
+            _POOL.give(self.pool_key, raw)
 
 
 def _translated(call: Any) -> Any:
@@ -219,7 +237,10 @@ class _IdlePool:
             return
         evicted = []
         with self._lock:
-            self._idle.setdefault(key, []).append(raw)
+            free = self._idle.setdefault(key, [])
+            if any(c is raw for c in free):  # given back twice: one session, one slot
+                return
+            free.append(raw)
             self._idle.move_to_end(key)
             while sum(len(v) for v in self._idle.values()) > self.MAX_IDLE:
                 oldest = next(iter(self._idle))
@@ -321,10 +342,21 @@ def connection(target: StoreTarget, *, busy_timeout_ms: int = 5000) -> Iterator[
         yield conn
     finally:
         try:
-            if conn.in_transaction:
+            if _open(conn) and conn.in_transaction:
                 conn.execute("ROLLBACK")
         finally:
             conn.close()
+
+
+def _open(conn: StoreConnection) -> bool:
+    """Whether ``conn`` is still open (the block may have closed it already)."""
+    if isinstance(conn, PgConnection):
+        return not conn.closed
+    try:
+        conn.in_transaction  # noqa: B018 - sqlite3 has no 'closed'; this raises when closed
+    except sqlite3.ProgrammingError:
+        return False
+    return True
 
 
 def begin(conn: StoreConnection) -> None:
