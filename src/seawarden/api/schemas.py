@@ -42,7 +42,12 @@ def _no_nul(value: str) -> str:
 
 
 # A free-text field of a request (a reason, a name): anything printable or not but NUL.
-FreeText = Annotated[str, AfterValidator(_no_nul)]
+# The pattern documents the rule in the OpenAPI schema (clients and schemathesis read it);
+# the validator checks it with a message that names the character.
+NO_NUL_PATTERN = r"^[^\x00]*$"
+FreeText = Annotated[
+    str, AfterValidator(_no_nul), Field(json_schema_extra={"pattern": NO_NUL_PATTERN})
+]
 
 
 class _Strict(BaseModel):
