@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from seawarden.bus.auth import BusAuth
-from seawarden.bus.publish import BatchPublisher
+from seawarden.bus.publish import BatchPublisher, server_urls
 from seawarden.bus.server import NatsServer
 from seawarden.errors import ConfigError, SourceError
 
@@ -39,6 +39,14 @@ def _publish(url: str, n: int = 50) -> int:
         for i in range(n):
             pub.add(f"sw.reports.0.t{i % 3}", b"[]", f"auth-test:{i}")
     return pub.published
+
+
+@pytest.mark.parametrize(
+    "url", ["nats://h:notaport", "nats://h:99999", "nats://[::1", "h:4222:1", "http://h:1", ","]
+)
+def test_a_malformed_bus_url_is_a_clear_error(url: str) -> None:
+    with pytest.raises(ConfigError, match="--bus"):
+        server_urls(url)
 
 
 def test_credentials_in_the_url_are_refused() -> None:
@@ -136,7 +144,8 @@ def _tls_conf(pki: Path, *, verify: bool) -> str:
     return (
         "tls {\n"
         f'  cert_file: "{pki / "server.pem"}"\n  key_file: "{pki / "server.key"}"\n'
-        f'  ca_file: "{pki / "ca.pem"}"\n  verify: {"true" if verify else "false"}\n}}\n'
+        f'  ca_file: "{pki / "ca.pem"}"\n  verify: {"true" if verify else "false"}\n'
+        "  handshake_first: true\n}\n"
     )
 
 
@@ -192,7 +201,8 @@ ROLES = f"""
 authorization {{
   users = [
     {{ user: ingest, password: "%(pw)s", permissions: {{
-        publish: [ "sw.reports.>", "sw.control.>", "$JS.API.INFO", {_STREAMS} ],
+        publish: [ "sw.reports.>", "sw.control.>", "$JS.API.INFO", {_STREAMS},
+                   "$JS.API.STREAM.MSG.GET.SEAWARDEN_REPORTS" ],
         subscribe: "_INBOX.>" }} }}
     {{ user: worker, password: "%(pw)s", permissions: {{
         publish: [ "sw.alerts.>", "$JS.API.INFO", {_STREAMS},
@@ -268,3 +278,46 @@ def orjson_line(stdout: str) -> dict[str, object]:
     import orjson
 
     return dict(orjson.loads([ln for ln in stdout.splitlines() if ln.startswith("{")][-1]))
+
+
+def test_a_plaintext_impostor_never_gets_the_password(
+    pki: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A listener that speaks NATS without TLS (a rogue or misconfigured server) must see
+    no credentials: with TLS asked for, the handshake comes before anything is sent."""
+    import socket
+    import threading
+
+    got: list[bytes] = []
+    srv = socket.create_server(("127.0.0.1", 0))
+    port = srv.getsockname()[1]
+
+    def impostor() -> None:
+        srv.settimeout(20)
+        while True:
+            try:
+                conn, _ = srv.accept()
+            except OSError:
+                return
+            with conn:
+                conn.settimeout(3)
+                conn.sendall(b'INFO {"server_id":"x","version":"2.10.0","auth_required":true}\r\n')
+                try:
+                    while chunk := conn.recv(4096):
+                        got.append(chunk)
+                except OSError:
+                    pass
+
+    threading.Thread(target=impostor, daemon=True).start()
+    pw = tmp_path / "pw"
+    pw.write_text("S3cret-Pa55\n")
+    monkeypatch.setenv("SEAWARDEN_BUS_USER", "ingest")
+    monkeypatch.setenv("SEAWARDEN_BUS_PASSWORD_FILE", str(pw))
+    monkeypatch.setenv("SEAWARDEN_BUS_CA", str(pki / "ca.pem"))
+    try:
+        with pytest.raises(SourceError):
+            _publish(f"tls://127.0.0.1:{port}")
+    finally:
+        srv.close()
+    assert b"S3cret" not in b"".join(got)
+    assert b"CONNECT" not in b"".join(got)

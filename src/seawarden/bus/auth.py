@@ -19,7 +19,9 @@ they need). seawarden reads:
 Secrets live in files (a mounted secret, mode 0600), not in variables a process listing or
 a crash report shows, and never in ``--bus``: a URL with ``user:password@`` is refused, as
 a PostgreSQL DSN with a password is. TLS is used for ``tls://`` URLs and whenever a CA or
-client certificate is given; the server's certificate is always verified.
+client certificate is given: the handshake comes first (the servers' ``tls`` block needs
+``handshake_first: true``), before any credential is sent, and the server's certificate is
+always verified.
 """
 
 from __future__ import annotations
@@ -90,6 +92,10 @@ class BusAuth:
             opts["token"] = _secret(self.token_file, "SEAWARDEN_BUS_TOKEN_FILE")
         if self.wants_tls or any(u.startswith("tls://") for u in urls):
             opts["tls"] = self.tls_context()  # verified against the URL's host name
+            # TLS before the server says a word: nats-py otherwise upgrades only when the
+            # server's INFO asks for it, so a plaintext impostor would get the password.
+            # The servers need `tls { handshake_first: true }` (nats-server ≥ 2.10.3).
+            opts["tls_handshake_first"] = True
         return opts
 
     def tls_context(self) -> ssl.SSLContext:

@@ -9,13 +9,16 @@ they were sent, so stream order is release order.
 
 **Order through a lost node or leader.** In a NATS cluster the stream's leader can die with
 messages in flight; the acks of some never come, and the messages after them may reach a
-newly elected leader. Every message therefore names its predecessor
-(``Nats-Expected-Last-Msg-Id``): the stream stores a message only right after the one before
-it, so the stored messages are always a prefix of the sent ones. On a failed or missing
-ack the publisher waits for the rest, then sends again from the first message not
-acknowledged, for up to ``retry_s``: a message that was stored after all is a duplicate of
-its ``Nats-Msg-Id`` (dropped, and acknowledged as such), so nothing is stored twice, lost or
-out of order. The chain also refuses a second ingest writing the same stream at once.
+newly elected leader. Every message therefore says which stream sequence must be the last
+one when it is stored (``Nats-Expected-Last-Sequence``: its predecessor's, counted from the
+stream's last sequence at the start): the stream stores a message only right after the one
+before it, so the stored messages are always a prefix of the sent ones. On a refused or
+missing ack the publisher waits for the rest, reads the stream's last sequence again and
+sends again from the first message not acknowledged, for up to ``retry_s``: a message that
+was stored after all is a duplicate of its ``Nats-Msg-Id`` (dropped, and acknowledged as
+such), so nothing is stored twice, lost or out of order. The same check refuses a second
+writer on the stream. (Not ``Nats-Expected-Last-Msg-Id``: on a replicated stream of
+nats-server 2.15 one refusal of that header stops the stream taking any further message.)
 
 The acks are read here, not through nats-py's ``publish_async``: its reply handler raises an
 API error response instead of failing the future (nats-py 2.16), so a refused message
@@ -43,8 +46,14 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
 from seawarden.bus.auth import BusAuth
-from seawarden.bus.streams import EXPECTED_LAST_MSG_ID, MSG_ID, StreamSettings, ensure_streams
-from seawarden.errors import SourceError
+from seawarden.bus.streams import (
+    EXPECTED_LAST_SEQ,
+    MSG_ID,
+    REPORTS,
+    StreamSettings,
+    ensure_streams,
+)
+from seawarden.errors import ConfigError, SourceError
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +62,17 @@ def server_urls(url: str) -> list[str]:
     """``--bus`` as a list: one URL, or a cluster's URLs separated by commas."""
     urls = [u.strip() for u in url.split(",") if u.strip()]
     if not urls:
-        raise SourceError("--bus names no server")
-    return [u if "://" in u else f"nats://{u}" for u in urls]
+        raise ConfigError("--bus names no server")
+    out = [u if "://" in u else f"nats://{u}" for u in urls]
+    for u in out:
+        try:
+            parts = urlsplit(u)
+            parts.port  # noqa: B018 - parses the port: ValueError when it is not one
+        except ValueError as exc:
+            raise ConfigError(f"--bus: {u!r} is not a server URL ({exc})") from None
+        if parts.scheme not in ("nats", "tls") or not parts.hostname:
+            raise ConfigError(f"--bus: {u!r} is not a nats:// or tls:// server URL")
+    return out
 
 
 async def connect(url: str, *, name: str) -> Client:
@@ -144,6 +162,10 @@ class _Pending:
     future: asyncio.Future[bool] = field(init=False)  # result: stored before (duplicate)
 
 
+def _why(exc: BaseException) -> str:
+    return str(exc) or type(exc).__name__  # a TimeoutError has no text
+
+
 class PublishRefusedError(Exception):
     """The stream answered a publish with an error (or nobody answered)."""
 
@@ -176,10 +198,12 @@ class BatchPublisher:
         self._token = 0
         self._batch: list[tuple[str, bytes, str]] = []
         self._inflight: deque[_Pending] = deque()
-        self._last_id: str | None = None  # the newest message id sent (the chain's tail)
-        self._acked_id: str | None = None  # the newest message id acknowledged
+        self._next_last_seq = 0  # the stream's last sequence the next message expects
+        # The newest message id on the stream at the start, split as (prefix, index): a run
+        # of the same input after a crash skips what is there (ids are "<input>:<n>").
+        self._tail: tuple[str, int | None] | None = None
         self.published = 0
-        self.duplicates = 0  # dropped by the stream's dedup (a re-run ingest, a resend)
+        self.duplicates = 0  # on the bus before this run (a re-run ingest), dropped by dedup
         self.resent = 0  # messages sent again after a lost ack (failover)
         self.marker_duplicate = False  # the end marker was on the bus already
 
@@ -187,7 +211,7 @@ class BatchPublisher:
         try:
             self.loop.run_until_complete(self._start())
         except BaseException:
-            self.loop.close()
+            self._disconnect()
             raise
         return self
 
@@ -195,6 +219,8 @@ class BatchPublisher:
         self._nc = nc = await connect(self.url, name="seawarden-ingest")
         async with refused_as(self.url, "the stream set-up"):
             await ensure_streams(nc.jetstream(), self.settings)
+            self._next_last_seq = await self._last_seq()
+            self._tail = await self._tail_id(self._next_last_seq)
         self._inbox = nc.new_inbox()
         self._acks = await nc.subscribe(f"{self._inbox}.*", cb=self._on_ack)
 
@@ -229,6 +255,10 @@ class BatchPublisher:
 
     async def _send_batch(self, batch: list[tuple[str, bytes, str]]) -> None:
         for subject, data, msg_id in batch:
+            if self._tail is not None and self._on_bus_already(msg_id):
+                self.published += 1
+                self.duplicates += 1
+                continue
             if len(self._inflight) >= self.max_in_flight:
                 await self._settle_oldest()
             await self._send(_Pending(subject, data, msg_id))
@@ -244,9 +274,8 @@ class BatchPublisher:
         token = str(self._token)
         p.future = asyncio.get_running_loop().create_future()
         self._waiting[token] = p.future
-        headers = {MSG_ID: p.msg_id}
-        if self._last_id is not None:
-            headers[EXPECTED_LAST_MSG_ID] = self._last_id
+        headers = {MSG_ID: p.msg_id, EXPECTED_LAST_SEQ: str(self._next_last_seq)}
+        self._next_last_seq += 1
         try:
             await nc.publish(p.subject, p.data, reply=f"{self._inbox}.{token}", headers=headers)
         except (nats.errors.Error, OSError) as exc:
@@ -254,7 +283,6 @@ class BatchPublisher:
             self._waiting.pop(token, None)
             p.future.set_exception(PublishRefusedError(repr(exc)))
         self._inflight.append(p)
-        self._last_id = p.msg_id
 
     async def _settle_oldest(self) -> None:
         """Wait for the oldest message's ack; on a failure, resend from it (in order)."""
@@ -263,11 +291,42 @@ class BatchPublisher:
         except (PublishRefusedError, TimeoutError) as exc:
             await self._recover(exc)
 
+    def _on_bus_already(self, msg_id: str) -> bool:
+        """Whether ``msg_id`` is at or before the stream's tail at the start (same input);
+        the first id past it ends the skipping."""
+        assert self._tail is not None
+        prefix, _, index = msg_id.rpartition(":")
+        tail_prefix, tail_index = self._tail
+        # tail_index None: the tail is the input's end marker, so all of it is there
+        if (
+            prefix == tail_prefix
+            and index.isdigit()
+            and (tail_index is None or int(index) <= tail_index)
+        ):
+            return True
+        self._tail = None
+        return False
+
+    async def _tail_id(self, last_seq: int) -> tuple[str, int | None] | None:
+        if last_seq == 0:
+            return None
+        assert self._nc is not None
+        msg = await self._nc.jetstream().get_msg(REPORTS, seq=last_seq)
+        tail = (msg.headers or {}).get(MSG_ID)
+        if not tail:
+            return None
+        prefix, _, index = tail.rpartition(":")
+        return prefix, int(index) if index.isdigit() else None
+
+    async def _last_seq(self) -> int:
+        assert self._nc is not None
+        info = await self._nc.jetstream().stream_info(REPORTS)
+        return int(info.state.last_seq)
+
     async def _ack_oldest(self) -> None:
         p = self._inflight[0]
         duplicate = await asyncio.wait_for(asyncio.shield(p.future), self.ack_timeout_s)
         self._inflight.popleft()
-        self._acked_id = p.msg_id
         if not p.counted:
             self.marker_duplicate = duplicate
             return
@@ -276,45 +335,81 @@ class BatchPublisher:
         self.published += 1
 
     async def _recover(self, error: BaseException) -> None:
-        """The oldest message in flight was not acknowledged: every later one fails the
-        predecessor check, so wait them out and send them all again, oldest first, after
-        the last acknowledged one, until they are taken or ``retry_s`` has passed."""
+        """The oldest message in flight was not acknowledged, so none after it was stored
+        (the last-sequence check). Wait them out, then send them again one at a time, each
+        acknowledged before the next (a message stored after all comes back a duplicate of
+        its id), and go on pipelining from the stream's last sequence. Up to ``retry_s``."""
         deadline = time.monotonic() + self.retry_s
+        pending = list(self._inflight)
+        self._inflight.clear()
+        await asyncio.wait([p.future for p in pending], timeout=self.ack_timeout_s)
+        for p in pending:
+            if not p.future.done():
+                p.future.cancel()
+            elif not p.future.cancelled():
+                p.future.exception()  # retrieved: no "never retrieved" warning
+        self._waiting.clear()
+        log.warning(
+            "bus %s: %d report(s) from %s not acknowledged (%s); sending them again",
+            self.url,
+            len(pending),
+            pending[0].msg_id,
+            _why(error),
+        )
         wait = 0.25
+        i = 0
         while True:
-            pending = list(self._inflight)
-            self._inflight.clear()
-            await asyncio.wait([p.future for p in pending], timeout=self.ack_timeout_s)
-            for p in pending:
-                if not p.future.done():
-                    p.future.cancel()
-                elif not p.future.cancelled():
-                    p.future.exception()  # retrieved: no "never retrieved" warning
-            self._waiting.clear()
             if time.monotonic() > deadline:
                 raise SourceError(
                     f"the bus at {self.url} took no report for {self.retry_s:g} s (last: "
-                    f"{error}); a second ingest into the same stream is refused this way too"
+                    f"{_why(error)}); a second ingest into the same stream is refused this way"
                 )
-            log.warning(
-                "bus %s: %d report(s) from %s not acknowledged (%s); sending them again",
-                self.url,
-                len(pending),
-                pending[0].msg_id,
-                error,
-            )
-            await asyncio.sleep(wait)
-            wait = min(wait * 2, 2.0)
-            self._last_id = self._acked_id  # the newest message the stream is known to hold
-            for p in pending:
-                await self._send(_Pending(p.subject, p.data, p.msg_id, p.counted))
-            self.resent += len(pending)
+            if i == len(pending):  # all taken: pipeline on from the stream's last sequence
+                if await self._resync():
+                    return
+                await asyncio.sleep(wait)
+                wait = min(wait * 2, 2.0)
+                continue
+            p = pending[i]
             try:
-                while self._inflight:
-                    await self._ack_oldest()
-                return
+                await self._send_one(p)
             except (PublishRefusedError, TimeoutError) as exc:
                 error = exc
+                await asyncio.sleep(wait)
+                wait = min(wait * 2, 2.0)
+                continue
+            wait = 0.25
+            i += 1
+            self.resent += 1
+            if p.counted:
+                self.published += 1  # a duplicate here is this run's own lost ack
+            else:
+                self.marker_duplicate = False
+
+    async def _resync(self) -> bool:
+        try:
+            self._next_last_seq = await self._last_seq()
+        except (nats.errors.Error, nats.js.errors.Error, TimeoutError):
+            return False
+        return True
+
+    async def _send_one(self, p: _Pending) -> bool:
+        """Publish one message (no sequence expectation) and wait for its ack."""
+        nc = self._nc
+        assert nc is not None
+        self._token += 1
+        token = str(self._token)
+        fut: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._waiting[token] = fut
+        try:
+            await nc.publish(
+                p.subject, p.data, reply=f"{self._inbox}.{token}", headers={MSG_ID: p.msg_id}
+            )
+            return await asyncio.wait_for(fut, self.ack_timeout_s)
+        except (nats.errors.Error, OSError) as exc:
+            raise PublishRefusedError(repr(exc)) from exc
+        finally:
+            self._waiting.pop(token, None)
 
     def publish_sync(self, subject: str, data: bytes, msg_id: str) -> bool:
         """Send everything pending, then one message, awaiting every ack (the end marker).

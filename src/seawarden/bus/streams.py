@@ -27,7 +27,7 @@ REPORT_SUBJECTS = ("sw.reports.>", "sw.control.>")
 ALERT_SUBJECTS = ("sw.alerts.>",)
 EOS_SUBJECT = "sw.control.eos"
 MSG_ID = "Nats-Msg-Id"
-EXPECTED_LAST_MSG_ID = "Nats-Expected-Last-Msg-Id"  # the stream stores it only after that one
+EXPECTED_LAST_SEQ = "Nats-Expected-Last-Sequence"  # stored only if that is the last one
 CELL_RES = 2  # ~87,000 km² hexagons: a handful per sea, coarse enough for few subjects
 
 MIN_DUPLICATE_WINDOW_S = 3600.0

@@ -54,6 +54,8 @@ from seawarden.store.base import Store
 
 log = logging.getLogger(__name__)
 
+STALL_CHECK_FETCHES = 10  # empty fetches (0.5 s each) between checks for a silent consumer
+
 
 def partitioned_core(config: RunConfig, store: Store | None, spec: PartitionSpec) -> PipelineCore:
     """A core that owns ``spec``'s vessels (all of them for ``*/N``)."""
@@ -231,23 +233,23 @@ class Worker:
         # overflows drops the flow-control request with the messages, and the server then
         # stops sending: measured, a worker 44k messages into a 98k backlog never resumed.)
         # Ack policy none: no redeliveries, so a single fetcher sees stream order.
-        cfg = ConsumerConfig(
-            deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
-            opt_start_seq=self.seq + 1,
-            filter_subjects=list(REPORT_SUBJECTS),
-            ack_policy=AckPolicy.NONE,
-            inactive_threshold=300.0,  # an ephemeral consumer of a dead worker goes away
-        )
         async with refused_as(self.url, "a consumer of the report stream"):
-            sub = await js.pull_subscribe(REPORT_SUBJECTS[0], stream=REPORTS, config=cfg)
+            sub = await self._subscribe(js)
         since = 0
+        idle = 0
         outage = Outage(self.reconnect.outage_s, f"the report stream at {self.url}")
         try:
             while not stop.is_set():
                 try:
                     batch = await sub.fetch(self.fetch_batch, timeout=0.5)
                     outage.clear()
+                    idle = 0
                 except (nats.errors.TimeoutError, TimeoutError):  # nats-py raises either
+                    idle += 1
+                    if idle % STALL_CHECK_FETCHES or not await self._stalled(js):
+                        continue
+                    silent = "the consumer brings nothing while the stream has more"
+                    sub = await self._resubscribe(js, sub, outage, silent)
                     continue
                 except (nats.errors.ConnectionClosedError, nats.errors.NoServersError) as exc:
                     # The client gave up reconnecting: state up to the last checkpoint is
@@ -257,18 +259,8 @@ class Worker:
                     ) from exc
                 except (nats.errors.Error, nats.js.errors.Error) as exc:
                     # The consumer is gone (its cluster node was lost: an ephemeral consumer
-                    # lives on one node) or the stream has no leader yet. With no acks and
-                    # the position in hand, a new consumer from the next sequence is exact.
-                    await outage.wait(exc)
-                    with contextlib.suppress(nats.errors.Error, nats.js.errors.Error):
-                        await sub.unsubscribe()
-                    cfg.opt_start_seq = self.seq + 1
-                    try:
-                        sub = await js.pull_subscribe(
-                            REPORT_SUBJECTS[0], stream=REPORTS, config=cfg
-                        )
-                    except (nats.errors.Error, nats.js.errors.Error) as again:
-                        log.info("worker %s: no consumer yet (%s)", self.spec, again)
+                    # lives on one node) or the stream has no leader yet.
+                    sub = await self._resubscribe(js, sub, outage, exc)
                     continue
                 for msg in batch:
                     seq = msg.metadata.sequence.stream
@@ -297,6 +289,45 @@ class Worker:
                 await sub.unsubscribe()
             except (nats.errors.Error, nats.js.errors.Error) as exc:  # pragma: no cover
                 log.debug("unsubscribe: %s", exc)
+
+    async def _subscribe(self, js: JetStreamContext) -> JetStreamContext.PullSubscription:
+        # A fresh config every time: nats-py writes the created consumer's name into the one
+        # it is given, and a re-created consumer must not be bound to the lost one.
+        cfg = ConsumerConfig(
+            deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
+            opt_start_seq=self.seq + 1,
+            filter_subjects=list(REPORT_SUBJECTS),
+            ack_policy=AckPolicy.NONE,
+            inactive_threshold=300.0,  # an ephemeral consumer of a dead worker goes away
+        )
+        return await js.pull_subscribe(REPORT_SUBJECTS[0], stream=REPORTS, config=cfg)
+
+    async def _resubscribe(
+        self,
+        js: JetStreamContext,
+        sub: JetStreamContext.PullSubscription,
+        outage: Outage,
+        why: object,
+    ) -> JetStreamContext.PullSubscription:
+        """A new consumer from the next sequence: with no acks and the position in hand,
+        that is exact. Until one can be created, the old one is returned (and fails again)."""
+        await outage.wait(why if isinstance(why, BaseException) else SourceError(str(why)))
+        with contextlib.suppress(nats.errors.Error, nats.js.errors.Error, TimeoutError):
+            await sub.unsubscribe()
+        try:
+            return await self._subscribe(js)
+        except (nats.errors.Error, nats.js.errors.Error, TimeoutError) as again:
+            log.info("worker %s: no consumer yet (%s)", self.spec, again)
+            return sub
+
+    async def _stalled(self, js: JetStreamContext) -> bool:
+        """Whether the stream holds reports past ours while our consumer brings none (a
+        consumer whose node was lost can stay silent instead of failing)."""
+        try:
+            info = await js.stream_info(REPORTS)
+        except (nats.errors.Error, nats.js.errors.Error, TimeoutError):
+            return True  # no answer either: try a new consumer
+        return int(info.state.last_seq) > self.seq
 
     async def _record(self, msg: Msg) -> None:
         try:
