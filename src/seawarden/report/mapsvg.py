@@ -118,7 +118,11 @@ def track_map(
         return (vy1 - y) * scale
 
     def path(geom: shapely.Geometry) -> str:
-        g = shapely.intersection(project(shapely.clip_by_rect(geom, *ll_box.bounds)), view)
+        # Projecting a clipped coastline can make it self-intersect (seen on a Natural Earth
+        # part near the view's edge): repair it, or the intersection raises GEOSException.
+        g = shapely.intersection(
+            shapely.make_valid(project(shapely.clip_by_rect(geom, *ll_box.bounds))), view
+        )
         g = shapely.simplify(g, 0.6 / scale)
         return _path(g, sx, sy)
 
@@ -138,7 +142,7 @@ def track_map(
             cd = _path(c, sx, sy)
             if cd:
                 out.append(f'<path d="{cd}" class="centerline"/>')
-        label = shapely.intersection(project(area.geometry), view)
+        label = shapely.intersection(shapely.make_valid(project(area.geometry)), view)
         if not label.is_empty:
             p = label.representative_point()
             out.append(
