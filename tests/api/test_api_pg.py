@@ -17,9 +17,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -40,7 +37,7 @@ from seawarden.api import ApiSettings, create_app, db, tokens, vessels
 from seawarden.api.db import StoreTarget
 from seawarden.cli import app
 from tests.api.conftest import T0, make_alert, seed_alerts
-from tests.api.test_cli_and_server import read_line
+from tests.api.serving import seawarden_server
 from tests.conftest import REPO, SHARED_DATA
 
 pytestmark = pytest.mark.slow
@@ -665,21 +662,11 @@ def test_serve_on_postgres_answers_http_and_writes_the_feed_there(pg_dsn: str) -
 
     secret = cli("token", "create", "--store", pg_dsn, "--name", "ops", "--role", "admin").strip()
     sample = REPO / "tests/data/dma_aisdk_sample.csv"
-    proc = subprocess.Popen(
-        [sys.executable, "-c", "from seawarden.cli import main; main()",
-         "serve", "--store", pg_dsn, "--port", "0", "--replay", str(sample),
-         "--speed", "100000"],
-        stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-        env={**os.environ, "COLUMNS": "200"},
-    )  # fmt: skip
-    assert proc.stdout is not None
-    assert proc.stderr is not None
-    try:
-        line = read_line(proc.stdout, timeout_s=60)
-        assert line.startswith("listening on http://127.0.0.1:"), line
-        url = line.split("listening on ")[1].strip()
+    with seawarden_server(
+        "serve", "--store", pg_dsn, "--port", "0", "--replay", sample, "--speed", "100000"
+    ) as served:  # fmt: skip
         headers = {"Authorization": f"Bearer {secret}"}
-        with httpx2.Client(base_url=url, timeout=5) as http:
+        with httpx2.Client(base_url=served.url, timeout=5) as http:
             assert http.get("/api/health").json() == {"status": "ok", "store": "ok"}
             assert http.get("/api/me", headers=headers).json()["name"] == "ops"
             assert http.get("/api/alerts", headers=headers).status_code == 200
@@ -697,18 +684,9 @@ def test_serve_on_postgres_answers_http_and_writes_the_feed_there(pg_dsn: str) -
             assert track.status_code == 200, track.text
             assert track.json()["items"]
             assert http.get("/", headers=headers).status_code == 200  # the console
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-        err = proc.stderr.read()
-        proc.stdout.close()
-        proc.stderr.close()
-    assert proc.returncode == 0, err
-    assert f"(store {db.display_name(pg_dsn)})" in err.replace("\n", "")  # redacted, no options
+    assert served.returncode == 0, served.stderr
+    redacted = f"(store {db.display_name(pg_dsn)})"  # no options, no password
+    assert redacted in served.stderr.replace("\n", "")
 
 
 def _wait(cond: Callable[[], bool], *, timeout_s: float) -> None:
@@ -781,21 +759,13 @@ def test_run_demo_takes_a_postgres_dsn(pg_dsn: str, tmp_path: Path) -> None:
     SQLite file of the DSN's text): the demo serves and its pipeline writes PostgreSQL."""
     import psycopg
 
-    proc = subprocess.Popen(
-        [sys.executable, "-c", "from seawarden.cli import main; main()",
-         "run", "--demo", "--store", pg_dsn, "--port", "0", "--no-open",
-         "--speed", "2000", "--duration-s", "120"],
-        stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=tmp_path,
-        env={**os.environ, "COLUMNS": "200"},
-    )  # fmt: skip
-    assert proc.stdout is not None
-    assert proc.stderr is not None
-    try:
-        line = read_line(proc.stdout, timeout_s=120)  # the first demo run builds its feed
-        assert line.startswith("listening on http://127.0.0.1:"), line
-        url = line.split("listening on ")[1].strip()
+    with seawarden_server(
+        "run", "--demo", "--store", pg_dsn, "--port", "0", "--no-open",
+        "--speed", "2000", "--duration-s", "120",
+        cwd=tmp_path, start_timeout_s=120, stop_timeout_s=30,  # the first demo builds its feed
+    ) as served:  # fmt: skip
         headers = {"Authorization": f"Bearer {tokens.DEMO_ADMIN_TOKEN}"}
-        with httpx2.Client(base_url=url, timeout=5) as http:
+        with httpx2.Client(base_url=served.url, timeout=5) as http:
             assert http.get("/api/health").json() == {"status": "ok", "store": "ok"}
             assert http.get("/api/me", headers=headers).json()["role"] == "admin"
 
@@ -808,16 +778,6 @@ def test_run_demo_takes_a_postgres_dsn(pg_dsn: str, tmp_path: Path) -> None:
             page = http.get("/api/vessels", headers=headers)
             assert page.status_code == 200, page.text
             assert page.json()["items"]
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-        err = proc.stderr.read()
-        proc.stdout.close()
-        proc.stderr.close()
-    assert proc.returncode == 0, err
-    assert f"(store {db.display_name(pg_dsn)})" in err.replace("\n", "")
+    assert served.returncode == 0, served.stderr
+    assert f"(store {db.display_name(pg_dsn)})" in served.stderr.replace("\n", "")
     assert list(tmp_path.iterdir()) == []  # no SQLite file named after the DSN

@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import selectors
-import signal
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
 
 import httpx2
 import pytest
@@ -24,6 +18,7 @@ from seawarden.api.cli_commands import preflight
 from seawarden.cli import app
 from seawarden.errors import ConfigError
 from tests.api.conftest import Seeded, build_store, seed_alerts
+from tests.api.serving import read_line, seawarden_server  # noqa: F401 - read_line re-exported
 from tests.conftest import REPO
 
 runner = CliRunner()
@@ -213,35 +208,17 @@ def test_real_http_round_trip(live_server: str, seeded: Seeded) -> None:
         assert "/api/alerts/{alert_id}/ack" in spec["paths"]
 
 
-def read_line(stream: IO[str], *, timeout_s: float) -> str:
-    """One line from a subprocess pipe, or "" after ``timeout_s`` (never blocks longer)."""
-    with selectors.DefaultSelector() as sel:
-        sel.register(stream, selectors.EVENT_READ)
-        if not sel.select(timeout_s):
-            return ""
-    return stream.readline()
-
-
 def test_serve_api_only_subprocess(tmp_path: Path) -> None:
     """`seawarden serve --demo --replay FILE --port 0`: prints the demo token and
     `listening on URL` (stdout), serves the API and the pipeline's vessels, stops on SIGINT."""
     store = tmp_path / "demo.db"
     sample = REPO / "tests/data/dma_aisdk_sample.csv"
-    proc = subprocess.Popen(
-        [sys.executable, "-c", "from seawarden.cli import main; main()",
-         "serve", "--store", str(store), "--demo", "--port", "0", "--replay", str(sample),
-         "--speed", "100000"],
-        stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-        env={**os.environ, "COLUMNS": "200"},
-    )  # fmt: skip
-    assert proc.stdout is not None
-    assert proc.stderr is not None
-    try:
-        line = read_line(proc.stdout, timeout_s=60)
-        assert line.startswith("listening on http://127.0.0.1:"), line
-        url = line.split("listening on ")[1].strip()
+    with seawarden_server(
+        "serve", "--store", store, "--demo", "--port", "0", "--replay", sample,
+        "--speed", "100000",
+    ) as served:  # fmt: skip
         headers = {"Authorization": f"Bearer {tokens.DEMO_ADMIN_TOKEN}"}
-        with httpx2.Client(base_url=url, timeout=5) as http:
+        with httpx2.Client(base_url=served.url, timeout=5) as http:
             # the sample's made-up IMOs may already have raised identity alerts: a list
             listed = http.get("/api/alerts", headers=headers)
             assert listed.status_code == 200
@@ -256,15 +233,5 @@ def test_serve_api_only_subprocess(tmp_path: Path) -> None:
                 mmsis = {v["mmsi"] for v in items}
                 time.sleep(0.1)  # pacing the poll only
             assert 219012345 in mmsis  # NORDIC TRADER, from the replayed sample
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-        err = proc.stderr.read()
-        proc.stdout.close()
-        proc.stderr.close()
-    assert tokens.DEMO_ADMIN_TOKEN in err.replace("\n", "")
-    assert proc.returncode == 0, err
+    assert tokens.DEMO_ADMIN_TOKEN in served.stderr.replace("\n", "")
+    assert served.returncode == 0, served.stderr

@@ -9,9 +9,6 @@ the browser or PostgreSQL (in CI it fails), as tests/e2e does.
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,8 +17,8 @@ import pytest
 
 from seawarden.api import db
 from tests.api.conftest import seed_alerts
+from tests.api.serving import seawarden_server
 from tests.api.test_api_pg import cli, pg_dsn  # noqa: F401 - pg_dsn is a fixture
-from tests.api.test_cli_and_server import read_line
 
 pytestmark = pytest.mark.slow
 CHROMIUM = Path(os.environ.get("SEAWARDEN_CHROMIUM", "/usr/bin/chromium"))
@@ -40,24 +37,10 @@ def served(pg_dsn: str) -> Iterator[tuple[str, dict[str, str]]]:  # noqa: F811 -
         "ally": cli("token", "create", "--store", pg_dsn, "--name", "dnk", "--role", "ally",
                     "--nation", "DNK", "--areas", "baltic-pipe,nord-stream"),
     }  # fmt: skip
-    proc = subprocess.Popen(
-        [sys.executable, "-c", "from seawarden.cli import main; main()",
-         "serve", "--store", pg_dsn, "--port", "0"],
-        stderr=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    assert proc.stdout is not None
     try:
-        line = read_line(proc.stdout, timeout_s=60)
-        assert line.startswith("listening on http://127.0.0.1:"), line
-        yield line.split("listening on ")[1].strip(), {k: v.strip() for k, v in secrets.items()}
+        with seawarden_server("serve", "--store", pg_dsn, "--port", "0") as server:
+            yield server.url, {k: v.strip() for k, v in secrets.items()}
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-        proc.stdout.close()
         db.close_idle()
 
 
