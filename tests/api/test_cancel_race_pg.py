@@ -124,11 +124,11 @@ def test_a_revision_committed_meanwhile_is_cancelled_on_top_of(
     assert audits == ["alert.cancel"]
 
 
+# SQLite holds the pipeline's write back (BEGIN IMMEDIATE): the race cannot happen there
+@pytest.mark.parametrize("store", ["postgres"], indirect=True)
 def test_a_pipeline_cancel_meanwhile_is_a_409(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if store.backend == "sqlite":
-        pytest.skip("SQLite holds the pipeline's write back: the race cannot happen there")
     theirs = replace(_first(), revision=2, msg_type="Cancel")
     log = _pipeline_writes(monkeypatch, store, lambda n: theirs if n == 1 else None)
     with store.client() as cl:
@@ -140,11 +140,11 @@ def test_a_pipeline_cancel_meanwhile_is_a_409(
     assert _cancel_rows(store) == ([], [])
 
 
+# SQLite holds the pipeline's write back (BEGIN IMMEDIATE): the race cannot happen there
+@pytest.mark.parametrize("store", ["postgres"], indirect=True)
 def test_a_race_lost_on_every_attempt_is_a_409_and_writes_nothing(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if store.backend == "sqlite":
-        pytest.skip("SQLite holds the pipeline's write back: the race cannot happen there")
     first = _first()
     log = _pipeline_writes(
         monkeypatch, store, lambda n: replace(first, revision=n + 1, msg_type="Update")
