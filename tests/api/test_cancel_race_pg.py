@@ -12,9 +12,8 @@ lost on every attempt, is a 409 with a message — on both stores.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -24,24 +23,12 @@ from seawarden.alerts.model import Alert
 from seawarden.api import cancel, db
 from seawarden.store import open_store
 from tests.api.conftest import seed_alerts
-from tests.api.test_api_pg import pg_schema
-from tests.api.test_nul_fields_pg import Store, _build
+from tests.api.test_nul_fields_pg import Store
+from tests.api.test_nul_fields_pg import store as store  # the two-store fixture, shared
 
 pytestmark = pytest.mark.slow
 
 ALERT = "a-jef-in"  # revision 1, an Alert
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    if request.param == "sqlite":
-        yield _build("sqlite", tmp_path / "s.db")
-        return
-    with pg_schema() as dsn:
-        try:
-            yield _build("postgres", dsn)
-        finally:
-            db.close_idle()
 
 
 def _first() -> Alert:
