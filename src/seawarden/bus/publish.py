@@ -311,7 +311,10 @@ class BatchPublisher:
         if last_seq == 0:
             return None
         assert self._nc is not None
-        msg = await self._nc.jetstream().get_msg(REPORTS, seq=last_seq)
+        try:
+            msg = await self._nc.jetstream().get_msg(REPORTS, seq=last_seq)
+        except nats.js.errors.NotFoundError:
+            return None  # aged out (max age) or deleted: nothing of ours to resume after
         tail = (msg.headers or {}).get(MSG_ID)
         if not tail:
             return None
