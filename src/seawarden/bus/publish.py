@@ -16,8 +16,9 @@ before it, so the stored messages are always a prefix of the sent ones. On a ref
 missing ack the publisher waits for the rest, reads the stream's last sequence again and
 sends again from the first message not acknowledged, for up to ``retry_s``: a message that
 was stored after all is a duplicate of its ``Nats-Msg-Id`` (dropped, and acknowledged as
-such), so nothing is stored twice, lost or out of order. The same check refuses a second
-writer on the stream. (Not ``Nats-Expected-Last-Msg-Id``: on a replicated stream of
+such), so nothing is stored twice, lost or out of order. The resends carry no sequence
+check, so a second writer on the same stream is not reliably refused: one ingest per stream
+is the operator's rule (docs/bus.md). (Not ``Nats-Expected-Last-Msg-Id``: on a replicated stream of
 nats-server 2.15 one refusal of that header stops the stream taking any further message.)
 
 The acks are read here, not through nats-py's ``publish_async``: its reply handler raises an
@@ -365,7 +366,7 @@ class BatchPublisher:
             if time.monotonic() > deadline:
                 raise SourceError(
                     f"the bus at {self.url} took no report for {self.retry_s:g} s (last: "
-                    f"{_why(error)}); a second ingest into the same stream is refused this way"
+                    f"{_why(error)})"
                 )
             if i == len(pending):  # all taken: pipeline on from the stream's last sequence
                 if await self._resync():
