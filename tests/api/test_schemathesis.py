@@ -54,6 +54,21 @@ def _excluded(case: Any) -> list[Any]:
     return [positive_data_acceptance] if case.operation.path in CROSS_PARAMETER else []
 
 
+def call_as(case: Any, auth: dict[str, str]) -> Any:
+    """Send ``case`` with the token in ``auth`` and run the checks on the answer.
+
+    A negative case may mutate the Authorization header itself (remove it, or give it a
+    value its scheme does not allow) alongside other components: that case goes out
+    without the token, so the API's 401 is what is checked. Putting the token back would
+    turn it into a request the API rightly accepts, which ``negative_data_rejection``
+    then reports (ST201).
+    """
+    negated = case.operation.schema.is_security_param_negated(case)
+    return case.call_and_validate(
+        headers=None if negated else auth, excluded_checks=_excluded(case)
+    )
+
+
 FUZZ = settings(
     max_examples=25,
     deadline=None,
@@ -70,15 +85,13 @@ def _remove_store() -> Iterator[None]:
 @admin_api.parametrize()
 @FUZZ
 def test_api_as_admin(case: Any) -> None:
-    case.call_and_validate(headers=STORE.auth("ops-admin"), excluded_checks=_excluded(case))
+    call_as(case, STORE.auth("ops-admin"))
 
 
 @ally_api.parametrize()
 @FUZZ
 def test_api_as_ally(case: Any) -> None:
-    response = case.call_and_validate(
-        headers=STORE.auth("dnk-moc"), excluded_checks=_excluded(case)
-    )
+    response = call_as(case, STORE.auth("dnk-moc"))
     if case.operation.path == "/api/alerts" and response.status_code == 200:
         for item in response.json()["items"]:
             assert item["alert"]["releasability"] in ("REL JEF", "REL NATO")
