@@ -19,6 +19,7 @@ from fastapi.testclient import TestClient
 from seawarden.alerts.model import Alert, NextCrossing, Reason
 from seawarden.api import ApiSettings, create_app, db, tokens
 from seawarden.store.sqlite import SQLiteStore
+from tests.api import twostores
 
 T0 = datetime(2024, 12, 25, 10, 0, tzinfo=UTC)
 DNK_AREAS = ("baltic-pipe", "nord-stream")
@@ -140,6 +141,20 @@ def add_tokens(path: Path) -> dict[str, str]:
             out[spec["name"]] = secret
         tokens.revoke(conn, "old-analyst", actor="test")
     return out
+
+
+@pytest.fixture(scope="session")
+def two_stores(tmp_path_factory: pytest.TempPathFactory) -> Iterator[twostores.Replayed]:
+    """The Baltic replay in SQLite and in PostgreSQL (tests/api/twostores.py), made once per
+    session (it takes about half a minute) for test_api_pg.py and test_report_api_pg.py."""
+    with twostores.replay_two_stores(tmp_path_factory.mktemp("pg-api")) as replayed:
+        yield replayed
+
+
+@pytest.fixture(scope="session")
+def two_store_api(two_stores: twostores.Replayed) -> Iterator[twostores.Api]:
+    with twostores.serve_two_stores(two_stores) as api:
+        yield api
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from seawarden.api import db
 from seawarden.report import gather
 from seawarden.report.gather import Bundle, RunRow
 from tests.api.test_api_pg import BACKENDS, Api, _audit, _stored
-from tests.api.test_api_pg import api as api  # the module fixtures: one replay, two stores
+from tests.api.test_api_pg import api as api  # the session's one replay, two stores
 from tests.api.test_api_pg import replayed as replayed
 
 pytestmark = pytest.mark.slow
