@@ -10,9 +10,10 @@ snapshotted to JSON for ``--resume``.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
 
 from seawarden.areas.index import AreaIndex
 from seawarden.detectors.base import Context, Detector, LandMask, Neighbour, Normalcy
@@ -20,6 +21,17 @@ from seawarden.detectors.coverage import CellCoverage
 from seawarden.detectors.neighbours import NeighbourIndex
 from seawarden.fleet.vessel import VesselState
 from seawarden.model import Event, PositionReport, StaticReport
+
+# A queue entry that is due at the first tick: a vessel whose states were just made (or
+# restored) gets its real next-tick time worked out there.
+_AT_ONCE = datetime.min.replace(tzinfo=UTC)
+
+
+class FleetView(Protocol):
+    """What ticking needs of the fleet: a vessel by MMSI (``VesselState.order`` gives the
+    fleet's own order, in which ticks visit vessels)."""
+
+    def get(self, mmsi: int) -> VesselState | None: ...
 
 
 class DetectorRunner:
@@ -51,6 +63,12 @@ class DetectorRunner:
         self.ticked = False  # whether the last maybe_tick call ran a tick
         self.quiet_after_s = 120.0
         self._vessel_due: dict[int, datetime] = {}
+        # Vessels by the earliest event time their next tick can come (min-heap, lazy: an
+        # entry is live only while ``_queued`` holds its time). A tick pops what is due
+        # instead of walking the whole fleet, which cost O(fleet) every tick_every_s and
+        # was the largest single item of a replay's profile (issue 8).
+        self._queue: list[tuple[datetime, int]] = []
+        self._queued: dict[int, datetime] = {}
         self._states: dict[int, list[Any]] = {}
         self._ticking = [
             i for i, d in enumerate(self.detectors) if type(d).on_tick is not Detector.on_tick
@@ -93,7 +111,12 @@ class DetectorRunner:
                     for i, d in enumerate(self.detectors)
                 ]
             self._states[mmsi] = states
+            self._enqueue(mmsi, _AT_ONCE)
         return states
+
+    def _enqueue(self, mmsi: int, at: datetime) -> None:
+        self._queued[mmsi] = at
+        heapq.heappush(self._queue, (at, mmsi))
 
     def _active(self, mmsi: int, among: list[int] | None = None) -> list[int] | range:
         """Indices of the detectors that run for ``mmsi`` (of ``among``, default all)."""
@@ -137,8 +160,10 @@ class DetectorRunner:
             events.extend(out)
         return events
 
-    def maybe_tick(self, now: datetime, fleet: Iterable[VesselState]) -> list[Event]:
-        """Run ``on_tick`` for every vessel when ``tick_every_s`` of event time has passed."""
+    def maybe_tick(self, now: datetime, fleet: FleetView) -> list[Event]:
+        """Run ``on_tick`` for the silent vessels that are due, when ``tick_every_s`` of
+        event time has passed. Vessels are visited in the fleet's order, as a walk over the
+        fleet would, so the events come out in the same order."""
         self.ticked = False
         if self._next_tick is None:
             self._next_tick = now + self._tick
@@ -149,25 +174,46 @@ class DetectorRunner:
         self.ticked = True
         if not self._ticking:
             return []
+        # Ticks exist for vessels that have gone quiet (``quiet_after_s``); a vessel still
+        # reporting is handled by step(). The longer a silence, the less often it needs a
+        # look: per-vessel ticks back off to a fifth of the silence, so work stays
+        # proportional to traffic, not to fleet size × time.
+        quiet = timedelta(seconds=self.quiet_after_s)
+        queue, queued, states_of = self._queue, self._queued, self._states
+        due: list[VesselState] = []
+        while queue and queue[0][0] <= now:
+            at, mmsi = heapq.heappop(queue)
+            if queued.get(mmsi) != at:
+                continue  # superseded by a later entry, or the vessel was forgotten
+            if mmsi not in states_of:
+                del queued[mmsi]
+                continue
+            vessel = fleet.get(mmsi)
+            if vessel is None:  # states kept a moment longer than the fleet's vessel
+                self._enqueue(mmsi, now + self._tick)
+                continue
+            earliest = vessel.last_seen + quiet  # it reported since the entry was made
+            backoff = self._vessel_due.get(mmsi)
+            if backoff is not None and backoff > earliest:
+                earliest = backoff
+            if earliest > now:
+                self._enqueue(mmsi, earliest)
+                continue
+            due.append(vessel)
+        if not due:
+            return []
+        due.sort(key=_fleet_order)
         events: list[Event] = []
         ticking_all = self._ticking
-        for vessel in fleet:
-            states = self._states.get(vessel.mmsi)
-            if states is None:
-                continue
-            # Ticks exist for vessels that have gone quiet; a vessel still reporting is
-            # handled by step(). The longer a silence, the less often it needs a look, so
-            # per-vessel ticks back off to a fifth of the silence (work stays proportional
-            # to traffic, not to fleet size × time).
+        for vessel in due:
+            mmsi = vessel.mmsi
+            states = states_of[mmsi]
             silence = (now - vessel.last_seen).total_seconds()
-            if silence < self.quiet_after_s:
-                continue
-            due = self._vessel_due.get(vessel.mmsi)
-            if due is not None and now < due:
-                continue
-            self._vessel_due[vessel.mmsi] = now + max(self._tick, timedelta(seconds=silence / 5))
+            next_due = now + max(self._tick, timedelta(seconds=silence / 5))
+            self._vessel_due[mmsi] = next_due
+            self._enqueue(mmsi, next_due)
             ctx: Context | None = None
-            ticking = self._ticking if self.owns is None else self._active(vessel.mmsi, ticking_all)
+            ticking = self._ticking if self.owns is None else self._active(mmsi, ticking_all)
             for i in ticking:
                 if ctx is None:
                     last = vessel.last
@@ -184,6 +230,7 @@ class DetectorRunner:
         for mmsi in [m for m in self._states if m not in keep]:
             del self._states[mmsi]
             self._vessel_due.pop(mmsi, None)
+            self._queued.pop(mmsi, None)  # its queue entries are stale from now on
             self.neighbours.remove(mmsi)
         self.neighbours.expire(now)
         self.coverage.expire(now)
@@ -228,6 +275,13 @@ class DetectorRunner:
             ]
             for m, st in snap.get("states", {}).items()
         }
+        self._queue, self._queued = [], {}
+        for mmsi in self._states:
+            self._enqueue(mmsi, _AT_ONCE)
+
+
+def _fleet_order(vessel: VesselState) -> int:
+    return vessel.order
 
 
 def _report_json(r: PositionReport) -> dict[str, Any]:

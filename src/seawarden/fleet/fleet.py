@@ -75,6 +75,7 @@ class Fleet:
         # IMO -> (MMSI it was last heard on, when): how an MMSI swap is noticed.
         self._imo_index: dict[int, tuple[int, datetime]] = {}
         self._window = timedelta(seconds=self.config.track_window_s)
+        self._born = 0  # VesselState.order of the next new vessel (dict order, as a number)
 
     def __len__(self) -> int:
         return len(self._vessels)
@@ -92,6 +93,8 @@ class Fleet:
         vessel = self._vessels.get(mmsi)
         if vessel is None:
             vessel = VesselState(mmsi, time, track_window_n=self.config.track_window_n)
+            vessel.order = self._born
+            self._born += 1
             self._vessels[mmsi] = vessel
             self.stats["vessels_created"] += 1
             self._rematch(vessel)  # the MMSI alone may be on the watchlist
@@ -210,6 +213,8 @@ class Fleet:
             vessel = VesselState.from_dict(row, track_window_n=n)
             vessel.watch = self._restore_match(row.get("watch"))
             self._rematch(vessel)
+            vessel.order = self._born
+            self._born += 1
             self._vessels[vessel.mmsi] = vessel
         self._imo_index = {
             int(i): (int(m), datetime.fromisoformat(t)) for i, m, t in data["imo_index"]

@@ -99,6 +99,7 @@ class VesselState:
         "n_statics",
         "name",
         "name_time",
+        "order",
         "ship_type",
         "ship_type_time",
         "track",
@@ -131,6 +132,7 @@ class VesselState:
         self.destination_time: datetime | None = None
         self.watch: WatchlistMatch | None = None
         self.changes: tuple[IdentityChange, ...] = ()  # shared empty tuple: no allocation
+        self.order = 0  # the fleet's creation counter: its iteration order, for ticks
 
     def __repr__(self) -> str:
         return (

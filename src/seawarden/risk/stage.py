@@ -41,6 +41,10 @@ class RiskSettings:
     approach_every_s: float = 60.0
 
 
+# A next crossing and the predicted track it was found on.
+_Path = tuple[Crossing | None, tuple[tuple[datetime, float, float], ...]]
+
+
 @dataclass(slots=True)
 class _Approach:
     event_id: str
@@ -69,6 +73,10 @@ class RiskStage:
         self.owns: Callable[[int], bool] | None = None  # set by a partitioned core
         self._approach: dict[int, _Approach] = {}
         self._approach_checked: dict[int, datetime] = {}
+        # The last prediction per vessel and what it was made from. A tick re-scores every
+        # vessel with an open alert, but its predicted track only changes with a new
+        # position (``n_positions``), place or area set, so most ticks reuse it (issue 8).
+        self._predicted: dict[int, tuple[PositionReport, int, tuple[str, ...], object, _Path]] = {}
 
     # -- per report ------------------------------------------------------------------------------
     def on_report(
@@ -218,7 +226,23 @@ class RiskStage:
 
     def _predict(
         self, vessel: VesselState, report: PositionReport, inside: tuple[str, ...]
-    ) -> tuple[Crossing | None, tuple[tuple[datetime, float, float], ...]]:
+    ) -> _Path:
+        made = self._predicted.get(vessel.mmsi)
+        if (
+            made is not None
+            and made[0] is report
+            and made[1] == vessel.n_positions
+            and made[2] == inside
+            and made[3] is self.predictor
+        ):
+            return made[4]
+        path = self._predict_now(vessel, report, inside)
+        self._predicted[vessel.mmsi] = (report, vessel.n_positions, inside, self.predictor, path)
+        return path
+
+    def _predict_now(
+        self, vessel: VesselState, report: PositionReport, inside: tuple[str, ...]
+    ) -> _Path:
         cfg = self.settings.monitor
         vel = velocity(vessel.track, cfg.smooth_reports)
         if vel is None or self.predictor is None:
@@ -327,7 +351,7 @@ class RiskStage:
 
     def forget(self, alive: set[int]) -> None:
         self.engine.forget(alive)
-        for d in (self.latest, self._approach, self._approach_checked):
+        for d in (self.latest, self._approach, self._approach_checked, self._predicted):
             for m in [m for m in d if m not in alive]:
                 del d[m]
         for m in [m for m in self.monitor.monitored if m not in alive]:
