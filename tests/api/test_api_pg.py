@@ -46,6 +46,7 @@ from tests.api.twostores import (
 )
 from tests.conftest import REPO
 
+# under pytest-xdist on the same worker as its sibling module (SHARED_SCOPES, tests/conftest.py)
 pytestmark = pytest.mark.slow
 
 

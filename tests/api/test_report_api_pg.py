@@ -24,6 +24,7 @@ from tests.api.test_api_pg import BACKENDS, Api, _audit, _stored
 from tests.api.test_api_pg import api as api  # the session's one replay, two stores
 from tests.api.test_api_pg import replayed as replayed
 
+# under pytest-xdist on the same worker as its sibling module (SHARED_SCOPES, tests/conftest.py)
 pytestmark = pytest.mark.slow
 
 
