@@ -79,8 +79,12 @@ postgres:
 	echo "make postgres: PostgreSQL + PostGIS at $$(cat $(PG_DSN_FILE)) (cluster in $$dir;" \
 		"stop: $$as $$pgbin/pg_ctl -D $$dir/data stop)"
 
+# Two workers (pytest-xdist), a test module at a time; each worker has a PostgreSQL database
+# of its own (tests/conftest.py). Then the few `single_process` modules (the schemathesis
+# fuzzing) in one process. Plain `pytest` still runs everything in one process.
 test: lint browser postgres
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadfile -m "not single_process"
+	$(BIN)/pytest -m single_process
 
 bench: install
 	$(BIN)/python bench/throughput.py

@@ -24,6 +24,9 @@ from schemathesis.checks import positive_data_acceptance
 from seawarden.api import OPENAPI_URL, ApiSettings, create_app
 from tests.api.conftest import Seeded, add_tokens, build_store, seed_alerts
 
+# one item per API operation, all with one node id: not under pytest-xdist (pyproject.toml)
+pytestmark = pytest.mark.single_process
+
 _TMP = tempfile.TemporaryDirectory(prefix="seawarden-fuzz-")
 _PATH = Path(_TMP.name) / "fuzz.db"
 build_store(_PATH, seed_alerts())

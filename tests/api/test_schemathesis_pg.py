@@ -24,6 +24,9 @@ from tests.api.conftest import Seeded, add_tokens, seed_alerts
 from tests.api.test_schemathesis import FUZZ, call_as
 from tests.conftest import REPO
 
+# one item per API operation, all with one node id: not under pytest-xdist (pyproject.toml)
+pytestmark = pytest.mark.single_process
+
 DSN_FILE = REPO / ".venv" / "seawarden-test-pg.dsn"
 
 
