@@ -10,7 +10,6 @@ by the module fixture; without PostgreSQL the module skips (in CI it fails).
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -20,41 +19,15 @@ import pytest
 import schemathesis
 
 from seawarden.api import OPENAPI_URL, ApiSettings, create_app, db
+from tests.api import twostores
 from tests.api.conftest import Seeded, add_tokens, seed_alerts
 from tests.api.test_schemathesis import FUZZ, call_as
-from tests.conftest import REPO
 
 # one item per API operation, all with one node id: not under pytest-xdist (pyproject.toml)
 pytestmark = pytest.mark.single_process
 
-DSN_FILE = REPO / ".venv" / "seawarden-test-pg.dsn"
 
-
-def _base_dsn() -> str:
-    dsn = os.environ.get("SEAWARDEN_TEST_PG_DSN") or (
-        DSN_FILE.read_text().strip() if DSN_FILE.is_file() else ""
-    )
-    why = "" if dsn else f"no PostgreSQL: run `make postgres` (writes {DSN_FILE})"
-    if dsn:
-        try:
-            import psycopg
-        except ImportError:
-            pytest.skip(
-                "psycopg is not installed: pip install -e '.[dev]'", allow_module_level=True
-            )
-        try:
-            with psycopg.connect(dsn, connect_timeout=5) as conn:
-                conn.execute("SELECT postgis_version()")
-        except psycopg.Error as exc:
-            why = f"PostgreSQL at {dsn} does not answer with PostGIS: {exc}"
-    if why:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must run the PostgreSQL API tests: {why}", pytrace=False)
-        pytest.skip(why, allow_module_level=True)
-    return dsn
-
-
-_BASE = _base_dsn()
+_BASE = twostores.base_dsn(module_level=True)
 _SCHEMA = f"t_fuzz_{uuid.uuid4().hex[:12]}"
 
 

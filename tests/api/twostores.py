@@ -63,11 +63,15 @@ runner = CliRunner()
 # -- PostgreSQL: a schema per module (or per test) ------------------------------------------------
 
 
-def _base_dsn() -> str:
+def base_dsn(*, module_level: bool = False) -> str:
+    """The test server's DSN, checked to answer with PostGIS; skips (fails in CI) without it.
+    ``module_level``: called at import time of a test module (test_schemathesis_pg.py)."""
     try:
         import psycopg
     except ImportError:
-        pytest.skip("psycopg is not installed: pip install -e '.[dev]'")
+        pytest.skip(
+            "psycopg is not installed: pip install -e '.[dev]'", allow_module_level=module_level
+        )
     dsn = os.environ.get("SEAWARDEN_TEST_PG_DSN") or (
         DSN_FILE.read_text().strip() if DSN_FILE.is_file() else ""
     )
@@ -82,8 +86,8 @@ def _base_dsn() -> str:
             why = f"PostgreSQL at {dsn} does not answer with PostGIS: {exc}"
     if why:
         if os.environ.get("CI"):
-            pytest.fail(f"CI must run the PostgreSQL API tests: {why}")
-        pytest.skip(why)
+            pytest.fail(f"CI must run the PostgreSQL API tests: {why}", pytrace=False)
+        pytest.skip(why, allow_module_level=module_level)
     return dsn
 
 
@@ -93,7 +97,7 @@ def pg_schema() -> Iterator[str]:
     stays in ``public``), dropped afterwards."""
     import psycopg
 
-    base = _base_dsn()
+    base = base_dsn()
     schema = f"t_api_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(base, autocommit=True) as conn:
         conn.execute(f"CREATE SCHEMA {schema}")
