@@ -13,6 +13,10 @@ preceding ``$PGHP`` wrapper, the receive time given by a live source, the last e
 time seen in the same stream, and finally the caller's ``assume_time``. Records whose
 time was carried forward or assumed are counted (``stats.assumed_time``).
 
+One-part position reports (types 1/2/3/18, three lines in four of a real feed) take a
+fast path (:mod:`seawarden.ingest.fastpath`) that gives pyais's values for the fields read
+here; every other line, and any line the fast path has a doubt about, goes through pyais.
+
 Radar sentences (NMEA 0183 ``TTM``/``TLL``) on the same feed are routed, before pyais, to
 :class:`~seawarden.ingest.radar_nmea.RadarNmeaDecoder` and become
 :class:`~seawarden.model.Contact` records when a sensor registry attributes them; a used
@@ -36,6 +40,7 @@ from seawarden.clock import EPOCH
 from seawarden.fusion.sensors import SensorRegistry
 from seawarden.ingest import normalise as nz
 from seawarden.ingest.assembler import FragmentAssembler, GroupKey
+from seawarden.ingest.fastpath import FastLine, claim
 from seawarden.ingest.radar_nmea import RadarNmeaDecoder, is_radar_sentence
 from seawarden.model import Contact, PositionReport, Record, Rejection, StaticReport
 
@@ -150,6 +155,8 @@ class NmeaDecoder:
         # NMEA 4 groups: the first part carries c:/s:, later parts only g:.
         self._group_meta: dict[int, tuple[datetime, str]] = {}
         self.tap: RawTap | None = None
+        # pyais for every line when False: the reference the fast path is tested against
+        self.fast_path = True
         # EPOCH is "no idea": a radar time-of-day is not put on 1 Jan 1970.
         self._radar = RadarNmeaDecoder(
             sensors=sensors,
@@ -168,6 +175,10 @@ class NmeaDecoder:
         if not raw or raw[:1] == b"#":
             self.stats.blank_or_comment += 1
             return []
+        if self.fast_path and (fast := claim(raw)) is not None:
+            done = self._fast(fast, raw, line_no, received)
+            if done is not None:
+                return done
         if b"$" in raw and is_radar_sentence(raw):  # AIS lines (!AIVDM) skip at C speed
             return [self._feed_radar(raw, line_no, received)]
         try:
@@ -254,16 +265,39 @@ class NmeaDecoder:
             raw=raw.decode("ascii", "replace")[:200],
         )
 
-    def _reject_message(self, reason: str, frag: _Fragment, detail: str = "") -> Rejection:
+    def _reject_message(
+        self, reason: str, line_no: int, sentence: bytes, detail: str = ""
+    ) -> Rejection:
         self.stats.rejected_messages += 1
         self.stats.rejections[reason] += 1
         return Rejection(
             reason=reason,
             source=self.source,
-            line_no=frag.line_no,
+            line_no=line_no,
             detail=detail,
-            raw=frag.sentence.raw.decode("ascii", "replace")[:200],
+            raw=sentence.decode("ascii", "replace")[:200],
         )
+
+    def _fast(
+        self, line: FastLine, raw: bytes, line_no: int, received: datetime | None
+    ) -> list[Record | Contact | Rejection] | None:
+        """A line :func:`~seawarden.ingest.fastpath.claim` decoded, accounted exactly as
+        pyais's route would; ``None`` (nothing counted) sends it down that route, which
+        rejects a ``c:`` that is not a time."""
+        time: datetime | None = None
+        if line.timestamp is not None:
+            try:
+                time = nz.unix_time(float(line.timestamp))
+            except (ValueError, OverflowError, OSError):
+                return None
+        time = self._event_time(time, received)
+        self.stats.fragments_used += 1
+        self.stats.messages += 1
+        station = line.station or self.source
+        out = self._to_records(line.message, time, station, line_no, line.sentence)
+        if self.tap is not None and out and not isinstance(out[0], Rejection):
+            self.tap(out[0], line_no, raw, received)
+        return [*out]
 
     def _stamp(
         self, sentence: AISSentence, received: datetime | None, line_no: int, raw: bytes
@@ -292,6 +326,11 @@ class NmeaDecoder:
                 elif group in self._group_meta:
                     time, group_station = self._group_meta[group]
                     station = station or group_station
+        return self._event_time(time, received), station, group
+
+    def _event_time(self, time: datetime | None, received: datetime | None) -> datetime:
+        """A tag block's time if any, else a wrapper's, the receive time, the last time
+        seen, the assumed time — and remember a real one for the lines that follow."""
         if time is None and self._wrapper_time is not None:
             time, self._wrapper_time = self._wrapper_time, None
         if time is None and received is not None:
@@ -301,7 +340,7 @@ class NmeaDecoder:
             time = self._last_time or self._assume_time
         else:
             self._last_time = time
-        return time, station, group
+        return time
 
     def _decode(self, frags: list[_Fragment]) -> list[Record | Rejection]:
         self.stats.messages += 1
@@ -315,11 +354,13 @@ class NmeaDecoder:
             msg = sentence.decode()
         except AISBaseException as exc:
             reason = _DECODE_REASONS.get(type(exc).__name__, "decode_error")
-            return [self._reject_message(reason, last, str(exc)[:80])]
+            return [self._reject_message(reason, last.line_no, last.sentence.raw, str(exc)[:80])]
         except (ValueError, IndexError, TypeError, KeyError, OverflowError) as exc:
-            return [self._reject_message("decode_error", last, type(exc).__name__)]
+            name = type(exc).__name__
+            return [self._reject_message("decode_error", last.line_no, last.sentence.raw, name)]
         # Records name the first fragment's line: that is where a re-read must start.
-        out = self._to_records(msg, first.time, first.station or self.source, first)
+        station = first.station or self.source
+        out = self._to_records(msg, first.time, station, first.line_no, first.sentence.raw)
         if self.tap is not None and out:
             rec = out[0] if not isinstance(out[0], Rejection) else out[-1]
             if isinstance(rec, Rejection):
@@ -332,24 +373,33 @@ class NmeaDecoder:
         return out
 
     def _to_records(
-        self, msg: Any, time: datetime, station: str, frag: _Fragment
+        self, msg: Any, time: datetime, station: str, line_no: int, sentence: bytes
     ) -> list[Record | Rejection]:
+        """A decoded message (pyais's, or the fast path's with the same fields) as records;
+        ``line_no`` and ``sentence`` (the first fragment's) name it in a rejection."""
         msg_type = int(msg.msg_type)
         if msg_type not in POSITION_TYPES and msg_type not in STATIC_TYPES:
             self.stats.skipped_types[msg_type] += 1
             return []
         mmsi = nz.mmsi(int(msg.mmsi))
         if mmsi is None:
-            return [self._reject_message("bad_mmsi", frag, f"mmsi={msg.mmsi}")]
+            return [self._reject_message("bad_mmsi", line_no, sentence, f"mmsi={msg.mmsi}")]
         out: list[Record | Rejection] = []
         if msg_type in POSITION_TYPES:
-            out.append(self._position(msg, msg_type, mmsi, time, station, frag))
+            out.append(self._position(msg, msg_type, mmsi, time, station, line_no, sentence))
         if msg_type in STATIC_TYPES:
-            out.append(self._static(msg, msg_type, mmsi, time, station, frag))
+            out.append(self._static(msg, msg_type, mmsi, time, station, line_no))
         return out
 
     def _position(
-        self, msg: Any, msg_type: int, mmsi: int, time: datetime, station: str, frag: _Fragment
+        self,
+        msg: Any,
+        msg_type: int,
+        mmsi: int,
+        time: datetime,
+        station: str,
+        line_no: int,
+        sentence: bytes,
     ) -> PositionReport | Rejection:
         if msg_type == 27:
             # Long-range broadcast: 1/10' resolution, speed in whole knots (63 = n/a),
@@ -368,10 +418,11 @@ class NmeaDecoder:
             heading = nz.heading_deg(int(msg.heading))
             rot = _rot(getattr(msg, "turn", None))
         if raw_lat == lat_na or raw_lon == lon_na:
-            return self._reject_message("no_position", frag)
+            return self._reject_message("no_position", line_no, sentence)
         pos = nz.position(raw_lat, raw_lon)
         if pos is None:
-            return self._reject_message("bad_position", frag, f"lat={raw_lat} lon={raw_lon}")
+            detail = f"lat={raw_lat} lon={raw_lon}"
+            return self._reject_message("bad_position", line_no, sentence, detail)
         self.stats.positions += 1
         status = getattr(msg, "status", None)
         return PositionReport(
@@ -387,11 +438,11 @@ class NmeaDecoder:
             accuracy=bool(msg.accuracy),
             msg_type=msg_type,
             source=station,
-            line_no=frag.line_no,
+            line_no=line_no,
         )
 
     def _static(
-        self, msg: Any, msg_type: int, mmsi: int, time: datetime, station: str, frag: _Fragment
+        self, msg: Any, msg_type: int, mmsi: int, time: datetime, station: str, line_no: int
     ) -> StaticReport:
         self.stats.statics += 1
         fields: dict[str, Any] = {}
@@ -417,7 +468,7 @@ class NmeaDecoder:
             time=time,
             msg_type=msg_type,
             source=station,
-            line_no=frag.line_no,
+            line_no=line_no,
             **fields,
         )
 
