@@ -29,7 +29,6 @@ So this detector learns what "silent" means from the traffic itself:
 from __future__ import annotations
 
 import math
-from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from statistics import median
@@ -37,7 +36,7 @@ from statistics import median
 import shapely
 import shapely.affinity
 
-from seawarden.detectors.base import Context, Detector
+from seawarden.detectors.base import Context, Detector, push_bounded
 from seawarden.errors import ConfigError
 from seawarden.geo.sphere import distance_m as haversine_m
 from seawarden.model import Event, EventPhase, PositionReport
@@ -178,13 +177,16 @@ class AisGapConfig:
             raise ConfigError("ais_gap: partial_outage_ratio must not exceed outage_ratio")
 
 
+INTERVALS_N = 9  # report intervals the usual one is the median of
+
+
 @dataclass(slots=True, kw_only=True)
 class AisGapState:
     """Per-vessel state: the last report, learned intervals and the open gap, if any."""
 
     last: PositionReport | None = None
     last_area_ids: tuple[str, ...] = ()
-    intervals: deque[float] = field(default_factory=lambda: deque(maxlen=9))
+    intervals: list[float] = field(default_factory=list)  # the last INTERVALS_N
     usual_s: float | None = None  # cached median of ``intervals``
     next_check: datetime | None = None
     pending_since: datetime | None = None  # others first heard during this silence
@@ -222,7 +224,7 @@ class AisGapDetector(Detector[AisGapConfig, AisGapState]):
             if dt < 0:
                 return state, events  # late report: the gap logic follows the newest one
             if 0 < dt <= self.config.min_gap_s:
-                state.intervals.append(dt)
+                push_bounded(state.intervals, dt, INTERVALS_N)
                 if len(state.intervals) >= self.config.min_intervals:
                     state.usual_s = median(state.intervals)
             if state.gap_open:

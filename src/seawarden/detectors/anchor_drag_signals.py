@@ -24,7 +24,6 @@ of tuples), so the state snapshots to JSON and a replay gives exactly what live 
 from __future__ import annotations
 
 import math
-from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -35,7 +34,7 @@ from seawarden.detectors._kinematics import (
     distance_m,
 )
 from seawarden.detectors.anchor_drag_config import ANCHORED_STATUSES, AnchorDragConfig
-from seawarden.detectors.base import Context
+from seawarden.detectors.base import Context, push_bounded
 from seawarden.model import PositionReport
 
 __all__ = [
@@ -58,6 +57,10 @@ SIGNALS: tuple[tuple[str, str], ...] = (
 )
 
 
+TRACK_N = 16  # sampled positions kept for the course made good
+GAPS_N = 4  # recent dark spells (gap_window_s)
+
+
 @dataclass(slots=True, kw_only=True)
 class AnchorDragState:
     """Per-vessel state: a few timers and averages (times are POSIX seconds)."""
@@ -77,7 +80,7 @@ class AnchorDragState:
     base_y: float = 0.0
     # zig-zag: recent sampled positions (t, lat, lon), the current leg of the course made
     # good (its extreme, direction, when the extreme was reached, turn since the last one)
-    track: deque[tuple[float, float, float]] = field(default_factory=lambda: deque(maxlen=16))
+    track: list[tuple[float, float, float]] = field(default_factory=list)  # ≤ TRACK_N
     zz_course: float | None = None
     zz_ext: float | None = None
     zz_dir: int = 0
@@ -90,7 +93,7 @@ class AnchorDragState:
     zz_hi_t: float = 0.0
     zz_run: int = 0
     zz_rev_t: float = 0.0
-    gaps: deque[tuple[float, float, float]] = field(default_factory=lambda: deque(maxlen=4))
+    gaps: list[tuple[float, float, float]] = field(default_factory=list)  # ≤ GAPS_N
     status_lat: float | None = None
     status_lon: float | None = None
     # episode and event
@@ -127,7 +130,7 @@ def learn_interval(
             since = datetime.fromtimestamp(state.last_t, tz=report.time.tzinfo)
             if ctx.coverage.others_heard_near(report.lat, report.lon, since, report.mmsi):
                 weight = 1.0
-        state.gaps.append((report.time.timestamp(), weight, dt))
+        push_bounded(state.gaps, (report.time.timestamp(), weight, dt), GAPS_N)
         state.zz_rev_t += dt  # a dark spell does not end a zig-zag: its legs were not seen
         return
     capped = min(dt, c.gap_min_s)
@@ -260,9 +263,13 @@ def _smoothed_course(
         ):
             course = bearing_deg(plat, plon, r.lat, r.lon)
             break
-    while state.track and state.track[0][0] < oldest:
-        state.track.popleft()
-    state.track.append((t, r.lat, r.lon))
+    track = state.track
+    stale = 0
+    while stale < len(track) and track[stale][0] < oldest:
+        stale += 1
+    if stale:
+        del track[:stale]
+    push_bounded(track, (t, r.lat, r.lon), TRACK_N)
     return course
 
 

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
 C = TypeVar("C")
 S = TypeVar("S")
+T = TypeVar("T")
 
 # -- what detectors may ask of the world ------------------------------------------------------
 
@@ -219,6 +220,16 @@ class Detector(ABC, Generic[C, S]):
         types = {t.__name__: t for t in self.state_types}
         decoded: S = decode(data, types)
         return decoded
+
+
+def push_bounded(items: list[T], item: T, maxlen: int) -> None:
+    """Append ``item``, dropping the oldest beyond ``maxlen`` — a ``deque(maxlen=…)`` for
+    the few entries a per-vessel state keeps, without the deque's fixed ~0.6–1.1 KB of
+    blocks (issue 8: memory per tracked vessel). The lists stay short, so the shift is a
+    small memmove."""
+    items.append(item)
+    if len(items) > maxlen:
+        del items[0]
 
 
 # -- a small tagged JSON codec for detector states ------------------------------------------

@@ -21,13 +21,12 @@ update when the confidence moves by ``update_min_change`` (at most every
 from __future__ import annotations
 
 import math
-from collections import deque
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, ClassVar
 
 from seawarden.detectors._kinematics import distance_m
-from seawarden.detectors.base import Context, Detector
+from seawarden.detectors.base import Context, Detector, push_bounded
 from seawarden.errors import ConfigError
 from seawarden.model import Event, EventPhase, PositionReport
 
@@ -116,6 +115,9 @@ class LoiteringConfig:
             raise ConfigError("loitering: base_confidence must not exceed max_confidence")
 
 
+MARKS_N = 4  # circling marks, a third of the window apart: the window and a spare
+
+
 @dataclass(slots=True, kw_only=True)
 class LoiteringState:
     """Per-vessel state (times are POSIX seconds, except the episode start)."""
@@ -128,7 +130,7 @@ class LoiteringState:
     circling: bool = False
     win_start: datetime | None = None  # start of the window where circling began
     cum_path_m: float = 0.0
-    marks: deque[tuple[float, float, float, float]] = field(default_factory=lambda: deque(maxlen=4))
+    marks: list[tuple[float, float, float, float]] = field(default_factory=list)  # ≤ MARKS_N
     # episode
     start: datetime | None = None
     start_lat: float = 0.0
@@ -242,7 +244,7 @@ class LoiteringDetector(Detector[LoiteringConfig, LoiteringState]):
         marks = state.marks
         if marks and t - marks[-1][0] < c.circling_window_s / 3.0:
             return
-        marks.append((t, r.lat, r.lon, state.cum_path_m))
+        push_bounded(marks, (t, r.lat, r.lon, state.cum_path_m), MARKS_N)
         t0, lat0, lon0, path0 = marks[0]
         if t - t0 < c.circling_window_s * 0.99:
             return
