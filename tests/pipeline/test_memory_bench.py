@@ -7,30 +7,18 @@ mid-run) fails here rather than going unnoticed in a report.
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from collections import deque
-from pathlib import Path
 from types import ModuleType
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[2] / "bench"
+from tests.conftest import load_bench
 
 
 @pytest.fixture(scope="module")
 def memory() -> ModuleType:
-    sys.path.insert(0, str(BENCH))  # memory.py imports its sibling corpus.py
-    try:
-        spec = importlib.util.spec_from_file_location("bench_memory", BENCH / "memory.py")
-        assert spec is not None
-        assert spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["bench_memory"] = module  # its dataclasses look their module up
-        spec.loader.exec_module(module)
-        return module
-    finally:
-        sys.path.remove(str(BENCH))
+    return load_bench("memory")
 
 
 def test_a_shared_object_counts_once_for_the_first_label(memory: ModuleType) -> None:
