@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import time
 
 import pytest
+import shapely
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -91,3 +93,19 @@ def test_never_crashes_and_buffer_is_monotonic(lat: float, lon: float) -> None:
     # eroded land is a subset of land
     if land_mask(2000.0).on_land(lat, lon):
         assert land_mask(0.0).on_land(lat, lon)
+
+
+@given(
+    lat=st.floats(53.5, 60.5) | st.integers(1070, 1210).map(lambda k: k / 20),
+    lon=st.floats(8.0, 30.0) | st.integers(160, 600).map(lambda k: k / 20),
+)
+def test_the_cell_classes_answer_as_the_tiles_point_test(lat: float, lon: float) -> None:
+    """Danish straits to the Gulf of Finland, on and off the 0.05° cell edges: the answer
+    from a cell classed wholly sea or land is the coastal tile's own point-in-polygon test."""
+    mask = land_mask()
+    answer = mask.on_land(lat, lon)
+    tile = mask._tiles.get((math.floor(lon), math.floor(lat)))
+    if tile is None or isinstance(tile, str):
+        assert answer == (tile is not None)
+    else:
+        assert answer == bool(shapely.intersects_xy(tile, lon, lat))

@@ -27,6 +27,7 @@ class CellCoverage:
         self.memory = timedelta(seconds=memory_s)
         self._cells: dict[str, dict[int, datetime]] = {}
         self._cell_cache: dict[tuple[int, int], str] = {}
+        self._disk_cache: dict[str, tuple[str, ...]] = {}  # a cell and its six neighbours
 
     def cell(self, lat: float, lon: float) -> str:
         # Cache on a ~1 km grid: h3 conversion is the costly part of observe().
@@ -43,12 +44,19 @@ class CellCoverage:
         heard[report.mmsi] = report.time
 
     def others_heard_near(self, lat: float, lon: float, since: datetime, exclude_mmsi: int) -> int:
-        cells = h3.grid_disk(self.cell(lat, lon), 1)
+        cell = self.cell(lat, lon)
+        disk = self._disk_cache.get(cell)
+        if disk is None:  # h3's disk (and its str conversions) was half of this call's cost
+            if len(self._disk_cache) > 50_000:
+                self._disk_cache.clear()
+            disk = self._disk_cache[cell] = tuple(h3.grid_disk(cell, 1))
         seen: set[int] = set()
-        for c in cells:
-            for mmsi, t in self._cells.get(c, {}).items():
-                if mmsi != exclude_mmsi and t > since:
-                    seen.add(mmsi)
+        cells = self._cells
+        for c in disk:
+            heard = cells.get(c)
+            if heard:
+                seen.update(m for m, t in heard.items() if t > since)
+        seen.discard(exclude_mmsi)
         return len(seen)
 
     def expire(self, now: datetime) -> None:

@@ -12,7 +12,7 @@ import math
 from datetime import datetime, timedelta
 
 from seawarden.detectors.base import Neighbour
-from seawarden.geo.sphere import distance_m as haversine_m
+from seawarden.geo.sphere import EARTH_RADIUS_M
 from seawarden.model import PositionReport
 
 CELL_DEG = 0.01  # ~1.1 km of latitude
@@ -68,9 +68,18 @@ class NeighbourIndex:
     ) -> list[Neighbour]:
         """Vessels within ``radius_m`` whose last report is at most ``max_age_s`` old,
         nearest first."""
-        dlat = radius_m / 111_320.0
-        coslat = max(math.cos(math.radians(lat)), 1e-6)
-        dlon = min(radius_m / (111_320.0 * coslat), 180.0)
+        # The box that holds every point within radius_m on the sphere distance_m uses:
+        # latitude ±δ (δ = radius/R), longitude ±asin(sin δ / cos φ), the widest a small
+        # circle reaches (wider than δ / cos φ away from the equator); the whole parallel
+        # when the circle holds a pole. (A box of radius/111,320 m per degree missed
+        # neighbours at its edge, 0.1 % short of the radius: found by the property test.)
+        delta = radius_m / EARTH_RADIUS_M
+        dlat = math.degrees(delta) + 1e-9
+        sin_delta, coslat = math.sin(min(delta, math.pi / 2)), math.cos(math.radians(lat))
+        if delta >= math.pi / 2 or sin_delta >= coslat:
+            dlon = 180.0
+        else:
+            dlon = min(math.degrees(math.asin(sin_delta / coslat)) + 1e-9, 180.0)
         c_lat0, c_lon0 = self._cell(lat - dlat, lon - dlon)
         c_lat1, c_lon1 = self._cell(lat + dlat, lon + dlon)
         n_lon_cells = round(360 / CELL_DEG)
@@ -95,15 +104,25 @@ class NeighbourIndex:
                 for ci in range(c_lat0, c_lat1 + 1)
                 for cj in lon_range
             ]
-        max_age_s = self.max_age.total_seconds()
+        # The hot loop of proximity queries (issue 8): ages compared as datetimes, and
+        # geo.sphere.distance_m inlined with the query point's terms computed once — the
+        # same operations in the same order, so the same distances to the last bit.
+        oldest, newest = now - self.max_age, now + self.max_age
+        latest = self._latest
+        radians, sin, cos = math.radians, math.sin, math.cos
+        p1 = radians(lat)
+        cos_p1 = cos(p1)
         for members in cells:
             for mmsi in members:
                 if mmsi == exclude:
                     continue
-                rep = self._latest[mmsi]
-                if abs((now - rep.time).total_seconds()) > max_age_s:
+                rep = latest[mmsi]
+                if not oldest <= rep.time <= newest:
                     continue
-                d = haversine_m(lat, lon, rep.lat, rep.lon)
+                p2 = radians(rep.lat)
+                dl = radians(rep.lon - lon)
+                a = sin((p2 - p1) / 2.0) ** 2 + cos_p1 * cos(p2) * sin(dl / 2.0) ** 2
+                d = 2.0 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
                 if d <= radius_m:
                     out.append(Neighbour(mmsi=mmsi, report=rep, distance_m=d))
         out.sort(key=lambda n: (n.distance_m, n.mmsi))

@@ -15,8 +15,11 @@ equirectangular frame (x = Δlon·cos φ₀, y = Δlat, φ₀ the tile's centre 
 inwards by ``harbour_buffer_m / 111 195`` degrees of latitude, projected back and clipped to
 the tile. Within one tile cos φ varies by under ±2 % below 70°N, so the buffer is true to
 about ±20 m at 1,000 m — well under the map's own error. Tiles without land answer from a
-dict lookup; tiles wholly inland answer True without geometry; only coastal tiles run a
-point-in-polygon test on a *prepared* geometry (a few µs).
+dict lookup; tiles wholly inland answer True without geometry; in coastal tiles each
+0.05° cell is classed, the first time a point falls in it, as wholly at sea, wholly on land
+or crossed by the coast (prepared ``disjoint``/``covers`` on the cell's box), and only
+points in crossed cells run the point-in-polygon test (issue 8: it was ~5 % of a replay's
+time, the coastal Baltic being most of its traffic).
 
 Known limits: Natural Earth's land layer has no lakes, rivers or canals, so Lake Vänern,
 Mälaren, Ladoga, the Kiel Canal, the Elbe to Hamburg and similar inland waterways are "land";
@@ -48,6 +51,9 @@ DATA_FILE = "land.geojson.gz"
 M_PER_DEG_LAT = 111_195.0  # mean metres per degree of latitude (R·π/180)
 TILE_DEG = 1
 _FULL = "full"  # a tile wholly inland after erosion
+SUB = 20  # cells per degree in a coastal tile (0.05°, ~5.5 km × 3 km at 57°N)
+_SEA, _LAND, _COAST = 0, 1, 2
+_PAD = 1e-9  # degrees: a cell's box is widened so that float rounding of lon·SUB is inside
 
 
 def _load_parts() -> list[shapely.Geometry]:
@@ -76,7 +82,7 @@ class LandMask:
     False
     """
 
-    __slots__ = ("_parts", "_tiles", "_tree", "harbour_buffer_m")
+    __slots__ = ("_cells", "_parts", "_tiles", "_tree", "harbour_buffer_m")
 
     def __init__(self, harbour_buffer_m: float = 2000.0) -> None:
         if not (0.0 <= harbour_buffer_m <= 20_000.0) or math.isnan(harbour_buffer_m):
@@ -84,6 +90,7 @@ class LandMask:
         self.harbour_buffer_m = harbour_buffer_m
         self._parts, self._tree = _land_parts()
         self._tiles: dict[tuple[int, int], Any] = {}
+        self._cells: dict[tuple[int, int], int] = {}  # coastal tiles' cells: _SEA/_LAND/_COAST
 
     def on_land(self, lat: float, lon: float) -> bool:
         """True if (lat, lon) is on land farther than the harbour buffer from the coast."""
@@ -99,7 +106,27 @@ class LandMask:
                 return False
         if tile is _FULL:
             return True
+        cell = (math.floor(lon * SUB), math.floor(lat * SUB))
+        if cell[0] // SUB == key[0] and cell[1] // SUB == key[1]:  # not an ulp astray
+            kind = self._cells.get(cell)
+            if kind is None:
+                if len(self._cells) > 1_000_000:  # a bound for world-wide feeds (~100 MB)
+                    self._cells.clear()
+                kind = self._cells[cell] = self._classify(tile, cell)
+            if kind != _COAST:
+                return kind == _LAND
         return bool(shapely.intersects_xy(tile, lon, lat))
+
+    @staticmethod
+    def _classify(tile: Any, cell: tuple[int, int]) -> int:
+        """Whether every point of the cell is off the tile's land, on it, or either."""
+        x0, y0 = cell[0] / SUB, cell[1] / SUB
+        square = box(x0 - _PAD, y0 - _PAD, x0 + 1 / SUB + _PAD, y0 + 1 / SUB + _PAD)
+        if shapely.disjoint(tile, square):
+            return _SEA
+        if shapely.covers(tile, square):
+            return _LAND
+        return _COAST
 
     def _tile(self, key: tuple[int, int]) -> Any:
         x0, y0 = float(key[0]), float(key[1])
