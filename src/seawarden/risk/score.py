@@ -163,6 +163,27 @@ already assessed, so a prior alone never raises an alert."""
 class _Active:
     event: Event
     closed_at: datetime | None = None
+    # What assess() reads of the event, worked out once (issue 8: a vessel with findings is
+    # re-scored on every report): the config it was made with, the source, the points
+    # before fading and place, the reason text, whether the place scales it.
+    parts: tuple[RiskConfig, str, float, str, bool] | None = field(
+        default=None, compare=False, repr=False
+    )
+
+    def parts_for(self, cfg: RiskConfig) -> tuple[RiskConfig, str, float, str, bool]:
+        parts = self.parts
+        if parts is None or parts[0] is not cfg:
+            ev = self.event
+            finding = _finding(ev)
+            source = ev.kind if finding is None else f"{ev.kind}.{finding}"
+            points = cfg.weight(ev.kind, finding) * float(ev.attrs.get("confidence", 1.0))
+            reasons = ev.attrs.get("reasons") or [ev.kind]
+            text = "; ".join(str(r) for r in reasons)
+            placed = ev.kind not in cfg.location_independent and (
+                source not in cfg.location_independent
+            )
+            parts = self.parts = (cfg, source, points, text, placed)
+        return parts
 
 
 def is_modifier(ev: Event) -> bool:
@@ -225,11 +246,10 @@ class RiskEngine:
         contributions: list[Contribution] = []
         per_vessel = self._active.get(vessel.mmsi, {})
         expired: list[str] = []
+        place: tuple[float, str] | None = None
         for key, entry in per_vessel.items():
             ev = entry.event
-            finding = _finding(ev)
-            conf = float(ev.attrs.get("confidence", 1.0))
-            points = cfg.weight(ev.kind, finding) * conf
+            _, source, points, text, placed = entry.parts_for(cfg)
             fade = ""
             if entry.closed_at is not None:
                 age = max((now - entry.closed_at).total_seconds(), 0.0)
@@ -238,19 +258,18 @@ class RiskEngine:
                 if points < 1.0:
                     expired.append(key)
                     continue
-            source = ev.kind if finding is None else f"{ev.kind}.{finding}"
-            if ev.kind not in cfg.location_independent and source not in cfg.location_independent:
-                factor, where = self._place_factor(corridor_distance_m)
+            if placed:
+                if place is None:
+                    place = self._place_factor(corridor_distance_m)
+                factor, where = place
                 points *= factor
             else:
                 where = ""
-            reasons = ev.attrs.get("reasons") or [ev.kind]
-            text = "; ".join(str(r) for r in reasons) + fade + where
             contributions.append(
                 Contribution(
-                    source=ev.kind if finding is None else f"{ev.kind}.{finding}",
+                    source=source,
                     points=round(points, 1),
-                    text=text,
+                    text=text + fade + where,
                     event_id=ev.id,
                     area_id=ev.area_id,
                 )
