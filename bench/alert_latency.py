@@ -86,6 +86,20 @@ class Receiver:
         self.server.server_close()
 
 
+def jef_subscription(webhook_url: str) -> Subscription:
+    """Every alert, any severity, to one signed webhook (secret ``HOOK``): the latency
+    benches' single recipient."""
+    return Subscription(
+        id="jef-all",
+        recipient="JEF distribution",
+        nation=None,
+        audience=JEF,
+        areas=None,
+        min_severity="info",
+        channels=(Channel(kind="webhook", target=webhook_url, secret="HOOK"),),
+    )
+
+
 def pct(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -132,17 +146,7 @@ def main() -> None:
             order=OrderConfig(lateness_s=10.0, dedup_window_s=3.0),  # `seawarden live` defaults
         )
         store = SQLiteStore(tmp / "bench.db")
-        subs = [
-            Subscription(
-                id="jef-all",
-                recipient="JEF distribution",
-                nation=None,
-                audience=JEF,
-                areas=None,
-                min_severity="info",
-                channels=(Channel(kind="webhook", target=rx.url, secret="HOOK"),),
-            )
-        ]
+        subs = [jef_subscription(rx.url)]
         sink = OutboxSink(store, subs)
         worker = Dispatcher(store.path, subs, secrets={"HOOK": SECRET})
         sink.on_enqueue = worker.wake

@@ -84,11 +84,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from alert_latency import BALTIC, REPO, pct
+from alert_latency import BALTIC, REPO, jef_subscription, pct
 from seawarden.alerts.model import Alert
 from seawarden.alerts.outbox import OutboxSink
-from seawarden.alerts.releasability import JEF
-from seawarden.alerts.subscriptions import Channel, Subscription
+from seawarden.alerts.subscriptions import Subscription
 from seawarden.detectors.registry import load_detector_settings
 from seawarden.detectors.spoofing import SpoofingConfig
 from seawarden.geo.land import land_mask
@@ -287,16 +286,8 @@ def free_udp_port() -> int:
 async def run_rung(inp: Input, rate: float, proto: str, lateness: float, tmp: Path) -> Rung:
     tag = f"{proto}-{rate:.0f}-{lateness:g}"
     store = SQLiteStore(tmp / f"{tag}.db")
-    sub = Subscription(
-        id="jef-all",
-        recipient="JEF distribution",
-        nation=None,
-        audience=JEF,
-        areas=None,
-        min_severity="info",
-        # never sent: no delivery worker runs, the outbox commit is the end point
-        channels=(Channel(kind="webhook", target="http://127.0.0.1:9/alerts", secret="HOOK"),),
-    )
+    # never sent: no delivery worker runs, the outbox commit is the end point
+    sub = jef_subscription("http://127.0.0.1:9/alerts")
     sink = TimedOutbox(store, [sub])
     index: dict[bytes, int] = {}
     for i, line in enumerate(inp.lines):

@@ -178,61 +178,37 @@ def fields(layout: list[tuple[int, int]]) -> int:
     return v
 
 
-class_a = st.builds(
-    lambda t, mmsi, status, turn, sog, acc, lon, lat, cog, hdg, rest: fields(
-        [
-            (6, t),
-            (2, 0),
-            (30, mmsi),
-            (4, status),
-            (8, turn),
-            (10, sog),
-            (1, acc),
-            (28, lon),
-            (27, lat),
-            (12, cog),
-            (9, hdg),
-            (31, rest),
-        ]
-    ),
-    st.sampled_from([1, 2, 3]),
-    st.integers(0, 2**30 - 1),
-    st.integers(0, 15),
-    st.integers(-128, 127),
-    st.integers(0, 1023),
-    st.integers(0, 1),
-    st.integers(-(2**27), 2**27 - 1),
-    st.integers(-(2**26), 2**26 - 1),
-    st.integers(0, 4095),
-    st.integers(0, 511),
-    st.integers(0, 2**31 - 1),
+def payload(layout: list[tuple[int, st.SearchStrategy[int]]]) -> st.SearchStrategy[int]:
+    """168 bits packed from (width, values) fields in layout order."""
+    widths = [w for w, _ in layout]
+    return st.tuples(*(values for _, values in layout)).map(
+        lambda vs: fields(list(zip(widths, vs, strict=True)))
+    )
+
+
+def uint(width: int) -> st.SearchStrategy[int]:
+    return st.integers(0, 2**width - 1)
+
+
+def sint(width: int) -> st.SearchStrategy[int]:
+    return st.integers(-(2 ** (width - 1)), 2 ** (width - 1) - 1)
+
+
+# ITU-R M.1371: repeat + MMSI, then (after the class's own fields) SOG, accuracy, lon, lat,
+# COG, heading; class A has status and rate of turn first, class B 8 reserved bits
+HEAD = [(2, st.just(0)), (30, uint(30))]
+MOTION = [
+    (10, uint(10)),
+    (1, uint(1)),
+    (28, sint(28)),
+    (27, sint(27)),
+    (12, uint(12)),
+    (9, uint(9)),
+]
+class_a = payload(
+    [(6, st.sampled_from([1, 2, 3])), *HEAD, (4, uint(4)), (8, sint(8)), *MOTION, (31, uint(31))]
 )
-class_b = st.builds(
-    lambda mmsi, res, sog, acc, lon, lat, cog, hdg, rest: fields(
-        [
-            (6, 18),
-            (2, 0),
-            (30, mmsi),
-            (8, res),
-            (10, sog),
-            (1, acc),
-            (28, lon),
-            (27, lat),
-            (12, cog),
-            (9, hdg),
-            (35, rest),
-        ]
-    ),
-    st.integers(0, 2**30 - 1),
-    st.integers(0, 255),
-    st.integers(0, 1023),
-    st.integers(0, 1),
-    st.integers(-(2**27), 2**27 - 1),
-    st.integers(-(2**26), 2**26 - 1),
-    st.integers(0, 4095),
-    st.integers(0, 511),
-    st.integers(0, 2**35 - 1),
-)
+class_b = payload([(6, st.just(18)), *HEAD, (8, uint(8)), *MOTION, (35, uint(35))])
 tags = st.none() | st.builds(
     lambda c, s: b",".join(
         x for x in (b"c:%d" % c if c is not None else b"", b"s:" + s if s else b"") if x

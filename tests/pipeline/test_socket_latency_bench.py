@@ -11,8 +11,11 @@ import math
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
+from typing import IO
 
 import numpy as np
 import pytest
@@ -74,14 +77,24 @@ def test_percentiles_are_nearest_rank_and_nan_when_empty(bench: ModuleType) -> N
     assert math.isnan(bench.pct([], 0.99))
 
 
+@contextmanager
 def _sender(
     tmp_path: Path, proto: str, rate: float, lines: list[bytes], port: int = 0
-) -> subprocess.Popen[bytes]:
+) -> Iterator[tuple[IO[bytes], IO[bytes], subprocess.Popen[bytes]]]:
+    """The bench's sender process: (its stdin, its stdout, the process); killed if the
+    test fails before it has finished (the test waits for its exit when all went well)."""
     path, out = tmp_path / "in.nmea", tmp_path / "sent.npy"
     path.write_bytes(b"".join(line + b"\n" for line in lines))
     cmd = [sys.executable, str(BENCH / "socket_latency.py"), "--sender", "--proto", proto]
     cmd += ["--rate", str(rate), "--input", str(path), "--out", str(out), "--port", str(port)]
-    return subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    with subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE) as proc:
+        assert proc.stdout is not None
+        assert proc.stdin is not None
+        try:
+            yield proc.stdin, proc.stdout, proc
+        finally:
+            if proc.poll() is None:
+                proc.kill()
 
 
 def _check_times(tmp_path: Path, n: int, rate: float) -> None:
@@ -96,23 +109,17 @@ def test_the_tcp_sender_sends_every_line_paced_and_never_early(tmp_path: Path) -
     lines = [f"!AIVDM,1,1,,A,line{i},0*00".encode() for i in range(400)]
     expected = b"".join(line + b"\r\n" for line in lines)
     got = b""
-    with _sender(tmp_path, "tcp", 4000.0, lines) as proc:
-        assert proc.stdout is not None
-        assert proc.stdin is not None
-        try:
-            ready = proc.stdout.readline().split()
-            assert ready[0] == b"ready"
-            with socket.create_connection(("127.0.0.1", int(ready[1])), timeout=20) as conn:
-                while len(got) < len(expected):
-                    chunk = conn.recv(65536)
-                    assert chunk
-                    got += chunk
-                assert proc.stdout.readline() == b"sent\n"
-                proc.stdin.close()
-                assert proc.wait(20) == 0
-        finally:
-            if proc.poll() is None:
-                proc.kill()
+    with _sender(tmp_path, "tcp", 4000.0, lines) as (stdin, stdout, proc):
+        ready = stdout.readline().split()
+        assert ready[0] == b"ready"
+        with socket.create_connection(("127.0.0.1", int(ready[1])), timeout=20) as conn:
+            while len(got) < len(expected):
+                chunk = conn.recv(65536)
+                assert chunk
+                got += chunk
+            assert stdout.readline() == b"sent\n"
+            stdin.close()
+            assert proc.wait(20) == 0
     assert got == expected
     _check_times(tmp_path, len(lines), 4000.0)
 
@@ -122,19 +129,14 @@ def test_the_udp_sender_sends_one_sentence_a_datagram(tmp_path: Path) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as rx:
         rx.bind(("127.0.0.1", 0))
         rx.settimeout(20)
-        with _sender(tmp_path, "udp", 2000.0, lines, port=rx.getsockname()[1]) as proc:
-            assert proc.stdout is not None
-            assert proc.stdin is not None
-            try:
-                assert proc.stdout.readline() == b"ready\n"
-                proc.stdin.write(b"go\n")
-                proc.stdin.flush()
-                got = [rx.recv(2048) for _ in lines]  # 100 small datagrams fit the buffer
-                assert proc.stdout.readline() == b"sent\n"
-                proc.stdin.close()
-                assert proc.wait(20) == 0
-            finally:
-                if proc.poll() is None:
-                    proc.kill()
+        port = rx.getsockname()[1]
+        with _sender(tmp_path, "udp", 2000.0, lines, port=port) as (stdin, stdout, proc):
+            assert stdout.readline() == b"ready\n"
+            stdin.write(b"go\n")
+            stdin.flush()
+            got = [rx.recv(2048) for _ in lines]  # 100 small datagrams fit the buffer
+            assert stdout.readline() == b"sent\n"
+            stdin.close()
+            assert proc.wait(20) == 0
     assert got == [line + b"\r\n" for line in lines]
     _check_times(tmp_path, len(lines), 2000.0)
