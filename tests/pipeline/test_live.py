@@ -51,7 +51,12 @@ def test_tcp_feed_gives_the_same_records_as_replay() -> None:
         stop = asyncio.Event()
         task = asyncio.create_task(runner.run_tcp("127.0.0.1", port, stop))
         await asyncio.wait_for(served.wait(), 10)
-        await asyncio.sleep(0.2)
+        # Stop once the pipeline has read it all (a stop drops what is still unread): a
+        # fixed pause lost the tail on a loaded 2-CPU CI machine (798 of 1,000 lines read).
+        deadline = asyncio.get_running_loop().time() + 60
+        while runner.lines < len(LINES) and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.05)  # nothing beyond the feed may arrive
         stop.set()
         await asyncio.wait_for(task, 10)
         server.close()
