@@ -17,7 +17,7 @@ to :mod:`seawarden.detectors.anchor_drag` to combine:
 * **AIS dark spells**: gaps much longer than this vessel's usual interval, counted in full
   when other vessels were heard nearby meanwhile (``ctx.coverage``), by half otherwise.
 
-Everything is event-time driven and kept in :class:`AnchorDragState` (plain fields, deques
+Everything is event-time driven and kept in :class:`AnchorDragState` (plain fields, short lists
 of tuples), so the state snapshots to JSON and a replay gives exactly what live would.
 """
 
