@@ -266,6 +266,8 @@ def test_state_round_trips_through_the_codec() -> None:
     det = EncounterDetector()
     r1, r2 = make_report(0, mmsi=A), make_report(5, mmsi=B)
     state = det.initial_state(A)
+    assert state.pairs is None  # no candidate partner: no dict held
+    state.pairs = {}
     state.pairs[B] = EncounterPair(
         partner=B,
         start=r1.time,

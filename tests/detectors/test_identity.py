@@ -238,7 +238,8 @@ def test_state_round_trips_through_the_codec(example: Watchlist) -> None:
     state = det.initial_state(123456789)
     from seawarden.detectors.identity import Finding
 
-    state.findings["bad_imo"] = Finding(start=make_report(0).time, confidence=0.6, digest="1")
+    assert state.findings is None  # no finding: no dict held
+    state.findings = {"bad_imo": Finding(start=make_report(0).time, confidence=0.6, digest="1")}
     state.bad_imo = 9329761
     state.bad_imo_time = make_report(0).time
     assert det.decode_state(det.encode_state(state)) == state

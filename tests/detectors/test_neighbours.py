@@ -98,3 +98,48 @@ def test_a_vessel_just_inside_the_radius_is_found_whatever_the_bearing(
     index.update(report(1, lat, lon, 0.0))
     assert distance_m(lat0, lon0, lat, lon) <= radius
     assert [n.mmsi for n in index.near(lat0, lon0, radius, T0)] == [1]
+
+
+moves = st.lists(
+    st.tuples(
+        st.integers(1, 12),  # which vessel
+        st.floats(-0.05, 0.05),
+        st.floats(-0.1, 0.1),
+        st.booleans(),  # removed instead of moved
+    ),
+    min_size=1,
+    max_size=80,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    centre=st.tuples(st.floats(-80.0, 80.0), st.sampled_from([-179.99, -0.005, 0.0, 12.3, 179.99])),
+    steps=moves,
+    radius=st.floats(10.0, 20_000.0),
+)
+def test_moves_and_removals_keep_the_grid_a_brute_force_scan(
+    centre: tuple[float, float], steps: list[tuple[int, float, float, bool]], radius: float
+) -> None:
+    """Vessels moving between cells (either side of 0° and of the antimeridian, where the
+    cell keys change sign or wrap) and leaving: the grid holds each where it last was."""
+    lat0, lon0 = centre
+    index = NeighbourIndex(max_age_s=600.0)
+    where: dict[int, PositionReport] = {}
+    for mmsi, dlat, dlon, gone in steps:
+        if gone:
+            index.remove(mmsi)
+            where.pop(mmsi, None)
+            continue
+        lon = (lon0 + dlon + 180.0) % 360.0 - 180.0
+        rep = report(mmsi, lat0 + dlat, lon, 0.0)
+        index.update(rep)
+        where[mmsi] = rep
+    assert len(index) == len(where)
+    assert sorted(m for ms in index._cells.values() for m in ms) == sorted(where)
+    got = [(n.mmsi, n.distance_m) for n in index.near(lat0, lon0, radius, T0)]
+    expected = sorted(
+        ((r.mmsi, distance_m(lat0, lon0, r.lat, r.lon)) for r in where.values()),
+        key=lambda m_d: (m_d[1], m_d[0]),
+    )
+    assert got == [(m, d) for m, d in expected if d <= radius]

@@ -29,6 +29,7 @@ So this detector learns what "silent" means from the traffic itself:
 from __future__ import annotations
 
 import math
+from array import array
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from statistics import median
@@ -36,7 +37,7 @@ from statistics import median
 import shapely
 import shapely.affinity
 
-from seawarden.detectors.base import Context, Detector, push_bounded
+from seawarden.detectors.base import Context, Detector, float_window, push_bounded
 from seawarden.errors import ConfigError
 from seawarden.geo.sphere import distance_m as haversine_m
 from seawarden.model import Event, EventPhase, PositionReport
@@ -186,7 +187,7 @@ class AisGapState:
 
     last: PositionReport | None = None
     last_area_ids: tuple[str, ...] = ()
-    intervals: list[float] = field(default_factory=list)  # the last INTERVALS_N
+    intervals: array[float] = field(default_factory=float_window)  # the last INTERVALS_N
     usual_s: float | None = None  # cached median of ``intervals``
     next_check: datetime | None = None
     pending_since: datetime | None = None  # others first heard during this silence

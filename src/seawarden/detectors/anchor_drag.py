@@ -123,7 +123,7 @@ class AnchorDragDetector(Detector[AnchorDragConfig, AnchorDragState]):
         motion = 1.0 - keep
         a = Assessment(motion, motion, sig)
         if motion < c.close_confidence:
-            state.prev_edges = {}
+            state.prev_edges = None
             return a  # cannot matter: every factor below is ≤ 1
         locate(c, a, state, r, ctx, self._corridors.get(ctx.areas))
         return a
@@ -177,7 +177,7 @@ class AnchorDragDetector(Detector[AnchorDragConfig, AnchorDragState]):
         state.open = False
         state.drag_m = state.peak = state.emit_conf = 0.0
         state.area_id = None
-        state.crossed = []
+        state.crossed = ()
 
     def _event(
         self,

@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Assessment", "CorridorCache", "locate"]
 
+_NO_EDGES: dict[str, float] = {}  # read-only: prev_edges when no corridor was near
+
 
 @dataclass(slots=True)
 class Assessment:
@@ -90,12 +92,12 @@ def locate(
         for area_id in ctx.inside:
             kind = ctx.areas.area(area_id).kind
             (infra if kind in INFRA_KINDS else zones).append(area_id)
-    prev, state.prev_edges = state.prev_edges, {h.area_id: h.edge_distance_m for h in hits}
+    prev = state.prev_edges or _NO_EDGES
+    state.prev_edges = {h.area_id: h.edge_distance_m for h in hits} if hits else None
     if infra:
         for area_id in infra:
             if area_id not in state.crossed and state.onset is not None:
-                state.crossed.append(area_id)
-                del state.crossed[:-8]
+                state.crossed = (*state.crossed, area_id)[-8:]
         chosen = infra[0]
         if state.area_id is not None and state.area_id in infra:
             chosen = state.area_id

@@ -17,13 +17,15 @@ to :mod:`seawarden.detectors.anchor_drag` to combine:
 * **AIS dark spells**: gaps much longer than this vessel's usual interval, counted in full
   when other vessels were heard nearby meanwhile (``ctx.coverage``), by half otherwise.
 
-Everything is event-time driven and kept in :class:`AnchorDragState` (plain fields, short lists
-of tuples), so the state snapshots to JSON and a replay gives exactly what live would.
+Everything is event-time driven and kept in :class:`AnchorDragState` (plain fields, a short
+array of samples, tuples), so the state snapshots to JSON and a replay gives exactly what
+live would.
 """
 
 from __future__ import annotations
 
 import math
+from array import array
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -34,7 +36,7 @@ from seawarden.detectors._kinematics import (
     distance_m,
 )
 from seawarden.detectors.anchor_drag_config import ANCHORED_STATUSES, AnchorDragConfig
-from seawarden.detectors.base import Context, push_bounded
+from seawarden.detectors.base import Context, float_window
 from seawarden.model import PositionReport
 
 __all__ = [
@@ -80,7 +82,9 @@ class AnchorDragState:
     base_y: float = 0.0
     # zig-zag: recent sampled positions (t, lat, lon), the current leg of the course made
     # good (its extreme, direction, when the extreme was reached, turn since the last one)
-    track: list[tuple[float, float, float]] = field(default_factory=list)  # ≤ TRACK_N
+    # ≤ TRACK_N sampled (t, lat, lon), flat: t0, lat0, lon0, t1, … (an array of doubles
+    # holds them in 24 bytes a sample, a list of tuples in ~140: issue 8)
+    track: array[float] = field(default_factory=float_window)
     zz_course: float | None = None
     zz_ext: float | None = None
     zz_dir: int = 0
@@ -93,7 +97,8 @@ class AnchorDragState:
     zz_hi_t: float = 0.0
     zz_run: int = 0
     zz_rev_t: float = 0.0
-    gaps: list[tuple[float, float, float]] = field(default_factory=list)  # ≤ GAPS_N
+    # ≤ GAPS_N recent dark spells (t, weight, dt); rare, so a tuple (the empty one is shared)
+    gaps: tuple[tuple[float, float, float], ...] = ()
     status_lat: float | None = None
     status_lon: float | None = None
     # episode and event
@@ -108,8 +113,9 @@ class AnchorDragState:
     emit_conf: float = 0.0
     peak: float = 0.0
     area_id: str | None = None
-    prev_edges: dict[str, float] = field(default_factory=dict)
-    crossed: list[str] = field(default_factory=list)
+    # distance to each nearby corridor's edge at the last assessment; None: none near
+    prev_edges: dict[str, float] | None = None
+    crossed: tuple[str, ...] = ()  # corridors entered during the episode (the last 8)
 
 
 def ramp(x: float, lo: float, hi: float) -> float:
@@ -130,7 +136,7 @@ def learn_interval(
             since = datetime.fromtimestamp(state.last_t, tz=report.time.tzinfo)
             if ctx.coverage.others_heard_near(report.lat, report.lon, since, report.mmsi):
                 weight = 1.0
-        push_bounded(state.gaps, (report.time.timestamp(), weight, dt), GAPS_N)
+        state.gaps = (*state.gaps, (report.time.timestamp(), weight, dt))[-GAPS_N:]
         state.zz_rev_t += dt  # a dark spell does not end a zig-zag: its legs were not seen
         return
     capped = min(dt, c.gap_min_s)
@@ -255,21 +261,24 @@ def _smoothed_course(
     too slow to give a direction)."""
     oldest = t - 3.0 * c.zigzag_baseline_s
     course: float | None = None
-    for pt, plat, plon in reversed(state.track):
+    track = state.track  # flat (t, lat, lon) samples, oldest first
+    for i in range(len(track) - 3, -1, -3):  # newest first
+        pt = track[i]
         if pt < oldest:
             break
         if t - pt >= c.zigzag_baseline_s and (
-            distance_m(plat, plon, r.lat, r.lon) >= c.zigzag_baseline_min_m
+            distance_m(track[i + 1], track[i + 2], r.lat, r.lon) >= c.zigzag_baseline_min_m
         ):
-            course = bearing_deg(plat, plon, r.lat, r.lon)
+            course = bearing_deg(track[i + 1], track[i + 2], r.lat, r.lon)
             break
-    track = state.track
     stale = 0
-    while stale < len(track) and track[stale][0] < oldest:
-        stale += 1
+    while stale < len(track) and track[stale] < oldest:
+        stale += 3
     if stale:
         del track[:stale]
-    push_bounded(track, (t, r.lat, r.lon), TRACK_N)
+    track.extend((t, r.lat, r.lon))
+    if len(track) > 3 * TRACK_N:
+        del track[:3]
     return course
 
 

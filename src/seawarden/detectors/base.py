@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import dataclasses
 from abc import ABC, abstractmethod
+from array import array
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, MutableSequence, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
@@ -222,7 +223,7 @@ class Detector(ABC, Generic[C, S]):
         return decoded
 
 
-def push_bounded(items: list[T], item: T, maxlen: int) -> None:
+def push_bounded(items: MutableSequence[T], item: T, maxlen: int) -> None:
     """Append ``item``, dropping the oldest beyond ``maxlen`` — a ``deque(maxlen=…)`` for
     the few entries a per-vessel state keeps, without the deque's fixed ~0.6–1.1 KB of
     blocks (issue 8: memory per tracked vessel). The lists stay short, so the shift is a
@@ -232,11 +233,20 @@ def push_bounded(items: list[T], item: T, maxlen: int) -> None:
         del items[0]
 
 
+def float_window() -> array[float]:
+    """An empty window of floats for a per-vessel state: an ``array('d')`` holds each value
+    in 8 bytes where a list holds a pointer to a 24-byte float object (issue 8: memory per
+    tracked vessel). Values are the same doubles, so results are unchanged; the codec
+    below saves it as ``{"$ad": [...]}``."""
+    return array("d")
+
+
 # -- a small tagged JSON codec for detector states ------------------------------------------
 
 
 def encode(value: Any) -> Any:
-    """Dataclasses, datetimes, deques, tuples, lists, dicts and scalars → JSON values."""
+    """Dataclasses, datetimes, deques, float arrays, tuples, lists, dicts and scalars → JSON
+    values."""
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     if isinstance(value, datetime):
@@ -246,6 +256,8 @@ def encode(value: Any) -> Any:
         return {"$dc": type(value).__name__, "f": fields}
     if isinstance(value, deque):
         return {"$dq": [encode(v) for v in value], "max": value.maxlen}
+    if isinstance(value, array) and value.typecode == "d":
+        return {"$ad": value.tolist()}
     if isinstance(value, tuple):
         return {"$tu": [encode(v) for v in value]}
     if isinstance(value, list):
@@ -271,6 +283,8 @@ def decode(value: Any, types: Mapping[str, type[Any]]) -> Any:
         return cls(**{k: decode(v, types) for k, v in value["f"].items()})
     if "$dq" in value:
         return deque((decode(v, types) for v in value["$dq"]), maxlen=value["max"])
+    if "$ad" in value:
+        return array("d", (float(v) for v in value["$ad"]))
     if "$tu" in value:
         return tuple(decode(v, types) for v in value["$tu"])
     if "$set" in value:

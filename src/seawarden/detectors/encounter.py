@@ -27,7 +27,7 @@ detector covers that vessel.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, Final
 
@@ -148,7 +148,9 @@ class EncounterPair:
 
 @dataclass(slots=True, kw_only=True)
 class EncounterState:
-    pairs: dict[int, EncounterPair] = field(default_factory=dict)
+    # partner MMSI → pair; None while there is none (most vessels, most of the time: no
+    # empty dict per vessel — issue 8, memory per tracked vessel)
+    pairs: dict[int, EncounterPair] | None = None
 
 
 class EncounterDetector(Detector[EncounterConfig, EncounterState]):
@@ -184,14 +186,14 @@ class EncounterDetector(Detector[EncounterConfig, EncounterState]):
                 if nb.mmsi <= own:
                     continue  # the lower MMSI of a pair owns it
                 p_speed = nb.report.speed_kn
-                pair = pairs.get(nb.mmsi)
+                pair = pairs.get(nb.mmsi) if pairs is not None else None
                 if pair is None:
                     if (
                         speed >= cfg.max_speed_kn
                         or p_speed is None
                         or p_speed >= cfg.max_speed_kn
                         or nb.distance_m > cfg.max_distance_m
-                        or len(pairs) >= cfg.max_partners
+                        or (pairs is not None and len(pairs) >= cfg.max_partners)
                     ):
                         continue
                     pair = EncounterPair(
@@ -206,6 +208,8 @@ class EncounterDetector(Detector[EncounterConfig, EncounterState]):
                         last_self=report,
                         last_partner=nb.report,
                     )
+                    if pairs is None:
+                        pairs = state.pairs = {}
                     pairs[nb.mmsi] = pair
                 elif p_speed is None or p_speed >= cfg.release_speed_kn:
                     continue
@@ -237,14 +241,17 @@ class EncounterDetector(Detector[EncounterConfig, EncounterState]):
 
     # -- internals ----------------------------------------------------------------------------
     def _expire(self, state: EncounterState, now: datetime) -> list[Event]:
-        if not state.pairs:
+        pairs = state.pairs
+        if not pairs:
             return []
         gap = timedelta(seconds=self.config.gap_tolerance_s)
         events: list[Event] = []
-        for mmsi in [m for m, p in state.pairs.items() if now - p.last_close > gap]:
-            pair = state.pairs.pop(mmsi)
+        for mmsi in [m for m, p in pairs.items() if now - p.last_close > gap]:
+            pair = pairs.pop(mmsi)
             if pair.opened:
                 events.append(self._event("close", pair, pair.last_self.mmsi, now))
+        if not pairs:
+            state.pairs = None
         return events
 
     def _assess(self, pair: EncounterPair, mmsi: int, now: datetime, ctx: Context) -> list[Event]:

@@ -29,7 +29,7 @@ A consumer treats an open identity finding as holding while the vessel is tracke
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, Final
 
@@ -126,7 +126,8 @@ class Finding:
 class IdentityState:
     """Per-vessel state: open findings by type and what was last evaluated."""
 
-    findings: dict[str, Finding] = field(default_factory=dict)
+    # open findings by type; None while there is none (most vessels: no empty dict each)
+    findings: dict[str, Finding] | None = None
     seen_statics: int = -1  # vessel.n_statics at the last evaluation (-1: never evaluated)
     had_watch: bool = False
     bad_imo: int | None = None  # last bad IMO stated in a static report
@@ -185,17 +186,18 @@ class IdentityDetector(Detector[IdentityConfig, IdentityState]):
         claims = {c.type: c for c in self._claims(state, vessel, now)}
         events: list[Event] = []
         cfg = self.config
+        findings = state.findings if state.findings is not None else {}
         for ftype, claim in claims.items():
-            old = state.findings.get(ftype)
+            old = findings.get(ftype)
             if old is None:
-                state.findings[ftype] = Finding(
+                findings[ftype] = Finding(
                     start=now, confidence=claim.confidence, digest=claim.digest
                 )
                 events.append(self._event("open", vessel.mmsi, now, at, claim))
             elif claim.digest.split("|")[0] != old.digest.split("|")[0]:
                 # The finding now concerns something else (another watchlist entry): new id.
                 events.append(self._close(vessel.mmsi, old, at, now, ftype, "facts changed"))
-                state.findings[ftype] = Finding(
+                findings[ftype] = Finding(
                     start=now, confidence=claim.confidence, digest=claim.digest
                 )
                 events.append(self._event("open", vessel.mmsi, now, at, claim))
@@ -206,9 +208,10 @@ class IdentityDetector(Detector[IdentityConfig, IdentityState]):
                 old.confidence = claim.confidence
                 old.digest = claim.digest
                 events.append(self._event("update", vessel.mmsi, old.start, at, claim, now=now))
-        for ftype in [t for t in state.findings if t not in claims]:
-            old = state.findings.pop(ftype)
+        for ftype in [t for t in findings if t not in claims]:
+            old = findings.pop(ftype)
             events.append(self._close(vessel.mmsi, old, at, now, ftype, "no longer holds"))
+        state.findings = findings or None
         return events
 
     def _claims(self, state: IdentityState, vessel: VesselState, now: datetime) -> list[_Claim]:

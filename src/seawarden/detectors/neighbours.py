@@ -4,6 +4,10 @@ Ship-to-ship meetings, a tug alongside, many vessels jumping together under GNSS
 all need "which other vessels are within r metres now?". A hash grid of ~0.01° latitude
 cells keyed by integer cell coordinates answers that in time proportional to the local
 density, not the fleet size, and stays correct across the antimeridian.
+
+Memory (issue 8: bytes per tracked vessel): a cell is one int key (not a tuple of two) and
+holds a list of MMSIs, not a set — most occupied cells hold one or two vessels, where a set
+costs 216 bytes and a list 64–72; removing from a short list is as quick.
 """
 
 from __future__ import annotations
@@ -16,6 +20,15 @@ from seawarden.geo.sphere import EARTH_RADIUS_M
 from seawarden.model import PositionReport
 
 CELL_DEG = 0.01  # ~1.1 km of latitude
+N_LON_CELLS = round(360 / CELL_DEG)
+_LON_SPAN = 1 << 16  # > N_LON_CELLS + 1: a cell's longitude index, offset, fits below it
+_LON_OFFSET = 1 << 15
+
+
+def cell_key(ci: int, cj: int) -> int:
+    """One int for the cell (latitude index ``ci``, longitude index ``cj`` in
+    -18,000..18,000): distinct for distinct cells, and a small int (28 bytes)."""
+    return ci * _LON_SPAN + cj + _LON_OFFSET
 
 
 class NeighbourIndex:
@@ -25,8 +38,8 @@ class NeighbourIndex:
     def __init__(self, *, max_age_s: float = 600.0) -> None:
         self.max_age = timedelta(seconds=max_age_s)
         self._latest: dict[int, PositionReport] = {}
-        self._cell_of: dict[int, tuple[int, int]] = {}
-        self._cells: dict[tuple[int, int], set[int]] = {}
+        self._cell_of: dict[int, int] = {}  # mmsi → cell_key
+        self._cells: dict[int, list[int]] = {}  # cell_key → MMSIs in it
 
     def __len__(self) -> int:
         return len(self._latest)
@@ -37,26 +50,31 @@ class NeighbourIndex:
 
     def update(self, report: PositionReport) -> None:
         mmsi = report.mmsi
-        cell = self._cell(report.lat, report.lon)
+        cell = cell_key(math.floor(report.lat / CELL_DEG), math.floor(report.lon / CELL_DEG))
         old = self._cell_of.get(mmsi)
         if old != cell:
             if old is not None:
-                members = self._cells.get(old)
-                if members is not None:
-                    members.discard(mmsi)
-                    if not members:
-                        del self._cells[old]
-            self._cells.setdefault(cell, set()).add(mmsi)
+                self._leave(old, mmsi)
+            members = self._cells.get(cell)
+            if members is None:
+                self._cells[cell] = [mmsi]
+            else:
+                members.append(mmsi)
             self._cell_of[mmsi] = cell
         self._latest[mmsi] = report
+
+    def _leave(self, cell: int, mmsi: int) -> None:
+        members = self._cells.get(cell)
+        if members is not None and mmsi in members:
+            members.remove(mmsi)
+            if not members:
+                del self._cells[cell]
 
     def remove(self, mmsi: int) -> None:
         cell = self._cell_of.pop(mmsi, None)
         self._latest.pop(mmsi, None)
-        if cell is not None and cell in self._cells:
-            self._cells[cell].discard(mmsi)
-            if not self._cells[cell]:
-                del self._cells[cell]
+        if cell is not None:
+            self._leave(cell, mmsi)
 
     def expire(self, now: datetime) -> None:
         stale = [m for m, r in self._latest.items() if now - r.time > self.max_age]
@@ -82,9 +100,9 @@ class NeighbourIndex:
             dlon = min(math.degrees(math.asin(sin_delta / coslat)) + 1e-9, 180.0)
         c_lat0, c_lon0 = self._cell(lat - dlat, lon - dlon)
         c_lat1, c_lon1 = self._cell(lat + dlat, lon + dlon)
-        n_lon_cells = round(360 / CELL_DEG)
+        n_lon_cells = N_LON_CELLS
         out: list[Neighbour] = []
-        cells: list[set[int]]
+        cells: list[list[int]]
         lon_range = range(c_lon0, c_lon1 + 1)
         if len(lon_range) > n_lon_cells:
             lon_range = range(0, n_lon_cells)
@@ -93,17 +111,20 @@ class NeighbourIndex:
         if window > len(self._cells):
             # A wide query over a sparse grid: walk the occupied cells instead of the window.
             lon_set = {(cj + half) % n_lon_cells - half for cj in lon_range}
-            cells = [
-                members
-                for (ci, cj), members in self._cells.items()
-                if c_lat0 <= ci <= c_lat1 and cj in lon_set
-            ]
+            cells = []
+            for key, members in self._cells.items():
+                ci, cj = divmod(key, _LON_SPAN)  # cj + _LON_OFFSET is in 0.._LON_SPAN
+                if c_lat0 <= ci <= c_lat1 and cj - _LON_OFFSET in lon_set:
+                    cells.append(members)
         else:
-            cells = [
-                self._cells.get((ci, (cj + half) % n_lon_cells - half), set())
-                for ci in range(c_lat0, c_lat1 + 1)
-                for cj in lon_range
+            get = self._cells.get
+            lon_parts = [(cj + half) % n_lon_cells - half + _LON_OFFSET for cj in lon_range]
+            found = [
+                get(ci + part)
+                for ci in range(c_lat0 * _LON_SPAN, (c_lat1 + 1) * _LON_SPAN, _LON_SPAN)
+                for part in lon_parts
             ]
+            cells = [members for members in found if members is not None]
         # The hot loop of proximity queries (issue 8): ages compared as datetimes, and
         # geo.sphere.distance_m inlined with the query point's terms computed once — the
         # same operations in the same order, so the same distances to the last bit.

@@ -118,7 +118,17 @@ def classify_mmsi(mmsi: int) -> MmsiClass:
 
     The checks run from the most to the least specific, so ``111230xxx`` is a SAR aircraft
     and not a ship with MID 111, and ``636000000`` is a placeholder, not a Liberian ship.
+    Equal verdicts are one shared object: every vessel holds its own (issue 8: memory per
+    tracked vessel), and there are only a few thousand distinct ones (kind × MID).
     """
+    verdict = _classify(mmsi)
+    return _VERDICTS.setdefault(verdict, verdict)
+
+
+_VERDICTS: dict[MmsiClass, MmsiClass] = {}
+
+
+def _classify(mmsi: int) -> MmsiClass:
     if is_target_id(mmsi):
         return MmsiClass(MmsiKind.NON_AIS, None, None, "non-AIS target (radar/satellite only)")
     if mmsi < 0 or mmsi > 999_999_999:
