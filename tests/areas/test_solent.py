@@ -102,3 +102,20 @@ def test_solent_index_paths_agree(index: AreaIndex, solent_reports: list[Positio
     bulk = index.containing_many([r.lon for r in solent_reports], [r.lat for r in solent_reports])
     assert bulk == [index.containing(r.lon, r.lat) for r in solent_reports]
     assert sum(1 for b in bulk if b) > 100
+
+
+def test_vessels_in_no_area_share_one_empty_visit_table_that_stays_empty(
+    index: AreaIndex, solent_reports: list[PositionReport]
+) -> None:
+    """Memory (issue 8): a vessel outside every area holds no visit table of its own; the
+    shared empty one must never be written, or every vessel would seem inside."""
+    from seawarden.areas import tracker as tracker_module
+
+    tracker, events = replay(index, solent_reports)
+    assert any(e.kind == "area.enter" for e in events)
+    assert tracker_module._NO_VISITS == {}
+    vessels = tracker._vessels.values()
+    outside = [v for v in vessels if not v.visits]
+    assert outside
+    assert all(v.visits is tracker_module._NO_VISITS for v in outside)
+    assert all(v.visits is not tracker_module._NO_VISITS for v in vessels if v.visits)

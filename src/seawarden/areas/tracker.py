@@ -85,7 +85,13 @@ class _Vessel:
     time: datetime
     lon: float
     lat: float
-    visits: dict[str, _Visit]
+    visits: dict[str, _Visit]  # _NO_VISITS (shared, never written) while in no area
+
+
+# Most vessels are in no area most of the time: they share this empty dict rather than
+# hold one each (issue 8: memory per tracked vessel). Never written: replaced by a new dict
+# before a visit is added, and put back when the last visit ends.
+_NO_VISITS: dict[str, _Visit] = {}
 
 
 class AreaTracker:
@@ -134,7 +140,7 @@ class AreaTracker:
         here = set(inside)
         exits: list[Event] = []
         dwells: list[Event] = []
-        visits = vessel.visits if vessel is not None else {}
+        visits = vessel.visits if vessel is not None else _NO_VISITS
         for area_id in sorted(visits):
             visit = visits[area_id]
             if area_id in here:
@@ -154,11 +160,23 @@ class AreaTracker:
         enters: list[Event] = []
         for area_id in sorted(here - visits.keys()):
             visit = self._open(report, vessel, area_id)
+            if visits is _NO_VISITS:
+                visits = {}
             visits[area_id] = visit
             enters.append(self._event("area.enter", report, area_id, visit))
-        self._vessels[report.mmsi] = _Vessel(
-            time=report.time, lon=report.lon, lat=report.lat, visits=visits
-        )
+        if not visits:
+            visits = _NO_VISITS
+        if vessel is None:
+            self._vessels[report.mmsi] = _Vessel(
+                time=report.time, lon=report.lon, lat=report.lat, visits=visits
+            )
+        else:  # updated in place: no new object per report
+            vessel.time, vessel.lon, vessel.lat, vessel.visits = (
+                report.time,
+                report.lon,
+                report.lat,
+                visits,
+            )
         return events + exits + enters + dwells
 
     def expire(self, now: datetime) -> list[Event]:
@@ -215,7 +233,8 @@ class AreaTracker:
                     time=datetime.fromisoformat(v["time"]),
                     lon=float(v["lon"]),
                     lat=float(v["lat"]),
-                    visits={aid: _visit_from_json(vis) for aid, vis in v["visits"].items()},
+                    visits={aid: _visit_from_json(vis) for aid, vis in v["visits"].items()}
+                    or _NO_VISITS,
                 )
                 for mmsi, v in state["vessels"].items()
             }
@@ -278,7 +297,7 @@ class AreaTracker:
             visit.out_time, visit.out_lon, visit.out_lat = vessel.time, vessel.lon, vessel.lat
             visit.out_side = 0  # never seen outside: no crossing claimed
             events.extend(self._exit(mmsi, area_id, visit, "lost"))
-        vessel.visits = {}
+        vessel.visits = _NO_VISITS
         return events
 
     def _side(self, area_id: str, lon: float, lat: float) -> int:

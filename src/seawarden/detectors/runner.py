@@ -194,8 +194,13 @@ class DetectorRunner:
                 continue
             earliest = vessel.last_seen + quiet  # it reported since the entry was made
             backoff = self._vessel_due.get(mmsi)
-            if backoff is not None and backoff > earliest:
-                earliest = backoff
+            if backoff is not None:
+                if backoff > earliest:
+                    earliest = backoff
+                else:
+                    # It reported since that back-off was set: last_seen only grows, so the
+                    # back-off can never bind again; dropped rather than held (issue 8).
+                    del self._vessel_due[mmsi]
             if earliest > now:
                 self._enqueue(mmsi, earliest)
                 continue

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal
 
@@ -213,6 +213,7 @@ class RiskEngine:
         for ev in events:
             if ev.kind.startswith(("area.", "identity.change", "watchlist.")):
                 continue  # facts, not findings: the identity detector judges them
+            ev = _held(ev)
             if is_modifier(ev):
                 # Modifiers only matter for a vessel with findings; kept until they expire.
                 mods = self._modifiers.setdefault(ev.mmsi, {})
@@ -483,6 +484,19 @@ def _lapsed(entry: _Active, now: datetime) -> bool:
 def _finding(ev: Event) -> str | None:
     value = ev.attrs.get("type")
     return str(value) if value is not None else None
+
+
+# Most of an event's size is its evidence (the reports that triggered it) and the detector's
+# parameters, which the store and the sinks keep; scoring reads neither, and a fading finding
+# is held for hours (issue 8: memory per tracked vessel), so the engine keeps the rest.
+_NOT_SCORED = frozenset({"evidence", "params"})
+
+
+def _held(ev: Event) -> Event:
+    attrs = ev.attrs
+    if "evidence" not in attrs and "params" not in attrs:
+        return ev
+    return replace(ev, attrs={k: v for k, v in attrs.items() if k not in _NOT_SCORED})
 
 
 def _merge(opened: Event, closed: Event) -> Event:
