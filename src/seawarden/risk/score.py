@@ -200,6 +200,12 @@ class RiskEngine:
         self.priors: list[PriorSource] = list(priors)
         self._active: dict[int, dict[str, _Active]] = {}
         self._modifiers: dict[int, dict[str, _Active]] = {}
+        # A vessel whose findings are all still open (an identity finding, a spoofing or gap
+        # episode) scores the same on every report until its findings, place or listing
+        # change: nothing fades. The last such assessment, with what it was made from, is
+        # reused (issue 8: such vessels are re-scored on most reports). Dropped whenever the
+        # vessel's findings or modifiers change.
+        self._steady: dict[int, tuple[RiskConfig, object, tuple[float, str], Assessment]] = {}
 
     def __contains__(self, mmsi: object) -> bool:
         return mmsi in self._active
@@ -221,12 +227,14 @@ class RiskEngine:
                     del mods[k]  # bounded: a vessel confirmed every 10 min keeps only live ones
                 closed = ev.time if ev.phase in ("instant", "close") else None
                 mods[f"{ev.kind}:{ev.id}"] = _Active(event=ev, closed_at=closed)
+                self._steady.pop(ev.mmsi, None)
                 if ev.mmsi in self._active:
                     touched.add(ev.mmsi)
                 continue
             if self.config.weight(ev.kind, _finding(ev)) <= 0:
                 continue
             per_vessel = self._active.setdefault(ev.mmsi, {})
+            self._steady.pop(ev.mmsi, None)
             key = f"{ev.kind}:{ev.id}"
             if ev.phase == "instant":
                 # a momentary finding counts from its time and fades like a closed one
@@ -244,6 +252,23 @@ class RiskEngine:
         self, vessel: VesselState, now: datetime, *, corridor_distance_m: float | None
     ) -> Assessment:
         cfg = self.config
+        steady = self._steady.get(vessel.mmsi)
+        if steady is not None:
+            s_cfg, s_watch, s_place, last = steady
+            if (
+                s_cfg is cfg
+                and s_watch is vessel.watch
+                and s_place == self._place_factor(corridor_distance_m)
+            ):
+                return Assessment(
+                    mmsi=last.mmsi,
+                    time=now,
+                    score=last.score,
+                    level=last.level,
+                    contributions=last.contributions,
+                    area_ids=last.area_ids,
+                    notes=last.notes,
+                )
         contributions: list[Contribution] = []
         per_vessel = self._active.get(vessel.mmsi, {})
         expired: list[str] = []
@@ -312,7 +337,7 @@ class RiskEngine:
             remaining *= 1.0 - min(max(c.points, 0.0), 100.0) / 100.0
         score = round(100.0 * (1.0 - remaining), 1)
         areas = tuple(sorted({c.area_id for c in contributions if c.area_id}))
-        return Assessment(
+        assessment = Assessment(
             mmsi=vessel.mmsi,
             time=now,
             score=score,
@@ -321,6 +346,15 @@ class RiskEngine:
             area_ids=areas,
             notes=notes,
         )
+        if (
+            per_vessel
+            and not self.priors
+            and not self._modifiers.get(vessel.mmsi)
+            and all(e.closed_at is None for e in per_vessel.values())
+        ):
+            at = self._place_factor(corridor_distance_m)
+            self._steady[vessel.mmsi] = (cfg, vessel.watch, at, assessment)
+        return assessment
 
     def _apply_modifiers(
         self, mmsi: int, contributions: list[Contribution], now: datetime
@@ -425,6 +459,8 @@ class RiskEngine:
             del self._active[mmsi]
         for mmsi in [m for m in self._modifiers if m not in keep]:
             del self._modifiers[mmsi]
+        for mmsi in [m for m in self._steady if m not in keep]:
+            del self._steady[mmsi]
 
     # -- checkpointing -------------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
@@ -460,6 +496,7 @@ class RiskEngine:
 
         self._active = table({k: v for k, v in snap.items() if k != "modifiers"})
         self._modifiers = table(snap.get("modifiers", {}))
+        self._steady = {}
 
 
 MODIFIER_FACTOR_RANGE = (0.25, 1.5)
