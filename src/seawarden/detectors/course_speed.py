@@ -30,7 +30,7 @@ craft (``manoeuvring_factor``) and in ports/anchorages (normalcy ``stop_fraction
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, Final
 
@@ -136,7 +136,9 @@ class CourseSpeedConfig:
 class CourseSpeedState:
     """Per-vessel state: recent surprises, cooldowns and the open off-pattern episode."""
 
-    surprises: list[float] = field(default_factory=list)  # last surprise_window_n values
+    # the last surprise_window_n values; a tuple, as without a normalcy model (or outside
+    # it) it stays empty and the empty one is shared (issue 8: memory per tracked vessel)
+    surprises: tuple[float, ...] = ()
     last_fast: datetime | None = None  # last report at transit speed
     last_turn: datetime | None = None
     last_speed_change: datetime | None = None
@@ -363,18 +365,15 @@ class CourseSpeedDetector(Detector[CourseSpeedConfig, CourseSpeedState]):
         events: list[Event],
     ) -> None:
         cfg = self.config
-        window = state.surprises
         if surprise is None:
             # No data here: forget the run-up; an open episode closes at the model's edge.
-            window.clear()
+            state.surprises = ()
             if state.off_start is not None:
                 reasons = ["left the area the traffic-pattern model knows"]
                 events.append(self._off_event("close", state, report, ctx, report.time, reasons))
                 _reset_off(state)
             return
-        window.append(round(surprise, 3))
-        if len(window) > cfg.surprise_window_n:
-            del window[0]
+        window = state.surprises = (*state.surprises, round(surprise, 3))[-cfg.surprise_window_n :]
         if len(window) < cfg.surprise_window_n:
             return
         med = sorted(window)[len(window) // 2]

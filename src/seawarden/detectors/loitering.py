@@ -21,12 +21,12 @@ update when the confidence moves by ``update_min_change`` (at most every
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, ClassVar
 
 from seawarden.detectors._kinematics import distance_m
-from seawarden.detectors.base import Context, Detector, push_bounded
+from seawarden.detectors.base import Context, Detector
 from seawarden.errors import ConfigError
 from seawarden.model import Event, EventPhase, PositionReport
 
@@ -130,7 +130,8 @@ class LoiteringState:
     circling: bool = False
     win_start: datetime | None = None  # start of the window where circling began
     cum_path_m: float = 0.0
-    marks: list[tuple[float, float, float, float]] = field(default_factory=list)  # ≤ MARKS_N
+    # ≤ MARKS_N (t, lat, lon, cum_path_m); a tuple, empty (and shared) outside watched areas
+    marks: tuple[tuple[float, float, float, float], ...] = ()
     # episode
     start: datetime | None = None
     start_lat: float = 0.0
@@ -175,7 +176,7 @@ class LoiteringDetector(Detector[LoiteringConfig, LoiteringState]):
             if state.sample_t is not None:
                 state.sample_t = state.win_start = None
                 state.circling = False
-                state.marks.clear()
+                state.marks = ()
                 state.cum_path_m = 0.0
             return state, []
         if state.sample_t is not None and t - state.sample_t < c.sample_s:
@@ -244,7 +245,7 @@ class LoiteringDetector(Detector[LoiteringConfig, LoiteringState]):
         marks = state.marks
         if marks and t - marks[-1][0] < c.circling_window_s / 3.0:
             return
-        push_bounded(marks, (t, r.lat, r.lon, state.cum_path_m), MARKS_N)
+        marks = state.marks = (*marks, (t, r.lat, r.lon, state.cum_path_m))[-MARKS_N:]
         t0, lat0, lon0, path0 = marks[0]
         if t - t0 < c.circling_window_s * 0.99:
             return
