@@ -71,6 +71,20 @@ def event(kind: str, phase: str, n: int, conf: float, ftype: str | None, t: floa
     )
 
 
+def modifier(ev_id: str, target: str, factor: float, t: float) -> Event:
+    """A radar confirmation: ``target``'s points × ``factor`` for ten minutes."""
+    return Event(
+        id=ev_id,
+        kind="fusion.confirmed",
+        phase="instant",
+        mmsi=MMSI,
+        time=T0 + timedelta(seconds=t),
+        lat=59.9,
+        lon=24.9,
+        attrs={"modifies": target, "factor": factor, "valid_s": 600.0},
+    )
+
+
 @settings(max_examples=300, deadline=None)
 @given(steps=st.lists(step, min_size=1, max_size=40))
 def test_reused_scores_are_the_scores_computed_afresh(steps: list[tuple[Any, ...]]) -> None:
@@ -83,16 +97,7 @@ def test_reused_scores_are_the_scores_computed_afresh(steps: list[tuple[Any, ...
             for eng in (reusing, fresh):
                 eng.observe([event(kind, phase, n, conf, ftype, t)])
         elif s[0] == "modifier":
-            mod = Event(
-                id=f"radar-{t}",
-                kind="fusion.confirmed",
-                phase="instant",
-                mmsi=MMSI,
-                time=T0 + timedelta(seconds=t),
-                lat=59.9,
-                lon=24.9,
-                attrs={"modifies": "spoofing", "factor": s[1], "valid_s": 600.0},
-            )
+            mod = modifier(f"radar-{t}", "spoofing", s[1], t)
             for eng in (reusing, fresh):
                 eng.observe([mod])
         elif s[0] == "forget":
@@ -141,20 +146,7 @@ def _change(what: str, eng: RiskEngine, vessel: VesselState, t: float) -> float 
     elif what == "finding updated":
         eng.observe([event("identity", "update", 1, 0.3, "flag_mismatch", t)])
     elif what == "modifier":
-        eng.observe(
-            [
-                Event(
-                    id="radar-1",
-                    kind="fusion.confirmed",
-                    phase="instant",
-                    mmsi=MMSI,
-                    time=T0 + timedelta(seconds=t),
-                    lat=59.9,
-                    lon=24.9,
-                    attrs={"modifies": "encounter", "factor": 0.5, "valid_s": 600.0},
-                )
-            ]
-        )
+        eng.observe([modifier("radar-1", "encounter", 0.5, t)])
     elif what == "listed":
         vessel.watch = _listed()
     elif what == "closer to a corridor":

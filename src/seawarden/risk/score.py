@@ -260,15 +260,7 @@ class RiskEngine:
                 and s_watch is vessel.watch
                 and s_place == self._place_factor(corridor_distance_m)
             ):
-                return Assessment(
-                    mmsi=last.mmsi,
-                    time=now,
-                    score=last.score,
-                    level=last.level,
-                    contributions=last.contributions,
-                    area_ids=last.area_ids,
-                    notes=last.notes,
-                )
+                return replace(last, time=now)
         contributions: list[Contribution] = []
         per_vessel = self._active.get(vessel.mmsi, {})
         expired: list[str] = []
