@@ -9,6 +9,7 @@ Estlink 2 / Balticconnector area, ``incidents.md``): a ship among busy traffic a
 from __future__ import annotations
 
 import itertools
+import json
 from collections import Counter
 from datetime import timedelta
 
@@ -290,3 +291,16 @@ def test_real_baltic_traffic() -> None:
     assert all(e.attrs["others_heard"] >= 3 for e in events)
     # updates are rate-limited: at most one per hour of gap plus confidence changes
     assert phases["update"] <= 12 * phases["open"]
+
+
+def test_a_float_window_survives_json_and_a_corrupt_one_is_refused() -> None:
+    det = AisGapDetector()
+    state = AisGapState()
+    state.intervals.extend([10.0, 11.5])
+    data = json.loads(json.dumps(det.encode_state(state)))
+    back = det.decode_state(data)
+    assert back.intervals == state.intervals
+    assert back.intervals.typecode == "d"
+    data["f"]["intervals"] = {"$ad": [10.0, "x"]}
+    with pytest.raises(TypeError, match="malformed detector state"):
+        det.decode_state(data)

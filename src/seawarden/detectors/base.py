@@ -284,7 +284,12 @@ def decode(value: Any, types: Mapping[str, type[Any]]) -> Any:
     if "$dq" in value:
         return deque((decode(v, types) for v in value["$dq"]), maxlen=value["max"])
     if "$ad" in value:
-        return array("d", (float(v) for v in value["$ad"]))
+        values = value["$ad"]
+        if not isinstance(values, list) or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in values
+        ):
+            raise TypeError("malformed detector state: $ad holds numbers only")
+        return array("d", (float(v) for v in values))
     if "$tu" in value:
         return tuple(decode(v, types) for v in value["$tu"])
     if "$set" in value:
