@@ -27,7 +27,7 @@ from collections import deque
 from collections.abc import Callable, Mapping, MutableSequence, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, NamedTuple, Protocol, TypeVar
 
 from seawarden.model import Event, EventPhase, PositionReport, StaticReport, event_id
 
@@ -89,8 +89,11 @@ class Coverage(Protocol):
         ...
 
 
-@dataclass(frozen=True, slots=True)
-class Neighbour:
+class Neighbour(NamedTuple):
+    """Another vessel near a query point. A named tuple, not a frozen dataclass: a port
+    query returns ~18 of them and a frozen dataclass's ``__init__`` costs several times a
+    tuple's (issue 8, neighbour queries)."""
+
     mmsi: int
     report: PositionReport  # its latest position
     distance_m: float

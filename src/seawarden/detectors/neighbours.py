@@ -101,7 +101,6 @@ class NeighbourIndex:
         c_lat0, c_lon0 = self._cell(lat - dlat, lon - dlon)
         c_lat1, c_lon1 = self._cell(lat + dlat, lon + dlon)
         n_lon_cells = N_LON_CELLS
-        out: list[Neighbour] = []
         cells: list[list[int]]
         lon_range = range(c_lon0, c_lon1 + 1)
         if len(lon_range) > n_lon_cells:
@@ -125,26 +124,32 @@ class NeighbourIndex:
                 for part in lon_parts
             ]
             cells = [members for members in found if members is not None]
-        # The hot loop of proximity queries (issue 8): ages compared as datetimes, and
-        # geo.sphere.distance_m inlined with the query point's terms computed once — the
-        # same operations in the same order, so the same distances to the last bit.
+        # The hot loop of proximity queries (issue 8): ages compared as datetimes, a
+        # latitude test before any trigonometry (within radius_m implies within δ of
+        # latitude: haversine's a ≥ sin²(Δφ/2), so d ≥ R·|Δφ|; about half the members of
+        # the window's cells are dropped by it), and geo.sphere.distance_m inlined with the
+        # query point's terms computed once — the same operations in the same order, so
+        # the same distances to the last bit. Hits are sorted as plain tuples (distance,
+        # MMSI, report): unique MMSIs mean a report is never compared.
         oldest, newest = now - self.max_age, now + self.max_age
         latest = self._latest
-        radians, sin, cos = math.radians, math.sin, math.cos
+        radians, sin, cos, asin, sqrt = math.radians, math.sin, math.cos, math.asin, math.sqrt
         p1 = radians(lat)
         cos_p1 = cos(p1)
+        lat_lo, lat_hi = lat - dlat, lat + dlat
+        hits: list[tuple[float, int, PositionReport]] = []
         for members in cells:
             for mmsi in members:
-                if mmsi == exclude:
-                    continue
                 rep = latest[mmsi]
+                if not lat_lo <= rep.lat <= lat_hi or mmsi == exclude:
+                    continue
                 if not oldest <= rep.time <= newest:
                     continue
                 p2 = radians(rep.lat)
                 dl = radians(rep.lon - lon)
                 a = sin((p2 - p1) / 2.0) ** 2 + cos_p1 * cos(p2) * sin(dl / 2.0) ** 2
-                d = 2.0 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
+                d = 2.0 * EARTH_RADIUS_M * asin(min(1.0, sqrt(a)))
                 if d <= radius_m:
-                    out.append(Neighbour(mmsi=mmsi, report=rep, distance_m=d))
-        out.sort(key=lambda n: (n.distance_m, n.mmsi))
-        return out
+                    hits.append((d, mmsi, rep))
+        hits.sort()
+        return [Neighbour(mmsi, rep, d) for d, mmsi, rep in hits]
